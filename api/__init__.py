@@ -1,0 +1,1 @@
+"""videolib.api: the admin HTTP API."""

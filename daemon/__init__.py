@@ -1,0 +1,1 @@
+"""videolib.daemon: watches the library and ingests what lands in it."""

@@ -1,0 +1,53 @@
+"""videolib: keeps a video library and its PostgreSQL database in step."""
+
+from setuptools import find_packages, setup
+
+# The three top-level folders are installed as one import namespace, videolib.*, so that
+# nothing lands under a generic name such as `api` or `daemon` (SPEC: Layout).
+PACKAGE_DIRS = {"videolib.shared": "shared", "videolib.api": "api", "videolib.daemon": "daemon"}
+
+
+def _packages() -> list[str]:
+    found: list[str] = []
+    for name, folder in PACKAGE_DIRS.items():
+        found.append(name)
+        found += [f"{name}.{sub}" for sub in find_packages(folder)]
+    return found
+
+
+setup(
+    name="videolib",
+    version="0.1.0",
+    description="Keeps a video library and its PostgreSQL database in step",
+    python_requires=">=3.11",
+    packages=_packages(),
+    package_dir=PACKAGE_DIRS,
+    package_data={
+        "videolib.shared": ["db/alembic.ini", "db/migrations/*.py", "db/migrations/*.mako"],
+        "videolib.api": ["static/*", "templates/*"],
+    },
+    install_requires=[
+        "aiohttp>=3.9,<4",
+        "alembic>=1.13,<2",
+        "asyncpg>=0.29,<1",
+        "av>=12,<20",
+        "pgserver>=0.1.4,<0.2",
+        "prometheus-client>=0.20,<1",
+        "pydantic>=2.6,<3",
+        "PyJWT>=2.8,<3",
+        "SQLAlchemy[asyncio]>=2.0.25,<2.2",
+        "structlog>=24.1",
+        "tqdm>=4.66,<5",
+        "watchdog>=4,<8",
+    ],
+    extras_require={
+        "test": [
+            "mypy>=1.8",
+            "pytest>=8,<10",
+            "pytest-aiohttp>=1.0.5,<2",
+            "pytest-timeout>=2.2,<3",
+            "ruff>=0.4",
+        ],
+    },
+    entry_points={"console_scripts": ["videolib = videolib.shared.cli:main"]},
+)

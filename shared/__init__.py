@@ -1,0 +1,1 @@
+"""videolib.shared: what the daemon, the API and the CLI have in common."""

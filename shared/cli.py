@@ -1,0 +1,272 @@
+"""The `videolib` command: one console script, subcommands, one place for exit codes.
+
+Subcommands of the API and the daemon are registered through the `videolib.commands`
+entry points (setup.py), so `videolib.shared` never imports `videolib.api` or `.daemon`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
+
+from videolib.shared.config import Config, load_config
+from videolib.shared.db import migrate
+from videolib.shared.db.engine import database_url, open_engine
+from videolib.shared.db.repository import VideoRepository
+from videolib.shared.errors import ConfigError, DatabaseUnavailableError, VideolibError
+from videolib.shared.ingest import ScanResult, scan
+from videolib.shared.library import Library
+from videolib.shared.logging import configure_logging
+from videolib.shared.media.names import DIRECTORY_TYPES
+from videolib.shared.progress import ProgressReporter
+from videolib.shared.runtime import examiner_pool, open_database
+from videolib.shared.tokens import ADMIN_ROLE, issue_token, parse_ttl
+from videolib.shared.validate import Validation, validate_many
+
+EXIT_OK = 0
+EXIT_FAILURES = 1  # the command ran, some files failed
+EXIT_USAGE = 2  # bad arguments or configuration
+EXIT_STARTUP = 3  # could not start (database unreachable); systemd: RestartPreventExitStatus
+EXIT_INTERRUPTED = 130
+
+Handler = Callable[[argparse.Namespace, Config], int]
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The exit code of an error that reached the top."""
+    if isinstance(error, ConfigError):
+        return EXIT_USAGE
+    if isinstance(error, DatabaseUnavailableError):
+        return EXIT_STARTUP
+    return EXIT_FAILURES
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="videolib", description="Keeps a video library and its database in step."
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: $VIDEOLIB_CONFIG, else built-in defaults)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_db(commands)
+    _add_scan(commands)
+    _add_validate(commands)
+    _add_token(commands)
+    for entry in sorted(entry_points(group="videolib.commands"), key=lambda e: e.name):
+        entry.load()(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    loader: Callable[[str | None], Config] = getattr(args, "load_config", load_config)
+    try:
+        config = loader(args.config)
+        configure_logging(config.log.level, config.log.format)
+        return int(args.handler(args, config))
+    except VideolibError as error:
+        print(f"videolib {args.command}: {error.message}", file=sys.stderr)
+        return exit_code_for(error)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+# -- db ---------------------------------------------------------------------------------
+
+
+def _add_db(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    db = commands.add_parser("db", help="database migrations")
+    actions = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = actions.add_parser("upgrade", help="apply migrations (Alembic)")
+    upgrade.add_argument("--revision", default="head")
+    upgrade.set_defaults(handler=_db_upgrade, load_config=_config_without_library)
+
+
+def _config_without_library(path: str | None) -> Config:
+    return load_config(path, require_library=False)
+
+
+def _db_upgrade(args: argparse.Namespace, config: Config) -> int:
+    async def upgrade() -> str | None:
+        with database_url(config) as url:
+            async with open_engine(url, pool_size=1) as engine:
+                await VideoRepository(engine).ping()
+                await migrate.upgrade(engine, args.revision)
+                return await migrate.current_revision(engine)
+
+    revision = asyncio.run(upgrade())
+    print(f"database at revision {revision}")
+    return EXIT_OK
+
+
+# -- scan -------------------------------------------------------------------------------
+
+
+def _add_scan(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("scan", help="record the files of a directory type")
+    parser.add_argument(
+        "directory_type",
+        nargs="?",
+        choices=DIRECTORY_TYPES,
+        metavar="TYPE",
+        help=f"one of {', '.join(DIRECTORY_TYPES)}",
+    )
+    parser.add_argument("--all-types", action="store_true", help="scan all nine types")
+    parser.add_argument(
+        "--no-skip-existing",
+        dest="skip_existing",
+        action="store_false",
+        help="read recorded files again even when unchanged",
+    )
+    parser.set_defaults(handler=_scan)
+
+
+def _scan(args: argparse.Namespace, config: Config) -> int:
+    if args.all_types == bool(args.directory_type):
+        raise ConfigError(
+            "TYPE", args.directory_type, "command line", "give one directory type or --all-types"
+        )
+    types = list(DIRECTORY_TYPES) if args.all_types else [args.directory_type]
+    started = time.monotonic()
+    result = asyncio.run(_run_scan(config, types, args.skip_existing))
+    _print_scan_summary(result, types, time.monotonic() - started)
+    return EXIT_FAILURES if result.failed else EXIT_OK
+
+
+async def _run_scan(config: Config, types: list[str], skip_existing: bool) -> ScanResult:
+    reporter = ProgressReporter(f"scan {'+'.join(types) if len(types) < 3 else 'all'}")
+
+    def progress(result: ScanResult, total: int) -> None:
+        done = result.skipped + result.created + result.updated + result.failed
+        reporter.update(
+            done,
+            total,
+            created=result.created,
+            updated=result.updated,
+            skipped=result.skipped,
+            failed=result.failed,
+        )
+
+    try:
+        async with open_database(config) as engine:
+            repository = VideoRepository(engine)
+            async with repository.directory_lock(types, wait=False) as free:
+                if not free:
+                    print("another scan of these types is running; waiting for it", file=sys.stderr)
+            async with repository.directory_lock(types), examiner_pool(config) as pool:
+                return await scan(
+                    types,
+                    library=Library.from_config(config),
+                    repository=repository,
+                    pool=pool,
+                    skip_existing=skip_existing,
+                    progress=progress,
+                )
+    finally:
+        reporter.close()
+
+
+def _print_scan_summary(result: ScanResult, types: list[str], seconds: float) -> None:
+    print(f"Scanned {', '.join(types)}: found {result.scanned} video files")
+    print(f"- Created {result.created} new records")
+    print(f"- Updated {result.updated} changed records ({result.moved} moved)")
+    print(f"- Skipped {result.skipped} unchanged records")
+    print(f"- Marked {result.missing} vanished files missing")
+    print(f"- Failed {result.failed} files")
+    for error in result.errors:
+        print(f"  {error}")
+    print(f"Scan complete in {seconds:.1f} seconds")
+
+
+# -- validate ---------------------------------------------------------------------------
+
+
+def _add_validate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("validate", help="re-probe and re-hash recorded videos")
+    parser.add_argument("ids", nargs="*", metavar="ID", help="video ids (UUID)")
+    parser.add_argument("--all", action="store_true", help="every recorded video")
+    parser.set_defaults(handler=_validate)
+
+
+def _validate(args: argparse.Namespace, config: Config) -> int:
+    if args.all == bool(args.ids):
+        raise ConfigError("ID", " ".join(args.ids), "command line", "give ids or --all")
+    ids = []
+    for text in args.ids:
+        try:
+            ids.append(uuid.UUID(text))
+        except ValueError:
+            raise ConfigError("ID", text, "command line", "not a UUID") from None
+    results = asyncio.run(_run_validate(config, ids))
+    failed = [r for r in results if not r.ok]
+    for result in failed:
+        print(f"  {result.error}")
+    print(
+        f"Validated {len(results)} videos: {len(results) - len(failed)} valid, {len(failed)} failed"
+    )
+    return EXIT_FAILURES if failed else EXIT_OK
+
+
+async def _run_validate(config: Config, ids: list[uuid.UUID]) -> list[Validation]:
+    async with open_database(config) as engine:
+        repository = VideoRepository(engine)
+        ids = ids or await repository.all_ids()
+        reporter = ProgressReporter("validate", total=len(ids))
+        done = failed = 0
+
+        def progress(result: Validation) -> None:
+            nonlocal done, failed
+            done += 1
+            failed += not result.ok
+            reporter.update(done, valid=done - failed, failed=failed)
+
+        try:
+            async with examiner_pool(config) as pool:
+                return await validate_many(
+                    ids,
+                    library=Library.from_config(config),
+                    repository=repository,
+                    pool=pool,
+                    progress=progress,
+                )
+        finally:
+            reporter.close()
+
+
+# -- token ------------------------------------------------------------------------------
+
+
+def _add_token(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("token", help="print a signed admin token")
+    parser.add_argument("--role", default=ADMIN_ROLE)
+    parser.add_argument("--ttl", default="1h", help="lifetime: 90s, 15m, 1h, 7d (default 1h)")
+    parser.set_defaults(handler=_token, load_config=_config_without_library)
+
+
+def _token(args: argparse.Namespace, config: Config) -> int:
+    if not config.api.jwt_secret:
+        raise ConfigError(
+            "api.jwt_secret",
+            "",
+            config.source,
+            "no secret to sign with: set JWT_SECRET or api.jwt_secret",
+        )
+    try:
+        ttl = parse_ttl(args.ttl)
+    except ValueError as error:
+        raise ConfigError("--ttl", args.ttl, "command line", str(error)) from None
+    print(issue_token(config.api.jwt_secret, role=args.role, ttl_s=ttl))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,331 @@
+"""One typed Config, loaded once from config.toml and the environment.
+
+Order of precedence: built-in defaults (the same as the repository's commented config.toml),
+then the file named by ``--config`` or ``VIDEOLIB_CONFIG``, then the environment variables of
+SPEC. Every error names the key, the value and where it came from. Nothing else in videolib
+reads ``os.environ``: the config is passed down.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from videolib.shared.errors import ConfigError
+from videolib.shared.media.names import DIRECTORY_TYPES
+
+DEFAULTS_SOURCE = "defaults"
+
+
+@dataclass(frozen=True)
+class LibraryConfig:
+    root: Path = Path("/media/local/library")
+    inbox: Path | None = None
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = ""
+    pool_size: int = 10
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    dir: Path = Path("./var")
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    host: str = "0.0.0.0"
+    port: int = 4100
+    jwt_secret: str = field(default="", repr=False)
+    media_features: bool = True
+    max_json_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 20 * 1024**3
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    backend: str = "pyav"
+    ffprobe_path: str = ""
+    timeout_ms: int = 30000
+    workers: int = 0
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    settle_seconds: float = 2.0
+    quiet_seconds: float = 0.3
+    reconcile_interval: float = 600
+    polling: bool = False
+    metrics_port: int = 9464
+    inbox_target: str = "videos"
+    inbox_gif_max_seconds: float = 0
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str = "info"
+    format: str = "auto"
+
+
+@dataclass(frozen=True)
+class Config:
+    library: LibraryConfig = LibraryConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    state: StateConfig = StateConfig()
+    api: ApiConfig = ApiConfig()
+    probe: ProbeConfig = ProbeConfig()
+    daemon: DaemonConfig = DaemonConfig()
+    log: LogConfig = LogConfig()
+    #: Where the file part came from, for messages ("defaults" when no file was read).
+    source: str = DEFAULTS_SOURCE
+
+    @property
+    def library_root(self) -> Path:
+        return self.library.root
+
+    @property
+    def inbox_path(self) -> Path:
+        return self.library.inbox or self.library.root / "inbox"
+
+    @property
+    def probe_workers(self) -> int:
+        return self.probe.workers or os.cpu_count() or 1
+
+    @property
+    def probe_timeout_s(self) -> float:
+        return self.probe.timeout_ms / 1000
+
+    @property
+    def embedded_database(self) -> bool:
+        return not self.database.url
+
+    def sqlalchemy_url(self) -> URL:
+        """The asyncpg URL of the configured database (not of the embedded one)."""
+        return asyncpg_url(self.database.url)
+
+    def replace(self, section: str, **changes: Any) -> Config:
+        """A copy with some settings of one section changed (tests, ``videolib run``)."""
+        updated = dataclasses.replace(getattr(self, section), **changes)
+        return dataclasses.replace(self, **{section: updated})
+
+
+# Environment variable -> (section, key). Names from the seed and SPEC.
+ENVIRONMENT: dict[str, tuple[str, str]] = {
+    "MEDIA_LIBRARY_PATH": ("library", "root"),
+    "MEDIA_INBOX_PATH": ("library", "inbox"),
+    "DATABASE_URL": ("database", "url"),
+    "VIDEOLIB_STATE_DIR": ("state", "dir"),
+    "MEDIA_API_HOST": ("api", "host"),
+    "MEDIA_API_PORT": ("api", "port"),
+    "JWT_SECRET": ("api", "jwt_secret"),
+    "ENABLE_MEDIA_FEATURES": ("api", "media_features"),
+    "FFPROBE_PATH": ("probe", "ffprobe_path"),
+    "FFPROBE_TIMEOUT": ("probe", "timeout_ms"),
+    "VIDEOLIB_LOG_LEVEL": ("log", "level"),
+}
+
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("probe", "backend"): ("pyav", "ffprobe"),
+    ("log", "level"): ("debug", "info", "warning", "error"),
+    ("log", "format"): ("auto", "json", "console"),
+    ("daemon", "inbox_target"): tuple(t for t in DIRECTORY_TYPES if t != "inbox"),
+}
+
+_POSITIVE = {("database", "pool_size"), ("api", "max_json_bytes"), ("api", "max_upload_bytes")}
+_NON_NEGATIVE = {
+    ("probe", "workers"),
+    ("daemon", "settle_seconds"),
+    ("daemon", "quiet_seconds"),
+    ("daemon", "inbox_gif_max_seconds"),
+}
+_PORTS = {("api", "port"), ("daemon", "metrics_port")}
+
+
+def asyncpg_url(url: str) -> URL:
+    """``postgresql://...`` (the seed's form) as a SQLAlchemy URL on the asyncpg driver."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() not in ("postgresql", "postgres"):
+        raise ValueError("not a postgresql:// URL")
+    if not parsed.database:
+        raise ValueError("no database name")
+    return parsed.set(drivername="postgresql+asyncpg")
+
+
+def load_config(
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    require_library: bool = True,
+) -> Config:
+    """Load the configuration: defaults, then the file, then the environment.
+
+    ``path`` falls back to ``VIDEOLIB_CONFIG``. ``require_library`` checks that the
+    library root exists (``videolib run`` creates its own first).
+    """
+    env = dict(os.environ if environ is None else environ)
+    path = path or env.get("VIDEOLIB_CONFIG") or None
+    values: dict[tuple[str, str], tuple[Any, str]] = {}
+    source = DEFAULTS_SOURCE
+    if path is not None:
+        source = str(path)
+        for key, value in _read_toml(Path(path)).items():
+            values[key] = (value, source)
+    for variable, key in ENVIRONMENT.items():
+        if variable in env:
+            values[key] = (env[variable], f"environment {variable}")
+    config = _build(values, source)
+    root = config.library.root
+    if require_library and not root.is_dir():
+        origin = values.get(("library", "root"), (None, source))[1]
+        raise ConfigError("library.root", str(root), origin, "no such directory")
+    return config
+
+
+def _read_toml(path: Path) -> dict[tuple[str, str], Any]:
+    try:
+        with path.open("rb") as file:
+            document = tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError("--config", str(path), str(path), "no such file") from None
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError("--config", str(path), str(path), str(error)) from None
+    sections = {f.name: f.type for f in dataclasses.fields(Config) if f.name != "source"}
+    flat: dict[tuple[str, str], Any] = {}
+    for section, table in document.items():
+        if section not in sections:
+            raise ConfigError(section, table, str(path), "unknown section")
+        if not isinstance(table, dict):
+            raise ConfigError(section, table, str(path), "must be a table ([section])")
+        known = {f.name for f in dataclasses.fields(getattr(Config(), section))}
+        for key, value in table.items():
+            if key not in known:
+                raise ConfigError(f"{section}.{key}", value, str(path), "unknown key")
+            flat[(section, key)] = value
+    return flat
+
+
+def _build(values: dict[tuple[str, str], tuple[Any, str]], source: str) -> Config:
+    sections: dict[str, Any] = {}
+    for section_field in dataclasses.fields(Config):
+        if section_field.name == "source":
+            continue
+        section = section_field.name
+        default = getattr(Config(), section)
+        changes = {}
+        for item in dataclasses.fields(default):
+            if (section, item.name) in values:
+                raw, origin = values[(section, item.name)]
+                default_value = getattr(default, item.name)
+                changes[item.name] = _coerce(section, item.name, raw, default_value, origin)
+        sections[section] = dataclasses.replace(default, **changes)
+    return Config(**sections, source=source)
+
+
+def _coerce(section: str, key: str, raw: Any, default: Any, origin: str) -> Any:
+    """Convert one raw value (TOML value or environment string) to the default's type."""
+    name = f"{section}.{key}"
+    from_env = origin.startswith("environment")
+    parsers: dict[type, Callable[[Any], Any]] = {
+        bool: _parse_bool,
+        int: _parse_int,
+        float: _parse_float,
+        str: _parse_str,
+    }
+    try:
+        if isinstance(default, Path) or (section, key) == ("library", "inbox"):
+            value: Any = _parse_path(raw)
+        else:
+            value = parsers[type(default)](raw if not from_env else raw.strip())
+    except (TypeError, ValueError) as error:
+        raise ConfigError(name, raw, origin, str(error)) from None
+    _check_value(section, key, value, origin)
+    return value
+
+
+def _parse_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in (
+        "true",
+        "1",
+        "yes",
+        "on",
+        "false",
+        "0",
+        "no",
+        "off",
+    ):
+        return raw.lower() in ("true", "1", "yes", "on")
+    raise ValueError("expected true or false")
+
+
+def _parse_int(raw: Any) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise TypeError("expected a whole number")
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+
+
+def _parse_float(raw: Any) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise TypeError("expected a number")
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError("expected a number") from None
+
+
+def _parse_str(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise TypeError("expected a string")
+    return raw
+
+
+def _parse_path(raw: Any) -> Path | None:
+    if not isinstance(raw, str):
+        raise TypeError("expected a path string")
+    return Path(raw).expanduser() if raw else None
+
+
+def _check_value(section: str, key: str, value: Any, origin: str) -> None:
+    name = f"{section}.{key}"
+    choices = _CHOICES.get((section, key))
+    if choices and value not in choices:
+        raise ConfigError(name, value, origin, f"expected one of {', '.join(choices)}")
+    if (section, key) in _POSITIVE and value <= 0:
+        raise ConfigError(name, value, origin, "must be greater than 0")
+    if (section, key) in _NON_NEGATIVE and value < 0:
+        raise ConfigError(name, value, origin, "must not be negative")
+    if (section, key) in _PORTS and not 0 <= value <= 65535:
+        raise ConfigError(name, value, origin, "expected a port number 0..65535")
+    if (section, key) == ("probe", "timeout_ms") and value <= 0:
+        raise ConfigError(name, value, origin, "must be greater than 0")
+    if (section, key) == ("daemon", "reconcile_interval") and value <= 0:
+        raise ConfigError(name, value, origin, "must be greater than 0")
+    if (section, key) == ("database", "url") and value:
+        try:
+            asyncpg_url(value)
+        except (ArgumentError, ValueError) as error:
+            shown = _hide_password(value)
+            raise ConfigError(name, shown, origin, f"malformed database URL: {error}") from None
+    if (section, key) == ("library", "root") and value is None:
+        raise ConfigError(name, value, origin, "must not be empty")
+
+
+def _hide_password(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url

@@ -1,0 +1,1 @@
+"""The database: table definitions, migrations, the embedded server and every query."""

@@ -1,0 +1,95 @@
+"""Frozen records that go in and out of the repository."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Literal
+
+from videolib.shared.media.probe import Metadata
+
+Outcome = Literal["created", "updated", "moved"]
+
+
+@dataclass(frozen=True, slots=True)
+class Video:
+    """One row of `videos`."""
+
+    id: uuid.UUID
+    path: str
+    filename: str
+    original_filename: str | None
+    directory_type: str
+    producer: str | None
+    creator: str | None
+    title: str | None
+    tags: list[str]
+    duration_seconds: int | None
+    quality: str | None
+    orientation: str | None
+    has_audio: bool | None
+    width: int | None
+    height: int | None
+    file_size: int | None
+    file_hash: str | None
+    file_mtime_ns: int | None
+    is_valid: bool
+    invalid_reason: str | None
+    probe_error: str | None
+    last_validated: datetime | None
+    standardized_at: datetime | None
+    thumbnail_path: str | None
+    public_view_count: int
+    public_upvote_count: int
+    moved_from_public_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> Video:
+        mapping = row._mapping
+        return cls(**{f.name: mapping[f.name] for f in fields(cls)})
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What a rescan needs to know of a recorded file to skip it unread."""
+
+    id: uuid.UUID
+    size: int | None
+    mtime_ns: int | None
+    is_valid: bool
+    invalid_reason: str | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Fingerprint:
+        return cls(row.id, row.file_size, row.file_mtime_ns, row.is_valid, row.invalid_reason)
+
+
+@dataclass(frozen=True, slots=True)
+class ExaminedFile:
+    """A file that was stat-ed, probed and hashed, ready to be recorded."""
+
+    path: str
+    filename: str
+    directory_type: str
+    size: int
+    mtime_ns: int
+    sha256: str | None
+    metadata: Metadata | None
+    #: Why the probe failed, shown to users; None when it succeeded.
+    error: str | None = None
+    #: `corrupt` or `unreadable` when the probe failed.
+    invalid_reason: str | None = None
+    #: Set by the inbox: the name the file had when it was dropped.
+    original_filename: str | None = None
+    #: Set by the inbox when the file was moved to its standard place.
+    standardized: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    id: uuid.UUID
+    path: str
+    outcome: Outcome

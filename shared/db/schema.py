@@ -1,0 +1,115 @@
+"""SQLAlchemy Core table definitions: the seed's `videos` schema, corrected per SPEC.
+
+Alembic migrations must match these (tests/integration/test_migrations.py checks it).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from videolib.shared.media.names import DIRECTORY_TYPES
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+INVALID_REASONS = ("deleted", "missing", "corrupt", "unreadable")
+QUALITIES = ("SD", "HD", "FHD", "UHD")
+ORIENTATIONS = ("portrait", "landscape", "square")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
+
+
+# The expression of the seed's full-text index; queries must repeat it exactly for the
+# planner to use the index.
+SEARCH_DOCUMENT = (
+    "to_tsvector('english'::regconfig, coalesce(title, '') || ' ' || "
+    "coalesce(producer, '') || ' ' || coalesce(creator, ''))"
+)
+
+videos = Table(
+    "videos",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()),
+    # File information. `path` is relative to the library root, with "/" separators.
+    Column("path", Text, nullable=False, unique=True),
+    Column("filename", Text, nullable=False),
+    Column("original_filename", Text),
+    Column("directory_type", Text, nullable=False),
+    # Metadata edited by admins.
+    Column("producer", Text),
+    Column("creator", Text),
+    Column("title", Text),
+    Column("tags", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    # Video properties, from the probe. width/height are the displayed size.
+    Column("duration_seconds", Integer),
+    Column("quality", Text),
+    Column("orientation", Text),
+    Column("has_audio", Boolean, server_default=text("false")),
+    Column("width", Integer),
+    Column("height", Integer),
+    # File details. BIGINT: files over 2 GiB exist (the seed's integer overflows).
+    Column("file_size", BigInteger),
+    Column("file_hash", Text),
+    # The stat fingerprint: with file_size, lets a rescan skip unchanged files unread.
+    Column("file_mtime_ns", BigInteger),
+    # Validation.
+    Column("is_valid", Boolean, nullable=False, server_default=text("true")),
+    Column("invalid_reason", Text),
+    Column("probe_error", Text),
+    Column("last_validated", DateTime(timezone=True)),
+    Column("standardized_at", DateTime(timezone=True)),
+    Column("thumbnail_path", Text),
+    # Public sharing (kept for compatibility with the main API).
+    Column("public_view_count", Integer, nullable=False, server_default=text("0")),
+    Column("public_upvote_count", Integer, nullable=False, server_default=text("0")),
+    Column("moved_from_public_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(_one_of("directory_type", DIRECTORY_TYPES), name="directory_type"),
+    CheckConstraint(_one_of("invalid_reason", INVALID_REASONS), name="invalid_reason"),
+    CheckConstraint(_one_of("quality", QUALITIES), name="quality"),
+    CheckConstraint(_one_of("orientation", ORIENTATIONS), name="orientation"),
+    # A valid row has no reason; an invalid one says why.
+    CheckConstraint("is_valid = (invalid_reason IS NULL)", name="validity"),
+    # The seed's performance section.
+    Index("idx_videos_directory_type", "directory_type"),
+    Index("idx_videos_orientation", "orientation"),
+    Index("idx_videos_quality", "quality"),
+    Index("idx_videos_is_valid", "is_valid"),
+    Index("idx_videos_created_at", text("created_at DESC")),
+    Index("idx_videos_filters", "directory_type", "is_valid", text("created_at DESC")),
+    Index("idx_videos_search", text(SEARCH_DOCUMENT), postgresql_using="gin"),
+    # Duplicates and moved-file recognition look rows up by hash.
+    Index("idx_videos_file_hash", "file_hash"),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

@@ -1,0 +1,285 @@
+"""The ingest core: walk -> stat-skip -> probe/hash in workers -> batched upsert.
+
+One code path for the CLI scan, the API scan and the daemon's reconciliation, so they
+count and record files the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from videolib.shared.db.records import ExaminedFile, WriteOutcome
+from videolib.shared.db.repository import WRITE_BATCH, VideoRepository
+from videolib.shared.decisions import Examine, decide_rescan
+from videolib.shared.errors import PathError
+from videolib.shared.library import Library
+from videolib.shared.logging import get_logger
+from videolib.shared.media.examine import Examination
+from videolib.shared.media.names import directory_type_of, is_video_name
+from videolib.shared.media.workers import ExaminerPool
+
+log = get_logger(__name__)
+
+# A file whose size or mtime moved while it was read is re-read this many times (after a
+# pause) before the scan gives up on it for now; the next pass or event picks it up.
+CHANGED_RETRIES = 3
+CHANGED_PAUSE_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class FoundFile:
+    """A video file found on disk, with its stat fingerprint."""
+
+    stored_path: str
+    absolute: Path
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class ScanResult:
+    """The seed's scan counts, plus what our reconciliation adds."""
+
+    scanned: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    moved: int = 0
+    missing: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "scanned": self.scanned,
+            "created": self.created,
+            "updated": self.updated,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "errors": list(self.errors),
+            "moved": self.moved,
+            "missing": self.missing,
+        }
+
+    def fail(self, message: str) -> None:
+        self.failed += 1
+        self.errors.append(message)
+
+
+Progress = Callable[[ScanResult, int], None]
+
+
+def walk(library: Library, directory_type: str, result: ScanResult) -> Iterator[FoundFile]:
+    """Video files under one directory type, recursively; problems go to ``result``.
+
+    Directories are never followed through symlinks (no loops, no escapes); a symlinked
+    file is taken only when its target is inside the library.
+    """
+    stack = [library.directory(directory_type)]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as error:
+            result.fail(f"{folder}: {error.strerror or error}")
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+            elif is_video_name(entry.name):
+                found = _found_file(library, Path(entry.path), result)
+                if found is not None:
+                    yield found
+
+
+def _found_file(library: Library, path: Path, result: ScanResult) -> FoundFile | None:
+    try:
+        stored = library.stored_path(path)
+        stat = path.stat()
+    except PathError as error:
+        result.fail(error.message)
+        return None
+    except OSError as error:
+        result.fail(f"{path}: {error.strerror or error}")
+        return None
+    if not path.is_file():
+        return None
+    return FoundFile(stored, path, stat.st_size, stat.st_mtime_ns)
+
+
+def _walk_all(library: Library, directory_type: str, result: ScanResult) -> list[FoundFile]:
+    return list(walk(library, directory_type, result))
+
+
+async def scan(
+    directory_types: Sequence[str],
+    *,
+    library: Library,
+    repository: VideoRepository,
+    pool: ExaminerPool,
+    skip_existing: bool = True,
+    mark_missing: bool = True,
+    progress: Progress | None = None,
+) -> ScanResult:
+    """Bring the records of some directory types in line with the disk.
+
+    New files are recorded, changed ones re-read, vanished ones marked missing (only for
+    types whose folder exists: a vanished folder is a mount problem, not a mass deletion).
+    """
+    result = ScanResult()
+    found: list[FoundFile] = []
+    present_types = []
+    for directory_type in directory_types:
+        folder = library.directory(directory_type)
+        if not folder.is_dir():
+            result.errors.append(f"{directory_type}: directory not found: {folder}")
+            continue
+        present_types.append(directory_type)
+        found += await asyncio.to_thread(_walk_all, library, directory_type, result)
+    recorded = await repository.fingerprints_under(present_types)
+    if mark_missing:
+        on_disk = {f.stored_path for f in found}
+        vanished = [p for p, fp in recorded.items() if p not in on_disk and fp.is_valid]
+        result.missing = await repository.mark_missing(vanished)
+    result.scanned = len(found)
+    to_read = []
+    for file in found:
+        decision = decide_rescan(
+            file.size, file.mtime_ns, recorded.get(file.stored_path), skip_existing=skip_existing
+        )
+        if isinstance(decision, Examine):
+            to_read.append(file)
+        else:
+            result.skipped += 1
+    if progress:
+        progress(result, result.scanned)
+    await examine_and_record(
+        to_read, repository=repository, pool=pool, result=result, progress=progress
+    )
+    log.info("scan_finished", directory_types=list(directory_types), **_counts(result))
+    return result
+
+
+async def examine_and_record(
+    files: Iterable[FoundFile],
+    *,
+    repository: VideoRepository,
+    pool: ExaminerPool,
+    result: ScanResult,
+    progress: Progress | None = None,
+    extra: Callable[[FoundFile, ExaminedFile], ExaminedFile] | None = None,
+) -> list[WriteOutcome]:
+    """Probe and hash files in the worker pool and record them in batches.
+
+    Reading and writing overlap: a writer task records batch N while batch N+1 is read.
+    """
+    outcomes: list[WriteOutcome] = []
+    pending: asyncio.Queue[ExaminedFile | None] = asyncio.Queue(maxsize=WRITE_BATCH * 2)
+    total = result.scanned
+
+    async def writer() -> None:
+        batch: list[ExaminedFile] = []
+        while True:
+            item = await pending.get()
+            if item is not None:
+                batch.append(item)
+            if batch and (item is None or len(batch) >= WRITE_BATCH or pending.empty()):
+                written = await repository.write_examined(batch)
+                _count(result, batch, written)
+                outcomes.extend(written)
+                batch = []
+                if progress:
+                    progress(result, total)
+            if item is None:
+                return
+
+    async def read(file: FoundFile) -> None:
+        examined = await examine_settled(pool, file, result)
+        if examined is not None:
+            await pending.put(extra(file, examined) if extra else examined)
+
+    writing = asyncio.create_task(writer())
+    # Bounded fan-out: a burst of 100,000 files never becomes 100,000 tasks at once.
+    limit = asyncio.Semaphore(pool.workers * 4)
+
+    async def bounded(file: FoundFile) -> None:
+        try:
+            await read(file)
+        finally:
+            limit.release()
+
+    reading: set[asyncio.Task[None]] = set()
+    try:
+        for file in files:
+            await limit.acquire()
+            if writing.done():
+                limit.release()
+                break
+            task = asyncio.create_task(bounded(file))
+            reading.add(task)
+            task.add_done_callback(reading.discard)
+        await asyncio.gather(*reading)
+    finally:
+        if not writing.done():
+            await pending.put(None)
+        await writing  # re-raises a database error from the writer
+    return outcomes
+
+
+async def examine_settled(
+    pool: ExaminerPool, file: FoundFile, result: ScanResult
+) -> ExaminedFile | None:
+    """Examine a file until it holds still while read; None if it never did or vanished."""
+    for attempt in range(CHANGED_RETRIES + 1):
+        examination = await pool.examine(str(file.absolute))
+        if not examination.changed:
+            break
+        if attempt < CHANGED_RETRIES:
+            await asyncio.sleep(CHANGED_PAUSE_S)
+    else:
+        result.fail(f"{file.stored_path}: still being written; left for the next pass")
+        return None
+    if examination.invalid_reason == "missing":
+        result.fail(f"{file.stored_path}: vanished while being read")
+        return None
+    return to_examined(file.stored_path, examination)
+
+
+def to_examined(stored_path: str, examination: Examination) -> ExaminedFile:
+    """The record-ready form of a worker's examination."""
+    return ExaminedFile(
+        path=stored_path,
+        filename=stored_path.rsplit("/", 1)[-1],
+        directory_type=directory_type_of(stored_path) or "inbox",
+        size=examination.size,
+        mtime_ns=examination.mtime_ns,
+        sha256=examination.sha256,
+        metadata=examination.metadata,
+        error=examination.error,
+        invalid_reason=examination.invalid_reason,
+    )
+
+
+def _count(
+    result: ScanResult, batch: Sequence[ExaminedFile], written: Sequence[WriteOutcome]
+) -> None:
+    failed = {file.path for file in batch if file.invalid_reason is not None}
+    for file in batch:
+        if file.path in failed:
+            result.fail(f"{file.path}: {file.error}")
+    for outcome in written:
+        if outcome.path in failed:
+            continue
+        if outcome.outcome == "created":
+            result.created += 1
+        else:
+            result.updated += 1
+            result.moved += outcome.outcome == "moved"
+
+
+def _counts(result: ScanResult) -> dict[str, int]:
+    return {k: v for k, v in result.as_dict().items() if isinstance(v, int)}

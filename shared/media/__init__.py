@@ -1,0 +1,1 @@
+"""Probing, classifying, hashing and naming video files."""

@@ -1,0 +1,256 @@
+"""Read a video's stream facts and derive its metadata.
+
+Three pieces kept apart (STYLE: run, parse, classify): a backend reads `StreamFacts`
+(ffprobe: `run_ffprobe` then the pure `parse_ffprobe`; or PyAV in-process), and the pure
+`Metadata.from_facts` derives the stored fields with `classify`. Both backends must give
+the same `Metadata` for the same file; tests/integration/test_probe.py holds them to it.
+
+Rotation convention: `StreamFacts.rotation` is the clockwise turn a player applies, 0, 90,
+180 or 270, the meaning of the legacy mp4 `rotate` tag. FFmpeg's display matrix angle is
+counter-clockwise, so a phone video turned 90 degrees clockwise reads as -90 there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import av.error
+
+from videolib.shared.errors import ProbeError
+from videolib.shared.media import classify
+
+BACKENDS: tuple[str, ...] = ("pyav", "ffprobe")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFacts:
+    """What a backend reads from a file, before any derivation."""
+
+    coded_width: int  # picture size as stored, before rotation
+    coded_height: int
+    rotation: int  # clockwise degrees: 0, 90, 180 or 270
+    duration: float | None  # seconds
+    audio_streams: int
+    video_codec: str | None
+    container: str | None  # demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    """The probed fields stored in a `videos` row (SPEC: Data model)."""
+
+    duration_seconds: int | None
+    width: int  # displayed, after rotation
+    height: int
+    orientation: str
+    quality: str
+    has_audio: bool
+    video_codec: str | None
+    container: str | None
+
+    @classmethod
+    def from_facts(cls, facts: StreamFacts) -> Metadata:
+        """Derive the stored fields from what a backend read."""
+        width, height = classify.displayed_size(
+            facts.coded_width, facts.coded_height, facts.rotation
+        )
+        return cls(
+            duration_seconds=classify.rounded_duration(facts.duration),
+            width=width,
+            height=height,
+            orientation=classify.orientation(width, height),
+            quality=classify.quality(width, height),
+            has_audio=facts.audio_streams > 0,
+            video_codec=facts.video_codec,
+            container=facts.container,
+        )
+
+
+def probe(
+    path: Path,
+    *,
+    backend: str = "pyav",
+    ffprobe_path: str | None = None,
+    timeout_s: float = 30.0,
+) -> Metadata:
+    """Probe a file with the chosen backend; raises ProbeError when it is not a readable video.
+
+    `timeout_s` bounds the ffprobe child only; PyAV runs in-process, so its time limit is
+    the worker pool's (shared/media/workers.py).
+    """
+    if backend == "pyav":
+        return Metadata.from_facts(read_with_pyav(path))
+    if backend == "ffprobe":
+        binary = find_ffprobe(ffprobe_path)
+        if binary is None:
+            raise FileNotFoundError(f"ffprobe not found (configured: {ffprobe_path!r})")
+        return Metadata.from_facts(parse_ffprobe(run_ffprobe(path, binary, timeout_s)))
+    raise ValueError(f"unknown probe backend {backend!r}, expected one of {BACKENDS}")
+
+
+# --- ffprobe backend -------------------------------------------------------------------
+
+
+def find_ffprobe(configured: str | None) -> str | None:
+    """The ffprobe binary to run: the configured one if given, else the first on PATH."""
+    if configured:
+        return configured
+    return shutil.which("ffprobe")
+
+
+def run_ffprobe(path: Path | str, ffprobe_path: str, timeout_s: float) -> dict[str, Any]:
+    """Run ffprobe on a file and return its JSON report; the child is killed at the limit."""
+    _require_readable(path)
+    command = [
+        ffprobe_path,
+        # "error" rather than "quiet": the reason lands on stderr, for probe_error.
+        *("-v", "error", "-print_format", "json", "-show_streams", "-show_format"),
+        os.fspath(path),
+    ]
+    try:
+        # subprocess.run kills the child before raising TimeoutExpired.
+        done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        raise ProbeError(str(path), f"ffprobe timed out after {timeout_s:g} s", "unreadable")
+    if done.returncode != 0:
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        reason = "; ".join(lines) or f"exit code {done.returncode}"
+        raise ProbeError(str(path), f"ffprobe failed: {reason}", "corrupt")
+    try:
+        report: dict[str, Any] = json.loads(done.stdout)
+    except ValueError as exc:
+        raise ProbeError(str(path), f"ffprobe output is not JSON: {exc}", "corrupt") from exc
+    report.setdefault("path", os.fspath(path))
+    return report
+
+
+def parse_ffprobe(data: dict[str, Any]) -> StreamFacts:
+    """The stream facts in an ffprobe JSON report (pure)."""
+    streams: list[dict[str, Any]] = data.get("streams") or []
+    video = next((s for s in streams if _is_picture_stream(s)), None)
+    if video is None:
+        raise ProbeError(str(data.get("path", "?")), "no video stream", "corrupt")
+    fmt: dict[str, Any] = data.get("format") or {}
+    return StreamFacts(
+        coded_width=int(video.get("width") or 0),
+        coded_height=int(video.get("height") or 0),
+        rotation=_ffprobe_rotation(video),
+        duration=_float_or_none(fmt.get("duration")) or _float_or_none(video.get("duration")),
+        audio_streams=sum(1 for s in streams if s.get("codec_type") == "audio"),
+        video_codec=video.get("codec_name"),
+        container=fmt.get("format_name"),
+    )
+
+
+def _is_picture_stream(stream: dict[str, Any]) -> bool:
+    """A video stream that is not cover art (mp4/mkv store covers as one-frame streams)."""
+    attached = (stream.get("disposition") or {}).get("attached_pic", 0)
+    return stream.get("codec_type") == "video" and not attached
+
+
+def _ffprobe_rotation(video: dict[str, Any]) -> int:
+    """Clockwise rotation from the display matrix, else from the legacy `rotate` tag."""
+    for side_data in video.get("side_data_list") or []:
+        if "rotation" in side_data:
+            # The matrix angle is counter-clockwise: a 90 degree clockwise phone clip is -90.
+            return classify.normalise_rotation(-float(side_data["rotation"]))
+    tag = (video.get("tags") or {}).get("rotate")
+    return classify.normalise_rotation(float(tag)) if _float_or_none(tag) is not None else 0
+
+
+def _float_or_none(value: object) -> float | None:
+    """A float from ffprobe's strings, None for absent or "N/A"."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _require_readable(path: Path | str) -> None:
+    """Fail as `unreadable` (not `corrupt`) when the file cannot even be opened."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise ProbeError(str(path), exc.strerror or str(exc), "unreadable") from exc
+
+
+# --- PyAV backend ----------------------------------------------------------------------
+
+
+def read_with_pyav(path: Path | str) -> StreamFacts:
+    """The stream facts of a file, read in-process with PyAV (FFmpeg's libraries)."""
+    try:
+        with av.open(os.fspath(path), metadata_errors="ignore") as container:
+            return _pyav_facts(container)
+    except ProbeError:
+        raise
+    except OSError as exc:
+        # Also av.error.FileNotFoundError and friends, which subclass the builtin ones.
+        raise ProbeError(str(path), exc.strerror or str(exc), "unreadable") from exc
+    except (av.error.FFmpegError, ValueError, EOFError) as exc:
+        # InvalidDataError is a ValueError; EOFError comes from a file cut short.
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise ProbeError(str(path), reason, "corrupt") from exc
+
+
+def _pyav_facts(container: Any) -> StreamFacts:
+    """Read the facts from an open input container."""
+    video = next((s for s in container.streams.video if not _is_cover(s)), None)
+    if video is None:
+        raise ProbeError(container.name, "no video stream", "corrupt")
+    codec = video.codec_context
+    return StreamFacts(
+        coded_width=int(codec.width or 0),
+        coded_height=int(codec.height or 0),
+        rotation=_pyav_rotation(container, video),
+        duration=_pyav_duration(container, video),
+        audio_streams=len(container.streams.audio),
+        # The codec's canonical name ("h264"), as ffprobe's codec_name, not the decoder's.
+        video_codec=codec.codec.canonical_name,
+        container=container.format.name,
+    )
+
+
+def _is_cover(stream: Any) -> bool:
+    """True for cover art stored as a video stream."""
+    return bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
+def _pyav_duration(container: Any, video: Any) -> float | None:
+    """Seconds: the container's duration, else the video stream's."""
+    if container.duration is not None:
+        return float(container.duration / av.time_base)
+    if video.duration is not None and video.time_base is not None:
+        return float(video.duration * video.time_base)
+    return None
+
+
+def _pyav_rotation(container: Any, video: Any) -> int:
+    """Clockwise rotation from the display matrix, else from the legacy `rotate` tag."""
+    # PyAV 18 exposes the stream's display matrix only on decoded frames
+    # (VideoFrame.rotation, counter-clockwise degrees), so decode the first frame.
+    angle = _first_frame_rotation(container, video)
+    if angle is not None and angle != 0:
+        return classify.normalise_rotation(-angle)
+    tag = _float_or_none(video.metadata.get("rotate"))
+    return classify.normalise_rotation(tag) if tag is not None else 0
+
+
+def _first_frame_rotation(container: Any, video: Any) -> float | None:
+    """The display rotation of the first decodable frame, None when none decodes."""
+    # One decoding thread: the pool already runs one worker process per core.
+    video.codec_context.thread_count = 1
+    try:
+        for frame in container.decode(video):
+            return float(frame.rotation)
+    except (av.error.FFmpegError, ValueError, EOFError):
+        return None  # headers were readable, as for ffprobe; the matrix is just not known
+    return None
