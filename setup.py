@@ -49,5 +49,13 @@ setup(
             "ruff>=0.4",
         ],
     },
-    entry_points={"console_scripts": ["videolib = videolib.shared.cli:main"]},
+    entry_points={
+        "console_scripts": ["videolib = videolib.shared.cli:main"],
+        # Subcommands of the API and the daemon: the CLI in videolib.shared finds them here,
+        # so shared never imports api or daemon.
+        "videolib.commands": [
+            "api = videolib.api.cli:register",
+            "daemon = videolib.daemon.cli:register",
+        ],
+    },
 )
