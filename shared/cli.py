@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 
+from videolib.shared import supervisor
 from videolib.shared.config import Config, load_config
 from videolib.shared.db import migrate
 from videolib.shared.db.engine import database_url, open_engine
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scan(commands)
     _add_validate(commands)
     _add_token(commands)
+    _add_run(commands)
     for entry in sorted(entry_points(group="videolib.commands"), key=lambda e: e.name):
         entry.load()(commands)
     return parser
@@ -240,6 +243,28 @@ async def _run_validate(config: Config, ids: list[uuid.UUID]) -> list[Validation
                 )
         finally:
             reporter.close()
+
+
+# -- run ------------------------------------------------------------------------------
+
+
+def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "run", help="the main job: embedded database, migrations, daemon and API together"
+    )
+    parser.set_defaults(handler=_run, load_config=_config_for_run)
+
+
+def _config_for_run(path: str | None) -> Config:
+    """Like load_config, but with ./var/library as the library when nothing names one."""
+    environ = dict(os.environ)
+    if not (path or environ.get("VIDEOLIB_CONFIG")):
+        environ.setdefault("MEDIA_LIBRARY_PATH", str(supervisor.DEFAULT_LIBRARY))
+    return load_config(path, environ, require_library=False)
+
+
+def _run(args: argparse.Namespace, config: Config) -> int:
+    return supervisor.run(config, args.config, os.environ)
 
 
 # -- token ------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ template of every test's database (CREATE DATABASE ... TEMPLATE is a file copy: 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -38,9 +40,11 @@ async def _admin(url: URL, sql: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def template_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[URL]:
+def template_url() -> Iterator[URL]:
     """The embedded server's migrated `videolib` database: the template of the others."""
-    state = tmp_path_factory.mktemp("state")
+    # Not under pytest's basetemp: a second pytest session started meanwhile prunes old
+    # basetemp folders, which would delete a running server's data directory.
+    state = Path(tempfile.mkdtemp(prefix="videolib-test-pg-"))
     with embedded_postgres(state) as url:
 
         async def prepare() -> None:
@@ -49,6 +53,7 @@ def template_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[URL]:
 
         asyncio.run(prepare())
         yield url
+    shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture

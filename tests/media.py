@@ -40,7 +40,9 @@ def make_video(
     """
     frames = max(1, round(seconds * fps))
     with av.open(os.fspath(path), "w", format=_muxer_for(path)) as container:
-        video = container.add_stream(codec, rate=fps, options=_VIDEO_OPTIONS.get(codec, {}))
+        video: av.video.VideoStream = container.add_stream(  # type: ignore[assignment]
+            codec, rate=fps, options=_VIDEO_OPTIONS.get(codec, {})
+        )
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         if rotation:
             video.set_display_rotation(-rotation)

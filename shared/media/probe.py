@@ -118,7 +118,8 @@ def run_ffprobe(path: Path | str, ffprobe_path: str, timeout_s: float) -> dict[s
         # subprocess.run kills the child before raising TimeoutExpired.
         done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired:
-        raise ProbeError(str(path), f"ffprobe timed out after {timeout_s:g} s", "unreadable")
+        reason = f"ffprobe timed out after {timeout_s:g} s"
+        raise ProbeError(str(path), reason, "unreadable") from None
     if done.returncode != 0:
         lines = done.stderr.decode(errors="replace").strip().splitlines()
         reason = "; ".join(lines) or f"exit code {done.returncode}"
@@ -161,8 +162,8 @@ def _ffprobe_rotation(video: dict[str, Any]) -> int:
         if "rotation" in side_data:
             # The matrix angle is counter-clockwise: a 90 degree clockwise phone clip is -90.
             return classify.normalise_rotation(-float(side_data["rotation"]))
-    tag = (video.get("tags") or {}).get("rotate")
-    return classify.normalise_rotation(float(tag)) if _float_or_none(tag) is not None else 0
+    tag = _float_or_none((video.get("tags") or {}).get("rotate"))
+    return classify.normalise_rotation(tag) if tag is not None else 0
 
 
 def _float_or_none(value: object) -> float | None:

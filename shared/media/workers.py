@@ -9,6 +9,7 @@ per worker, each worker handling one file at a time, the event loop woken by the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -33,6 +34,7 @@ def _serve(conn: Connection, job: Job, settings: ProbeSettings) -> None:
     """Worker loop: receive a path, send back (True, Examination) or (False, exception)."""
     # Ctrl-C reaches the whole process group; shutdown is the parent's decision.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    conn.send("ready")  # tells a worker that started from one that died starting up
     while (path := conn.recv()) is not None:
         try:
             conn.send((True, job(path, settings)))
@@ -44,6 +46,7 @@ def _serve(conn: Connection, job: Job, settings: ProbeSettings) -> None:
 class _Worker:
     process: BaseProcess
     conn: Connection
+    ready: bool = False
 
 
 class ExaminerPool:
@@ -70,10 +73,14 @@ class ExaminerPool:
         """Examine one file; waits for a free worker. Raises only what the job itself raised."""
         worker = await self._idle.get()
         try:
+            if not worker.ready:
+                await self._handshake(worker)
             ok, value = await self._run(worker, path)
         except TimeoutError:
             worker = self._replace(worker)
-            return self._failed(path, f"prober timed out after {self._time_limit_s:g} s", "unreadable")
+            return self._failed(
+                path, f"prober timed out after {self._time_limit_s:g} s", "unreadable"
+            )
         except (EOFError, OSError):
             exit_status = self._describe_exit(worker)
             worker = self._replace(worker)
@@ -86,8 +93,10 @@ class ExaminerPool:
         finally:
             self._idle.put_nowait(worker)
         if not ok:
+            assert isinstance(value, BaseException)
             raise value
-        return value  # type: ignore[no-any-return]
+        assert isinstance(value, Examination)
+        return value
 
     async def close(self) -> None:
         """Stop the workers: ask each to finish, kill those that do not."""
@@ -105,21 +114,34 @@ class ExaminerPool:
     ) -> None:
         await self.close()
 
+    async def _handshake(self, worker: _Worker) -> None:
+        """Await a new worker's "ready"; one that dies first is a broken setup, not a bad file."""
+        try:
+            await self._readable(worker)
+            worker.ready = worker.conn.recv() == "ready"
+        except (EOFError, OSError, TimeoutError):
+            status = self._describe_exit(worker)
+            raise RuntimeError(f"examiner worker could not start ({status})") from None
+
     async def _run(self, worker: _Worker, path: str) -> tuple[bool, object]:
         """Send a path and await the answer without blocking the loop."""
+        worker.conn.send(path)
+        await self._readable(worker)
+        result: tuple[bool, object] = worker.conn.recv()
+        return result
+
+    async def _readable(self, worker: _Worker) -> None:
+        """Wait, within the time limit, until the worker's pipe has an answer or EOF."""
         loop = asyncio.get_running_loop()
         answered: asyncio.Future[None] = loop.create_future()
         fd = worker.conn.fileno()
         # Readable means an answer, or EOF when the worker died.
-        loop.add_reader(fd, lambda: answered.done() or answered.set_result(None))
+        loop.add_reader(fd, _settle, answered)
         try:
-            worker.conn.send(path)
             async with asyncio.timeout(self._time_limit_s):
                 await answered
         finally:
             loop.remove_reader(fd)
-        result: tuple[bool, object] = worker.conn.recv()
-        return result
 
     def _start_worker(self) -> _Worker:
         """Start one worker process with its end of a new pipe."""
@@ -144,7 +166,7 @@ class ExaminerPool:
         return self._start_worker()
 
     def _describe_exit(self, worker: _Worker) -> str:
-        """"exit code N" or "signal SIGSEGV" for a worker that died."""
+        """ "exit code N" or "signal SIGSEGV" for a worker that died."""
         worker.process.join(timeout=1.0)
         code = worker.process.exitcode
         if code is None:
@@ -157,6 +179,12 @@ class ExaminerPool:
         """The report for a file the worker could not finish."""
         size, mtime_ns = _fingerprint(path)
         return Examination(path, size, mtime_ns, error=error, invalid_reason=invalid_reason)
+
+
+def _settle(answered: asyncio.Future[None]) -> None:
+    """Mark the answer ready, once (the fd stays readable until it is read)."""
+    if not answered.done():
+        answered.set_result(None)
 
 
 def _fingerprint(path: str) -> tuple[int | None, int | None]:
@@ -178,10 +206,8 @@ def _kill(worker: _Worker) -> None:
 def _stop_all(workers: list[_Worker]) -> None:
     """Ask idle workers to exit, then kill whatever is left (blocking: run in a thread)."""
     for worker in workers:
-        try:
+        with contextlib.suppress(OSError):  # already dead
             worker.conn.send(None)
-        except OSError:
-            pass  # already dead
     for worker in workers:
         worker.process.join(timeout=2.0)
         if worker.process.is_alive():

@@ -5,23 +5,19 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-# tests/ is not a package and no conftest puts the project root on sys.path (yet).
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from tests.media import (  # noqa: E402
+from tests.media import (
     make_corpus,
     make_empty_file,
     make_text_file_named,
     make_truncated_mp4,
 )
-from videolib.shared.errors import ProbeError  # noqa: E402
-from videolib.shared.media.hashing import sha256_file  # noqa: E402
-from videolib.shared.media.probe import Metadata, probe, run_ffprobe  # noqa: E402
+from videolib.shared.errors import ProbeError
+from videolib.shared.media.hashing import sha256_file
+from videolib.shared.media.probe import Metadata, probe, run_ffprobe
 
 MP4 = "mov,mp4,m4a,3gp,3g2,mj2"
 MKV = "matroska,webm"

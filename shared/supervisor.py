@@ -1,0 +1,140 @@
+"""`videolib run`: the whole product on one machine, as one process tree.
+
+The embedded PostgreSQL (when DATABASE_URL is unset) is started here and held for the
+children; `videolib api` and `videolib daemon` run as child processes, so this module
+needs neither package. One Ctrl-C (or SIGTERM) stops all of them cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from sqlalchemy.engine import URL
+
+from videolib.shared.config import Config
+from videolib.shared.db import migrate
+from videolib.shared.db.engine import database_url, open_engine
+from videolib.shared.db.repository import translate_errors
+from videolib.shared.library import Library
+from videolib.shared.logging import get_logger
+from videolib.shared.media.names import DIRECTORY_TYPES
+from videolib.shared.tokens import issue_token, state_secret
+
+log = get_logger(__name__)
+
+DEFAULT_LIBRARY = Path("./var/library")
+STOP_GRACE_S = 10.0
+CHILDREN = ("api", "daemon")
+
+
+def prepare_library(library: Library) -> None:
+    """Create the library root, its nine folders and the inbox on first start."""
+    for directory_type in DIRECTORY_TYPES:
+        library.directory(directory_type).mkdir(parents=True, exist_ok=True)
+
+
+def child_environment(
+    config: Config, url: URL, secret: str, environ: Mapping[str, str]
+) -> dict[str, str]:
+    """The environment the children run with: the same settings, made explicit."""
+    env = dict(environ)
+    env.update(
+        DATABASE_URL=url.set(drivername="postgresql").render_as_string(hide_password=False),
+        MEDIA_LIBRARY_PATH=str(config.library_root.absolute()),
+        MEDIA_INBOX_PATH=str(config.inbox_path.absolute()),
+        JWT_SECRET=secret,
+    )
+    return env
+
+
+def banner(config: Config, token: str) -> str:
+    host = "127.0.0.1" if config.api.host in ("0.0.0.0", "::") else config.api.host
+    inbox = config.inbox_path.absolute()
+    return "\n".join(
+        [
+            f"videolib is running: http://{host}:{config.api.port}/api/media/videos",
+            f"  admin token (12 h): {token}",
+            f"  try: curl -H 'Authorization: Bearer {token[:12]}...' "
+            f"http://{host}:{config.api.port}/api/media/videos",
+            f"  drop videos into {config.library_root.absolute()}/<type>/ or {inbox}/",
+            "  stop with Ctrl-C",
+        ]
+    )
+
+
+def run(config: Config, config_path: str | None, environ: Mapping[str, str]) -> int:
+    """Start database, migrations, API and daemon; return when they have stopped."""
+    library = Library.from_config(config)
+    prepare_library(library)
+    secret = config.api.jwt_secret or state_secret(config.state.dir)
+    with database_url(config) as url:
+        asyncio.run(_migrate(url))
+        env = child_environment(config, url, secret, environ)
+        command = [sys.executable, "-m", "videolib.shared.cli"]
+        if config_path:
+            command += ["--config", config_path]
+        with _children([[*command, name] for name in CHILDREN], env) as processes:
+            print(banner(config, issue_token(secret, ttl_s=12 * 3600)), flush=True)
+            return _wait(processes)
+
+
+async def _migrate(url: URL) -> None:
+    async with open_engine(url, pool_size=1) as engine:
+        await translate_errors(migrate.upgrade)(engine)
+
+
+@contextlib.contextmanager
+def _children(
+    commands: list[list[str]], env: dict[str, str]
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for command in commands:
+            processes.append(subprocess.Popen(command, env=env))
+        yield processes
+    finally:
+        _stop(processes)
+
+
+def _wait(processes: list[subprocess.Popen[bytes]]) -> int:
+    """Wait until a signal arrives or a child exits; the exit code says which."""
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stopping:
+            for process in processes:
+                code = process.poll()
+                if code is not None:
+                    log.error("child_exited", command=process.args, exit_code=code)
+                    return code or 1
+            time.sleep(0.2)
+        return 0
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every child still running, then SIGKILL what outlives the grace period."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            log.warning("child_killed", command=process.args)
+            process.kill()
+            process.wait()

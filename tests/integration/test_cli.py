@@ -1,0 +1,156 @@
+"""The `videolib` command as a user runs it: real processes, database and files."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import URL
+
+from tests.media import make_text_file_named, make_video
+from videolib.shared.tokens import verify_token
+
+SECRET = "cli-test-secret-" + "x" * 32
+
+
+def dsn(url: URL) -> str:
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def videolib(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "videolib.shared.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def env(database_url: URL, library_root: Path) -> dict[str, str]:
+    return {
+        "DATABASE_URL": dsn(database_url),
+        "MEDIA_LIBRARY_PATH": str(library_root),
+        "JWT_SECRET": SECRET,
+        "VIDEOLIB_LOG_LEVEL": "warning",
+    }
+
+
+def test_scan_prints_summary_and_rescan_skips(env: dict[str, str], library_root: Path) -> None:
+    (library_root / "videos" / "a").mkdir()
+    make_video(library_root / "videos" / "a" / "one.mp4")
+    make_video(library_root / "videos" / "two.MOV")
+
+    first = videolib("scan", "videos", env=env)
+    second = videolib("scan", "videos", env=env)
+
+    assert first.returncode == 0, first.stderr
+    assert "found 2 video files" in first.stdout
+    assert "- Created 2 new records" in first.stdout
+    assert "- Skipped 2 unchanged records" in second.stdout
+    assert "Scan complete in" in second.stdout
+    # Not on a terminal: plain progress lines, no bar.
+    assert "scan videos: 2/2" in first.stderr
+
+
+def test_scan_with_a_bad_file_exits_1_and_names_it(env: dict[str, str], library_root: Path) -> None:
+    make_text_file_named(library_root / "gifs" / "fake.mkv")
+    result = videolib("scan", "--all-types", env=env)
+    assert result.returncode == 1
+    assert "- Failed 1 files" in result.stdout
+    assert "gifs/fake.mkv: " in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "extra_env", "expected"),
+    [
+        (["scan", "videos"], {"MEDIA_API_PORT": "x"}, "api.port = 'x': expected a whole number"),
+        (["scan", "videos"], {"MEDIA_LIBRARY_PATH": "/nonexistent/lib"}, "no such directory"),
+        (["scan", "videos"], {"DATABASE_URL": "mysql://x@y/z"}, "malformed database URL"),
+        (["scan"], {}, "give one directory type or --all-types"),
+        (["validate", "not-a-uuid"], {}, "ID = 'not-a-uuid': not a UUID"),
+        (["token", "--ttl", "forever"], {}, "--ttl = 'forever'"),
+        (["token"], {"JWT_SECRET": ""}, "api.jwt_secret"),
+    ],
+)
+def test_usage_and_config_errors_exit_2_with_one_line(
+    env: dict[str, str], args: list[str], extra_env: dict[str, str], expected: str
+) -> None:
+    result = videolib(*args, env={**env, **extra_env})
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_type_is_a_usage_error(env: dict[str, str]) -> None:
+    result = videolib("scan", "movies", env=env)
+    assert result.returncode == 2
+    assert "invalid choice: 'movies'" in result.stderr
+
+
+def test_unreachable_database_exits_3(env: dict[str, str]) -> None:
+    result = videolib(
+        "scan", "videos", env={**env, "DATABASE_URL": "postgresql://u:p@127.0.0.1:1/db"}
+    )
+    assert result.returncode == 3
+    assert "database unavailable" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_token_is_signed_with_the_secret(env: dict[str, str]) -> None:
+    result = videolib("token", "--ttl", "15m", env=env)
+    assert result.returncode == 0
+    assert verify_token(result.stdout.strip(), SECRET).role == "SUPER_ADMIN"
+
+
+def test_validate_marks_vanished_and_corrupted_files(
+    env: dict[str, str], library_root: Path
+) -> None:
+    kept = make_video(library_root / "videos" / "kept.mp4")
+    gone = make_video(library_root / "videos" / "gone.mp4")
+    broken = make_video(library_root / "videos" / "broken.mp4")
+    assert videolib("scan", "videos", env=env).returncode == 0
+    gone.unlink()
+    broken.write_bytes(b"not a video any more")
+
+    result = videolib("validate", "--all", env=env)
+
+    assert result.returncode == 1
+    assert "Validated 3 videos: 1 valid, 2 failed" in result.stdout
+    assert "videos/gone.mp4: file not found" in result.stdout
+    assert kept.exists()
+
+
+def test_db_upgrade_from_empty(template_url: URL, library_root: Path) -> None:
+    name = f"empty_{uuid.uuid4().hex[:8]}"
+
+    async def admin(sql: str) -> None:
+        connection = await asyncpg.connect(dsn(template_url.set(database="postgres")))
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        env = {
+            "DATABASE_URL": dsn(template_url.set(database=name)),
+            "MEDIA_LIBRARY_PATH": str(library_root),
+        }
+        before = videolib("scan", "videos", env=env)
+        assert before.returncode == 2
+        assert "run `videolib db upgrade`" in before.stderr
+        upgraded = videolib("db", "upgrade", env=env)
+        assert upgraded.returncode == 0, upgraded.stderr
+        assert "database at revision" in upgraded.stdout
+        assert videolib("scan", "videos", env=env).returncode == 0
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

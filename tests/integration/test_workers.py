@@ -1,0 +1,218 @@
+"""ExaminerPool: bounded concurrency in processes; a crash or hang costs one file only."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import signal
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from tests.media import make_text_file_named, make_video
+from videolib.shared.media import examine as examine_module
+from videolib.shared.media.examine import Examination, ProbeSettings, examine
+from videolib.shared.media.workers import ExaminerPool
+
+pytestmark = pytest.mark.timeout(60)
+
+T = TypeVar("T")
+
+SETTINGS = ProbeSettings()
+
+
+# Jobs run in the worker processes: top-level functions, so that they pickle by name.
+
+
+def crash_on_marked(path: str, settings: ProbeSettings) -> Examination:
+    """Die like a broken prober on files named *crash* (exit) or *segv* (signal)."""
+    if "crash" in Path(path).name:
+        os._exit(3)
+    if "segv" in Path(path).name:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return examine(path, settings)
+
+
+def hang_on_marked(path: str, settings: ProbeSettings) -> Examination:
+    """Hang like a stuck prober on files named *hang*."""
+    if "hang" in Path(path).name:
+        time.sleep(600)
+    return examine(path, settings)
+
+
+def slow_with_pid(path: str, settings: ProbeSettings) -> Examination:
+    """Take 0.5 s and say which process did the work."""
+    time.sleep(0.5)
+    return dataclasses.replace(examine(path, settings), error=f"pid {os.getpid()}")
+
+
+def raise_on_marked(path: str, settings: ProbeSettings) -> Examination:
+    """A bug in the job itself, on files named *bug*."""
+    if "bug" in Path(path).name:
+        raise LookupError(f"job bug on {path}")
+    return examine(path, settings)
+
+
+def append_while_reading(path: str, settings: ProbeSettings) -> Examination:
+    """Append to the file between examine's two stats, like a copy still in progress."""
+    original = examine_module.sha256_file
+
+    def append_then_hash(target: str) -> str:
+        with open(target, "ab") as file:
+            file.write(b"\0" * 4096)
+        return original(target)
+
+    examine_module.sha256_file = append_then_hash
+    try:
+        return examine_module.examine(path, settings)
+    finally:
+        examine_module.sha256_file = original
+
+
+def _run(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    return asyncio.run(scenario())
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    directory = tmp_path_factory.mktemp("videos")
+    first = make_video(directory / "v0.mp4", width=64, height=48)
+    copies = [first]
+    for index in range(1, 8):
+        copies.append(directory / f"v{index}.mp4")
+        copies[-1].write_bytes(first.read_bytes())
+    return copies
+
+
+def _assert_valid(result: Examination, path: Path) -> None:
+    assert result.path == str(path)
+    assert result.error is None and result.invalid_reason is None
+    assert result.metadata is not None and (result.metadata.width, result.metadata.height) == (
+        64,
+        48,
+    )
+    assert result.size == path.stat().st_size and result.sha256 is not None
+    assert result.changed is False
+
+
+def test_examines_many_files(videos: list[Path], tmp_path: Path) -> None:
+    bad = make_text_file_named(tmp_path / "notes.mkv")
+
+    async def scenario() -> list[Examination]:
+        async with ExaminerPool(2, SETTINGS, 30.0) as pool:
+            return await asyncio.gather(*(pool.examine(str(p)) for p in [*videos, bad]))
+
+    results = _run(scenario)
+    for result, path in zip(results[:-1], videos, strict=True):
+        _assert_valid(result, path)
+    assert (results[-1].invalid_reason, results[-1].metadata) == ("corrupt", None)
+
+
+def test_at_most_workers_files_in_flight(videos: list[Path]) -> None:
+    async def scenario() -> tuple[float, list[Examination]]:
+        async with ExaminerPool(2, SETTINGS, 30.0, job=slow_with_pid) as pool:
+            started = time.monotonic()
+            results = await asyncio.gather(*(pool.examine(str(p)) for p in videos[:4]))
+            return time.monotonic() - started, results
+
+    elapsed, results = _run(scenario)
+    # Four 0.5 s jobs on two workers: two rounds, in parallel but never three at once.
+    assert 1.0 <= elapsed < 2.5
+    assert len({r.error for r in results}) == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("crash.mp4", "prober crashed (exit code 3)"),
+        ("segv.mp4", "prober crashed (signal SIGSEGV)"),
+    ],
+)
+def test_crash_costs_one_file(videos: list[Path], tmp_path: Path, name: str, error: str) -> None:
+    crash = tmp_path / name
+    crash.write_bytes(videos[0].read_bytes())
+
+    async def scenario() -> list[Examination]:
+        async with ExaminerPool(2, SETTINGS, 30.0, job=crash_on_marked) as pool:
+            paths = [videos[0], crash, *videos[1:6]]
+            return await asyncio.gather(*(pool.examine(str(p)) for p in paths))
+
+    results = _run(scenario)
+    crashed = results[1]
+    assert crashed.invalid_reason == "corrupt"
+    assert crashed.error == error
+    assert crashed.size == crash.stat().st_size  # fingerprinted: skipped until it changes
+    for result, path in zip([results[0], *results[2:]], [videos[0], *videos[1:6]], strict=True):
+        _assert_valid(result, path)
+
+
+def test_hang_costs_one_file(videos: list[Path], tmp_path: Path) -> None:
+    hang = tmp_path / "hang.mp4"
+    hang.write_bytes(videos[0].read_bytes())
+
+    async def scenario() -> list[Examination]:
+        async with ExaminerPool(2, SETTINGS, 1.0, job=hang_on_marked) as pool:
+            first = await asyncio.gather(*(pool.examine(str(p)) for p in [hang, videos[0]]))
+            later = await asyncio.gather(*(pool.examine(str(p)) for p in videos[1:5]))
+            return [*first, *later]
+
+    results = _run(scenario)
+    assert results[0].invalid_reason == "unreadable"
+    assert results[0].error == "prober timed out after 1 s"
+    for result, path in zip(results[1:], [videos[0], *videos[1:5]], strict=True):
+        _assert_valid(result, path)
+
+
+def test_job_exception_reaches_the_caller_and_the_pool_goes_on(
+    videos: list[Path], tmp_path: Path
+) -> None:
+    bug = tmp_path / "bug.mp4"
+    bug.write_bytes(b"")
+
+    async def scenario() -> Examination:
+        async with ExaminerPool(1, SETTINGS, 30.0, job=raise_on_marked) as pool:
+            with pytest.raises(LookupError, match="job bug"):
+                await pool.examine(str(bug))
+            return await pool.examine(str(videos[0]))
+
+    result = _run(scenario)
+    _assert_valid(result, videos[0])
+
+
+def test_cancelled_examination_does_not_mix_up_answers(videos: list[Path]) -> None:
+    async def scenario() -> Examination:
+        async with ExaminerPool(1, SETTINGS, 30.0, job=slow_with_pid) as pool:
+            task = asyncio.create_task(pool.examine(str(videos[0])))
+            await asyncio.sleep(0.1)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            return await pool.examine(str(videos[1]))
+
+    result = _run(scenario)
+    assert result.path == str(videos[1])
+
+
+def test_file_growing_during_examination_is_changed(tmp_path: Path) -> None:
+    path = make_video(tmp_path / "growing.mp4", width=64, height=48)
+
+    async def scenario() -> Examination:
+        async with ExaminerPool(1, SETTINGS, 30.0, job=append_while_reading) as pool:
+            return await pool.examine(str(path))
+
+    result = _run(scenario)
+    assert result.changed is True
+    assert result.size == path.stat().st_size
+
+
+def test_vanished_file(tmp_path: Path) -> None:
+    async def scenario() -> Examination:
+        async with ExaminerPool(1, SETTINGS, 30.0) as pool:
+            return await pool.examine(str(tmp_path / "gone.mp4"))
+
+    result = _run(scenario)
+    assert (result.invalid_reason, result.error) == ("missing", "file vanished")
