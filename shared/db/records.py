@@ -56,15 +56,13 @@ class Video:
 class Fingerprint:
     """What a rescan needs to know of a recorded file to skip it unread."""
 
-    id: uuid.UUID
     size: int | None
     mtime_ns: int | None
-    is_valid: bool
     invalid_reason: str | None
 
-    @classmethod
-    def from_row(cls, row: Any) -> Fingerprint:
-        return cls(row.id, row.file_size, row.file_mtime_ns, row.is_valid, row.invalid_reason)
+    @property
+    def is_valid(self) -> bool:
+        return self.invalid_reason is None  # the table's check constraint says the same
 
 
 @dataclass(frozen=True, slots=True)

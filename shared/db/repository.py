@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import case, func, literal_column, select, text, update
+from sqlalchemy import case, delete, false, func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from videolib.shared.db.records import ExaminedFile, Fingerprint, Video, WriteOutcome
-from videolib.shared.db.schema import settings, videos
+from videolib.shared.db.schema import SEARCH_DOCUMENT, scan_jobs, settings, videos
 from videolib.shared.errors import DatabaseUnavailableError
 
 P = ParamSpec("P")
@@ -103,7 +106,7 @@ class VideoRepository:
             result = await connection.execute(
                 _fingerprint_query().where(videos.c.path.in_(list(paths)))
             )
-        return {row.path: Fingerprint.from_row(row) for row in result}
+        return _fingerprints(result)
 
     @translate_errors
     async def fingerprints_under(self, directory_types: Iterable[str]) -> dict[str, Fingerprint]:
@@ -112,7 +115,7 @@ class VideoRepository:
             result = await connection.execute(
                 _fingerprint_query().where(videos.c.directory_type.in_(list(directory_types)))
             )
-        return {row.path: Fingerprint.from_row(row) for row in result}
+        return _fingerprints(result)
 
     # -- writing what a probe found ------------------------------------------------------
 
@@ -145,6 +148,134 @@ class VideoRepository:
         async with self.engine.begin() as connection:
             result = await connection.execute(statement)
         return result.rowcount
+
+    # -- daemon: moves and renames --------------------------------------------------------
+
+    @translate_errors
+    async def move(self, old_path: str, new_path: str) -> str:
+        """Give a renamed file's record its new path, keeping id and metadata.
+
+        Returns "moved", "absent" (nothing recorded at the old path) or "occupied" (the
+        new path is recorded already: the rename replaced a recorded file).
+        """
+        values = {
+            "path": new_path,
+            "filename": new_path.rsplit("/", 1)[-1],
+            "directory_type": new_path.split("/", 1)[0],
+            "updated_at": func.now(),
+        }
+        async with self.engine.begin() as connection:
+            taken = await connection.execute(select(videos.c.id).where(videos.c.path == new_path))
+            if taken.first() is not None:
+                return "occupied"
+            result = await connection.execute(
+                update(videos).where(videos.c.path == old_path).values(values)
+            )
+        return "moved" if result.rowcount else "absent"
+
+    @translate_errors
+    async def move_prefix(self, old_prefix: str, new_prefix: str) -> int:
+        """Move every record under a renamed folder, keeping ids; returns how many.
+
+        A record whose new path is already taken stays where it is (the next
+        reconciliation marks it missing) rather than breaking the unique path.
+        """
+        old, new = old_prefix.rstrip("/") + "/", new_prefix.rstrip("/") + "/"
+        moved_path = func.concat(new, func.substr(videos.c.path, len(old) + 1))
+        other = videos.alias("other")
+        statement = (
+            update(videos)
+            .where(
+                videos.c.path.startswith(old, autoescape=True),
+                ~select(other.c.id).where(other.c.path == moved_path).exists(),
+            )
+            .values(
+                path=moved_path,
+                directory_type=new.split("/", 1)[0],
+                updated_at=func.now(),
+            )
+        )
+        async with self.engine.begin() as connection:
+            result = await connection.execute(statement)
+        return result.rowcount
+
+    @translate_errors
+    async def mark_missing_under(self, prefix: str) -> int:
+        """Mark the valid records under a vanished folder missing; returns how many."""
+        statement = (
+            update(videos)
+            .where(
+                videos.c.path.startswith(prefix.rstrip("/") + "/", autoescape=True),
+                videos.c.is_valid.is_(True),
+            )
+            .values(is_valid=False, invalid_reason="missing", updated_at=func.now())
+        )
+        async with self.engine.begin() as connection:
+            result = await connection.execute(statement)
+        return result.rowcount
+
+    @translate_errors
+    async def record_standardized(self, inbox_path: str, file: ExaminedFile) -> WriteOutcome:
+        """Record an inbox file moved to its place, in one step, keeping its id if recorded.
+
+        The record at the inbox path (a reconciliation may have made one) takes the new
+        path; else the new path is upserted; `original_filename` and `standardized_at` set.
+        """
+        values = {**_examined_values(file), "updated_at": func.now()}
+        async with self.engine.begin() as connection:
+            taken = await connection.execute(select(videos.c.id).where(videos.c.path == file.path))
+            existing = taken.first()
+            if existing is not None:
+                # The file's create event was ingested first: complete that record, and
+                # the inbox one (if a reconciliation made one) is now missing.
+                await connection.execute(
+                    update(videos).where(videos.c.id == existing.id).values(values)
+                )
+                await connection.execute(
+                    update(videos)
+                    .where(videos.c.path == inbox_path, videos.c.is_valid.is_(True))
+                    .values(is_valid=False, invalid_reason="missing", updated_at=func.now())
+                )
+                return WriteOutcome(existing.id, file.path, "updated")
+            result = await connection.execute(
+                update(videos)
+                .where(videos.c.path == inbox_path)
+                .values(values)
+                .returning(videos.c.id)
+            )
+            row = result.first()
+            if row is not None:
+                return WriteOutcome(row.id, file.path, "moved")
+            outcomes = await _upsert(connection, [file])
+        return outcomes[0]
+
+    @contextlib.asynccontextmanager
+    async def free_directory_locks(
+        self, directory_types: Iterable[str]
+    ) -> AsyncIterator[list[str]]:
+        """Take, without waiting, the scan locks of those types nobody holds; yield them.
+
+        The daemon reconciles the types it got and skips the others (an API scan or
+        another daemon is on them). One connection holds them all.
+        """
+        try:
+            async with self.engine.connect() as connection:
+                taken: list[str] = []
+                try:
+                    for key in sorted(set(directory_types)):
+                        if await _advisory_lock(connection, key, wait=False):
+                            taken.append(key)
+                    yield taken
+                finally:
+                    for key in taken:
+                        await connection.execute(
+                            text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": _lock(key)}
+                        )
+                    await connection.commit()
+        except Exception as error:
+            if _is_connection_problem(error):
+                raise DatabaseUnavailableError(f"database unavailable: {error}") from error
+            raise
 
     # -- locks and settings --------------------------------------------------------------
 
@@ -211,13 +342,13 @@ async def _advisory_lock(connection: AsyncConnection, key: str, wait: bool) -> b
 
 def _fingerprint_query() -> Any:
     return select(
-        videos.c.id,
-        videos.c.path,
-        videos.c.file_size,
-        videos.c.file_mtime_ns,
-        videos.c.is_valid,
-        videos.c.invalid_reason,
+        videos.c.path, videos.c.file_size, videos.c.file_mtime_ns, videos.c.invalid_reason
     )
+
+
+def _fingerprints(result: Any) -> dict[str, Fingerprint]:
+    # Plain tuples: a rescan reads 100,000 of these, and named-row access costs more.
+    return {path: Fingerprint(size, mtime, reason) for path, size, mtime, reason in result}
 
 
 def _examined_values(file: ExaminedFile) -> dict[str, Any]:
@@ -313,3 +444,354 @@ async def _reattach_moved(
         await connection.execute(update(videos).where(videos.c.id == video_id).values(values))
         outcomes.append(WriteOutcome(video_id, file.path, "moved"))
     return outcomes
+
+
+# -- API: listing, editing, jobs ---------------------------------------------------------
+
+#: The API's sort keys and the columns they order by.
+SORT_COLUMNS = {
+    "createdAt": videos.c.created_at,
+    "title": videos.c.title,
+    "durationSeconds": videos.c.duration_seconds,
+    "fileSize": videos.c.file_size,
+}
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True, slots=True)
+class VideoQuery:
+    """The filters, order and page of a video listing (already validated)."""
+
+    directory_type: str | None = None
+    orientation: str | None = None
+    quality: str | None = None
+    producer: str | None = None
+    creator: str | None = None
+    has_audio: bool | None = None
+    is_valid: bool | None = True
+    search: str | None = None
+    sort: str = "-createdAt"
+    page: int = 1
+    limit: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateGroup:
+    file_hash: str
+    copies: int
+    file_size: int
+    wasted_bytes: int
+    videos: list[Video]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanJob:
+    """One row of `scan_jobs`."""
+
+    id: uuid.UUID
+    directory_types: list[str]
+    skip_existing: bool
+    status: str
+    result: dict[str, Any]
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+def search_query(text_: str) -> str | None:
+    """A to_tsquery() text matching every word of the input as a prefix; None if no word.
+
+    Prefix matching (`stud:*` finds "Studio") serves partial words from the same GIN
+    index as whole words; only word characters go in, so the input cannot break the syntax.
+    """
+    words = _WORD.findall(text_)
+    return " & ".join(f"{word}:*" for word in words) or None
+
+
+def _list_conditions(query: VideoQuery) -> list[Any]:
+    c = videos.c
+    conditions: list[Any] = []
+    for column, value in (
+        (c.directory_type, query.directory_type),
+        (c.orientation, query.orientation),
+        (c.quality, query.quality),
+        (c.has_audio, query.has_audio),
+        (c.is_valid, query.is_valid),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    # autoescape: `%`, `_` and the escape character in user input match themselves.
+    if query.producer:
+        conditions.append(c.producer.icontains(query.producer, autoescape=True))
+    if query.creator:
+        conditions.append(c.creator.icontains(query.creator, autoescape=True))
+    tsquery = search_query(query.search) if query.search else None
+    if query.search and tsquery is None:
+        conditions.append(false())  # words only of punctuation match nothing
+    elif tsquery:
+        # The index expression repeated verbatim, so that the planner uses the GIN index.
+        document = literal_column(SEARCH_DOCUMENT)
+        regconfig = literal_column("'english'::regconfig")
+        conditions.append(document.op("@@")(func.to_tsquery(regconfig, tsquery)))
+    return conditions
+
+
+def _order(sort: str) -> list[Any]:
+    column = SORT_COLUMNS[sort.lstrip("-")]
+    ordered = column.desc() if sort.startswith("-") else column.asc()
+    # id breaks ties, so that pages do not overlap when many rows share a value.
+    tie = videos.c.id.desc() if sort.startswith("-") else videos.c.id.asc()
+    return [ordered.nulls_last(), tie]
+
+
+class AdminVideoRepository(VideoRepository):
+    """The API's statements on `videos`: listing, editing, duplicates, tags, gauges."""
+
+    @translate_errors
+    async def list_videos(self, query: VideoQuery) -> tuple[list[Video], int]:
+        """One page of videos and the total that match, in one round trip (window count)."""
+        conditions = _list_conditions(query)
+        statement = (
+            select(videos, func.count().over().label("total_count"))
+            .where(*conditions)
+            .order_by(*_order(query.sort))
+            .limit(query.limit)
+            .offset((query.page - 1) * query.limit)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(statement)).all()
+            if rows:
+                return [Video.from_row(row) for row in rows], int(rows[0].total_count)
+            # Past the last page the window has no row to ride on: count separately.
+            total = await connection.scalar(
+                select(func.count()).select_from(videos).where(*conditions)
+            )
+        return [], int(total or 0)
+
+    @translate_errors
+    async def explain_list(self, query: VideoQuery) -> str:
+        """EXPLAIN ANALYZE of the listing statement (benchmark, tests)."""
+        statement = (
+            select(videos, func.count().over().label("total_count"))
+            .where(*_list_conditions(query))
+            .order_by(*_order(query.sort))
+            .limit(query.limit)
+            .offset((query.page - 1) * query.limit)
+        )
+        compiled = statement.compile(
+            dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}
+        )
+        async with self.engine.connect() as connection:
+            result = await connection.exec_driver_sql(f"EXPLAIN ANALYZE {compiled}")
+            return "\n".join(row[0] for row in result)
+
+    @translate_errors
+    async def insert_new(self, file: ExaminedFile, edits: dict[str, Any]) -> Video | None:
+        """Record a file not yet recorded, with admin metadata; None if its path is taken.
+
+        ON CONFLICT DO NOTHING on the unique path: a scan or the daemon recording the same
+        file at the same moment leaves one row, and this caller learns it lost.
+        """
+        values = {**_examined_values(file), **edits}
+        statement = (
+            insert(videos)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=[videos.c.path])
+            .returning(*videos.c)
+        )
+        async with self.engine.begin() as connection:
+            row = (await connection.execute(statement)).first()
+        return Video.from_row(row) if row else None
+
+    @translate_errors
+    async def update_metadata(self, ids: Sequence[uuid.UUID], edits: dict[str, Any]) -> list[Video]:
+        """Set admin fields (producer, creator, title, tags, thumbnail_path) of some videos."""
+        statement = (
+            update(videos)
+            .where(videos.c.id.in_(list(ids)))
+            .values({**edits, "updated_at": func.now()})
+            .returning(*videos.c)
+        )
+        async with self.engine.begin() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [Video.from_row(row) for row in rows]
+
+    @translate_errors
+    async def soft_delete(self, video_id: uuid.UUID) -> Video | None:
+        statement = (
+            update(videos)
+            .where(videos.c.id == video_id)
+            .values(is_valid=False, invalid_reason="deleted", updated_at=func.now())
+            .returning(*videos.c)
+        )
+        async with self.engine.begin() as connection:
+            row = (await connection.execute(statement)).first()
+        return Video.from_row(row) if row else None
+
+    @translate_errors
+    async def delete_invalid(self, video_id: uuid.UUID) -> str:
+        """Remove the row of an invalid video: "deleted", "valid" (kept) or "absent"."""
+        async with self.engine.begin() as connection:
+            deleted = await connection.execute(
+                delete(videos)
+                .where(videos.c.id == video_id, videos.c.is_valid.is_(False))
+                .returning(videos.c.id)
+            )
+            if deleted.first() is not None:
+                return "deleted"
+            valid = await connection.scalar(
+                select(videos.c.is_valid).where(videos.c.id == video_id)
+            )
+        return "absent" if valid is None else "valid"
+
+    @translate_errors
+    async def undelete(self, video_id: uuid.UUID) -> Video | None:
+        """Make a record valid again, before a re-probe decides whether it stays so."""
+        statement = (
+            update(videos)
+            .where(videos.c.id == video_id)
+            .values(is_valid=True, invalid_reason=None, probe_error=None, updated_at=func.now())
+            .returning(*videos.c)
+        )
+        async with self.engine.begin() as connection:
+            row = (await connection.execute(statement)).first()
+        return Video.from_row(row) if row else None
+
+    @translate_errors
+    async def duplicates(self, page: int, limit: int) -> tuple[list[DuplicateGroup], int]:
+        """Groups of valid videos sharing a hash, the most wasted space first."""
+        copies = func.count()
+        size = func.max(videos.c.file_size)
+        waste = ((copies - 1) * size).label("wasted_bytes")
+        groups = (
+            select(
+                videos.c.file_hash,
+                copies.label("copies"),
+                size.label("file_size"),
+                waste,
+                func.count().over().label("total_count"),
+            )
+            .where(videos.c.is_valid.is_(True), videos.c.file_hash.is_not(None))
+            .group_by(videos.c.file_hash)
+            .having(copies > 1)
+            .order_by(waste.desc(), videos.c.file_hash)
+            .limit(limit)
+            .offset((page - 1) * limit)
+        )
+        async with self.engine.connect() as connection:
+            heads = (await connection.execute(groups)).all()
+            members = await connection.execute(
+                select(videos)
+                .where(
+                    videos.c.is_valid.is_(True),
+                    videos.c.file_hash.in_([head.file_hash for head in heads]),
+                )
+                .order_by(videos.c.created_at, videos.c.id)
+            )
+            by_hash: dict[str, list[Video]] = {}
+            for row in members:
+                by_hash.setdefault(row.file_hash, []).append(Video.from_row(row))
+        total = int(heads[0].total_count) if heads else 0
+        return [
+            DuplicateGroup(
+                h.file_hash,
+                h.copies,
+                h.file_size or 0,
+                h.wasted_bytes or 0,
+                by_hash.get(h.file_hash, []),
+            )
+            for h in heads
+        ], total
+
+    @translate_errors
+    async def tags(self, prefix: str | None, limit: int) -> list[tuple[str, int]]:
+        """Tags of valid videos with how many use each, the most used first."""
+        tag = func.jsonb_array_elements_text(videos.c.tags).column_valued("tag")
+        statement = (
+            select(tag, func.count().label("uses"))
+            .select_from(videos)
+            .where(videos.c.is_valid.is_(True))
+            .group_by(tag)
+            .order_by(func.count().desc(), tag)
+            .limit(limit)
+        )
+        if prefix:
+            statement = statement.where(tag.istartswith(prefix, autoescape=True))
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [(row[0], int(row[1])) for row in rows]
+
+    @translate_errors
+    async def library_counts(self) -> list[tuple[bool, str, int]]:
+        """(is_valid, directory_type, videos) for the library gauges."""
+        statement = select(videos.c.is_valid, videos.c.directory_type, func.count()).group_by(
+            videos.c.is_valid, videos.c.directory_type
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [(bool(row[0]), str(row[1]), int(row[2])) for row in rows]
+
+
+class ScanJobRepository:
+    """Statements on `scan_jobs`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @translate_errors
+    async def create(self, directory_types: Sequence[str], skip_existing: bool) -> ScanJob:
+        statement = (
+            insert(scan_jobs)
+            .values(
+                directory_types=list(directory_types),
+                skip_existing=skip_existing,
+                status="running",
+            )
+            .returning(*scan_jobs.c)
+        )
+        async with self.engine.begin() as connection:
+            row = (await connection.execute(statement)).one()
+        return ScanJob(**row._mapping)
+
+    @translate_errors
+    async def get(self, job_id: uuid.UUID) -> ScanJob | None:
+        async with self.engine.connect() as connection:
+            row = (
+                await connection.execute(select(scan_jobs).where(scan_jobs.c.id == job_id))
+            ).first()
+        return ScanJob(**row._mapping) if row else None
+
+    @translate_errors
+    async def progress(self, job_id: uuid.UUID, result: dict[str, Any]) -> None:
+        """Store the counts so far of a running job."""
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                update(scan_jobs)
+                .where(scan_jobs.c.id == job_id, scan_jobs.c.status == "running")
+                .values(result=result, updated_at=func.now())
+            )
+
+    @translate_errors
+    async def finish(
+        self, job_id: uuid.UUID, status: str, result: dict[str, Any], error: str | None = None
+    ) -> None:
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                update(scan_jobs)
+                .where(scan_jobs.c.id == job_id)
+                .values(
+                    status=status,
+                    result=result,
+                    error=error,
+                    updated_at=func.now(),
+                    finished_at=func.now(),
+                )
+            )
+
+    @translate_errors
+    async def count_by_status(self) -> dict[str, int]:
+        statement = select(scan_jobs.c.status, func.count()).group_by(scan_jobs.c.status)
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(statement)).all()
+        return {str(row[0]): int(row[1]) for row in rows}

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from videolib.shared.db.records import Fingerprint
 from videolib.shared.decisions import Examine, Skip, decide_rescan
 
-ID = uuid.uuid4()
-
 
 def recorded(size: int = 10, mtime: int = 5, reason: str | None = None) -> Fingerprint:
-    return Fingerprint(ID, size, mtime, reason is None, reason)
+    return Fingerprint(size, mtime, reason)
 
 
 @pytest.mark.parametrize(
