@@ -23,7 +23,11 @@ setup(
     packages=_packages(),
     package_dir=PACKAGE_DIRS,
     package_data={
-        "videolib.shared": ["db/alembic.ini", "db/migrations/*.py", "db/migrations/*.mako"],
+        "videolib.shared": [
+            "db/migrations/*.py",
+            "db/migrations/*.mako",
+            "db/migrations/versions/*.py",
+        ],
         "videolib.api": ["static/*", "templates/*"],
     },
     install_requires=[
