@@ -1,0 +1,257 @@
+"""Daemon benchmark: event-to-visible latency, burst throughput, RSS while watching many files.
+
+    python bench/daemon.py                         # 200 drops, 5,000 burst, 100,000 watched
+    python bench/daemon.py --watch-files 20000     # a smaller watch set (RSS extrapolated)
+
+Runs a real `videolib daemon` process with the default settle settings against an embedded
+PostgreSQL (or DATABASE_URL) and a temporary library. Latency is from the close of the
+dropped file until its record is queryable with its hash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import ClassVar
+
+import asyncpg
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.media import make_video  # noqa: E402
+from videolib.shared.config import asyncpg_url  # noqa: E402
+from videolib.shared.db import migrate  # noqa: E402
+from videolib.shared.db.embedded import embedded_postgres  # noqa: E402
+from videolib.shared.db.engine import open_engine  # noqa: E402
+from videolib.shared.db.records import ExaminedFile  # noqa: E402
+from videolib.shared.db.repository import VideoRepository  # noqa: E402
+from videolib.shared.media.names import DIRECTORY_TYPES  # noqa: E402
+
+SEEDS = 4
+
+
+def seeds(folder: Path) -> list[bytes]:
+    """A few small distinct videos; copies are made unique with a trailer after the last box."""
+    out = []
+    for n in range(SEEDS):
+        path = make_video(folder / f"seed{n}.mp4", width=160, height=120, seconds=0.5 + n / 10)
+        out.append(path.read_bytes())
+        path.unlink()
+    return out
+
+
+def drop(path: Path, data: bytes) -> float:
+    """Write a file in one go; returns the time of its close."""
+    with path.open("wb") as file:
+        file.write(data)
+    return time.monotonic()
+
+
+class Daemon:
+    """A `videolib daemon` subprocess; its metrics port is read from its ready log line."""
+
+    started: ClassVar[list[subprocess.Popen[str]]] = []  # killed at exit if the bench fails
+
+    def __init__(self, env: dict[str, str]) -> None:
+        command = [sys.executable, "-m", "videolib.shared.cli", "daemon"]
+        self.process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+        Daemon.started.append(self.process)
+        self.metrics_port = 0
+
+    def wait_ready(self, timeout: float = 600) -> None:
+        assert self.process.stderr is not None
+        deadline = time.monotonic() + timeout
+        for line in self.process.stderr:
+            if '"daemon_ready"' in line:
+                self.metrics_port = json.loads(line)["metrics_port"]
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError("daemon not ready")
+        # Keep draining stderr so the daemon never blocks on a full pipe.
+        stream = self.process.stderr
+        threading.Thread(target=lambda: [None for _ in stream], daemon=True).start()
+
+    def metric(self, name: str) -> float:
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        return 0.0
+
+    def rss_mb(self) -> tuple[float, float]:
+        """(daemon, its worker processes together) resident set sizes in MB."""
+        own = _rss_kb(self.process.pid)
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        kids = [int(p) for p in children.read_text().split()] if children.exists() else []
+        return own / 1024, sum(_rss_kb(k) for k in kids) / 1024
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(30)
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def visible(db: asyncpg.Connection, paths: list[str]) -> set[str]:
+    rows = await db.fetch(
+        "SELECT path FROM videos WHERE path = ANY($1::text[]) AND file_hash IS NOT NULL", paths
+    )
+    return {row["path"] for row in rows}
+
+
+async def latency(db: asyncpg.Connection, root: Path, data: list[bytes], count: int) -> None:
+    folder = root / "videos" / "latency"
+    folder.mkdir()
+    closed: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    for i in range(count):
+        name = f"l{i:04d}.mp4"
+        closed[f"videos/latency/{name}"] = drop(folder / name, data[i % SEEDS] + b"%d" % i)
+        await asyncio.sleep(0.1)  # 10 drops a second
+        for path in await visible(db, [p for p in closed if p not in seen]):
+            seen[path] = time.monotonic()
+    deadline = time.monotonic() + 60
+    while len(seen) < count and time.monotonic() < deadline:
+        for path in await visible(db, [p for p in closed if p not in seen]):
+            seen[path] = time.monotonic()
+        await asyncio.sleep(0.01)
+    waits = sorted(seen[p] - closed[p] for p in seen)
+    p99 = waits[max(0, round(len(waits) * 0.99) - 1)]
+    print(
+        f"latency: {len(waits)}/{count} drops visible; p50 {statistics.median(waits):.3f} s, "
+        f"p99 {p99:.3f} s, max {waits[-1]:.3f} s (polled every 100 ms while dropping)"
+    )
+
+
+async def burst(db: asyncpg.Connection, root: Path, data: list[bytes], count: int) -> None:
+    folders = [root / "videos" / f"burst{n:02d}" for n in range(count // 250 + 1)]
+    for folder in folders:
+        folder.mkdir()
+    await asyncio.sleep(0.5)  # the new folders' watches are in place
+    started = time.monotonic()
+    for i in range(count):
+        drop(folders[i // 250] / f"b{i:05d}.mp4", data[i % SEEDS] + b"burst%d" % i)
+    written = time.monotonic() - started
+    done = 0
+    while done < count and time.monotonic() - started < 600:
+        await asyncio.sleep(0.2)
+        done = await db.fetchval(
+            "SELECT count(*) FROM videos WHERE path LIKE 'videos/burst%' AND file_hash IS NOT NULL"
+        )
+    seconds = time.monotonic() - started
+    print(
+        f"burst: {done}/{count} drops (written in {written:.1f} s) visible in {seconds:.1f} s "
+        f"= {done / seconds:,.0f} files/s end to end"
+    )
+
+
+async def seed_watched(url: str, root: Path, files: int, folders: int) -> None:
+    """Tiny fake files under highlights/, already recorded, so a pass skips them unread."""
+    per_folder = max(1, files // folders)
+    async with open_engine(asyncpg_url(url), pool_size=2) as engine:
+        repository = VideoRepository(engine)
+        batch: list[ExaminedFile] = []
+        for i in range(files):
+            folder = root / "highlights" / f"d{i // per_folder:05d}"
+            if i % per_folder == 0:
+                folder.mkdir(parents=True)
+            path = folder / f"w{i:06d}.mp4"
+            path.write_bytes(b"x")
+            stat = path.stat()
+            stored = f"highlights/{folder.name}/{path.name}"
+            batch.append(
+                ExaminedFile(stored, path.name, "highlights", 1, stat.st_mtime_ns, "0" * 64, None)
+            )
+            if len(batch) == 5000:
+                await repository.write_examined(batch)
+                batch = []
+        await repository.write_examined(batch)
+
+
+async def watch_rss(env: dict[str, str], url: str, root: Path, files: int, folders: int) -> None:
+    started = time.monotonic()
+    await seed_watched(url, root, files, folders)
+    seconds = time.monotonic() - started
+    print(f"seeded {files:,} recorded files in {folders:,} folders in {seconds:.0f} s")
+    daemon = Daemon(env)
+    await asyncio.to_thread(daemon.wait_ready)
+    while daemon.metric("videolib_daemon_reconcile_last_success_timestamp_seconds") == 0:
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(2)
+    own, workers = daemon.rss_mb()
+    reconcile = daemon.metric("videolib_daemon_reconcile_seconds_sum")
+    print(
+        f"watching {files:,} files in {folders:,} folders: daemon RSS {own:.0f} MB "
+        f"(+ {workers:.0f} MB in its probe workers); first reconcile {reconcile:.1f} s"
+    )
+    assert daemon.stop() == 0
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--drops", type=int, default=200)
+    parser.add_argument("--burst", type=int, default=5000)
+    parser.add_argument("--watch-files", type=int, default=100_000)
+    parser.add_argument("--watch-folders", type=int, default=10_000)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="videolib-bench-daemon-"))
+    given = os.environ.get("DATABASE_URL")
+    server: AbstractContextManager[object] = (
+        nullcontext(given) if given else embedded_postgres(work / "state")
+    )
+    try:
+        with server as found:
+            url = given or found.set(drivername="postgresql").render_as_string(  # type: ignore[attr-defined]
+                hide_password=False
+            )
+            async with open_engine(asyncpg_url(url), pool_size=1) as engine:
+                await migrate.upgrade(engine)
+            root = work / "library"
+            for directory_type in DIRECTORY_TYPES:
+                (root / directory_type).mkdir(parents=True)
+            data = seeds(work)
+            env = {**os.environ, "DATABASE_URL": url, "MEDIA_LIBRARY_PATH": str(root)}
+            settings = work / "daemon.toml"
+            settings.write_text("[daemon]\nmetrics_port = 0\n")  # default settle settings
+            env["VIDEOLIB_CONFIG"] = str(settings)
+            print(f"cores={os.cpu_count()} (a shared machine: figures are indicative)")
+            db = await asyncpg.connect(url)
+            daemon = Daemon(env)
+            await asyncio.to_thread(daemon.wait_ready)
+            await latency(db, root, data, args.drops)
+            await burst(db, root, data, args.burst)
+            print(f"daemon RSS after the burst: {daemon.rss_mb()[0]:.0f} MB")
+            assert daemon.stop() == 0
+            await db.close()
+            await watch_rss(env, url, root, args.watch_files, args.watch_folders)
+    finally:
+        for process in Daemon.started:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,107 @@
+"""The daemon's Prometheus metrics and its `/metrics` + `/readyz` server (own port).
+
+One registry per service, not the process-global default, so that tests can run several
+services in one process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+_DURATIONS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class DaemonMetrics:
+    """Every metric of issue 4 §10, registered in one registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.events = Counter(
+            "videolib_daemon_events", "File system events received", ["type"], registry=r
+        )
+        self.files = Counter(
+            "videolib_daemon_files", "Files handled, by outcome", ["outcome"], registry=r
+        )
+        # Probe and hash run in one worker call, timed together (the worker reports no split).
+        self.examine_seconds = Histogram(
+            "videolib_daemon_examine_seconds",
+            "Probe and hash duration per file",
+            buckets=_DURATIONS,
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "videolib_daemon_queue_depth", "Paths waiting: settling or ready", ["stage"], registry=r
+        )
+        self.in_flight = Gauge(
+            "videolib_daemon_in_flight", "Files being examined or recorded now", registry=r
+        )
+        self.reconcile_seconds = Histogram(
+            "videolib_daemon_reconcile_seconds",
+            "Duration of a reconciliation pass",
+            buckets=(0.1, 0.5, 1, 5, 10, 30, 60, 300, 900),
+            registry=r,
+        )
+        self.reconcile_last_success = Gauge(
+            "videolib_daemon_reconcile_last_success_timestamp_seconds",
+            "When the last reconciliation pass finished",
+            registry=r,
+        )
+        self.db_errors = Counter(
+            "videolib_daemon_database_errors", "Database unavailable errors", registry=r
+        )
+        self.db_up = Gauge("videolib_daemon_database_up", "1 when the database answers", registry=r)
+        self.inbox_moves = Counter(
+            "videolib_daemon_inbox_moves", "Inbox files moved, by result", ["result"], registry=r
+        )
+        self.dropped = Counter(
+            "videolib_daemon_dropped_events",
+            "Events dropped at capacity (a reconciliation follows)",
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def metrics_app(metrics: DaemonMetrics, ready: Callable[[], tuple[bool, str]]) -> web.Application:
+    """`/metrics` in the Prometheus text format; `/readyz` 200 or 503 with the reason."""
+
+    async def get_metrics(_request: web.Request) -> web.Response:
+        response = web.Response(body=metrics.render())
+        response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+        return response
+
+    async def get_ready(_request: web.Request) -> web.Response:
+        ok, reason = ready()
+        return web.json_response({"ready": ok, "reason": reason}, status=200 if ok else 503)
+
+    app = web.Application()
+    app.router.add_get("/metrics", get_metrics)
+    app.router.add_get("/readyz", get_ready)
+    return app
+
+
+async def start_server(app: web.Application, port: int) -> tuple[web.AppRunner, int]:
+    """Serve the app on all IPv4 interfaces; port 0 picks a free one. Returns (runner, port).
+
+    One address, so that port 0 means one port (dual-stack would bind two different ones).
+    """
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host="0.0.0.0", port=port)
+    await site.start()
+    server = site._server
+    sockets = getattr(server, "sockets", None) or []
+    bound = sockets[0].getsockname()[1] if sockets else port
+    return runner, int(bound)

@@ -1,0 +1,182 @@
+"""watchdog observers -> asyncio: events cross from watchdog's thread with call_soon_threadsafe.
+
+One recursive watch on the library root (so a move between two type folders arrives as one
+paired move, not a delete and a create) and one on the inbox when it lives elsewhere.
+watchdog's recursive inotify watch adds watches for folders created later and reports
+the contents of a folder moved in. inotify drops events when its queue overflows and
+watchdog says nothing (gorakhargosh/watchdog#654): the periodic reconciliation covers that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver, ObservedWatch
+from watchdog.observers.polling import PollingObserver
+
+from videolib.daemon.events import FsEvent, Kind, stored_path
+from videolib.shared.library import Library
+from videolib.shared.logging import get_logger
+
+log = get_logger(__name__)
+
+# Only what the pipeline uses: opens and close-without-write (our own probes read every
+# file) and attribute changes would be noise, and the inotify mask is narrowed to match.
+EVENT_FILTER = [
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileClosedEvent,
+    FileMovedEvent,
+    FileDeletedEvent,
+    DirCreatedEvent,
+    DirMovedEvent,
+    DirDeletedEvent,
+]
+_KINDS = {
+    "created": Kind.CREATED,
+    "modified": Kind.MODIFIED,
+    "closed": Kind.CLOSED,
+    "moved": Kind.MOVED,
+    "deleted": Kind.DELETED,
+}
+# ENOSPC: fs.inotify.max_user_watches reached; EMFILE: max_user_instances reached.
+_LIMIT_ERRORS = (errno.ENOSPC, errno.EMFILE)
+LIMIT_HINT = (
+    "raise the limit: sysctl fs.inotify.max_user_watches=524288 "
+    "(and fs.inotify.max_user_instances=1024), persist it in /etc/sysctl.d/"
+)
+POLL_INTERVAL_S = 1.0
+
+
+def _text(path: bytes | str) -> str:
+    return os.fsdecode(path)
+
+
+class _Handler(FileSystemEventHandler):
+    """Runs in watchdog's thread: converts the event and hands it to the loop, never blocking."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        deliver: Callable[[FsEvent], None],
+        root: str,
+        inbox: str,
+    ) -> None:
+        self.loop, self.deliver, self.root, self.inbox = loop, deliver, root, inbox
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        kind = _KINDS.get(event.event_type)
+        if kind is None or (event.is_directory and kind is Kind.MODIFIED):
+            return
+        src = stored_path(_text(event.src_path), self.root, self.inbox) if event.src_path else None
+        dest = None
+        if kind is Kind.MOVED and event.dest_path:
+            dest = stored_path(_text(event.dest_path), self.root, self.inbox)
+        converted = FsEvent(kind, src, dest, event.is_directory)
+        with suppress(RuntimeError):  # the loop closed during shutdown
+            self.loop.call_soon_threadsafe(self.deliver, converted)
+
+
+class Watcher:
+    """The observers of one library; `close_events` says whether FileClosedEvent comes."""
+
+    def __init__(
+        self,
+        library: Library,
+        deliver: Callable[[FsEvent], None],
+        loop: asyncio.AbstractEventLoop,
+        *,
+        polling: bool = False,
+    ) -> None:
+        self.library = library
+        self.polling = polling
+        root, inbox = str(library.root), str(library.inbox)
+        self._handler = _Handler(loop, deliver, root, inbox)
+        self._targets = [root]
+        if not inbox.startswith(root + "/"):
+            self._targets.append(inbox)
+        self._inotify: BaseObserver | None = None if polling else Observer()
+        self._poller: BaseObserver | None = None
+        self._watches: dict[str, tuple[BaseObserver, ObservedWatch]] = {}
+        self.close_events = not polling
+
+    def start(self) -> None:
+        """Start observing; folders missing now are retried by `check`."""
+        for observer in (self._inotify,):
+            if observer is not None:
+                observer.start()
+        for target in self._targets:
+            self._schedule(target)
+
+    def stop(self) -> None:
+        for observer in (self._inotify, self._poller):
+            if observer is not None and observer.is_alive():
+                observer.stop()
+        for observer in (self._inotify, self._poller):
+            if observer is not None and observer.is_alive():
+                observer.join(timeout=2.0)
+
+    def check(self) -> bool:
+        """Re-watch folders that were missing or whose watch died; True if any was added."""
+        added = False
+        for target in self._targets:
+            current = self._watches.get(target)
+            if current is not None and self._alive(*current):
+                continue
+            if current is not None:
+                with suppress(KeyError, OSError):
+                    current[0].unschedule(current[1])
+                del self._watches[target]
+            added = self._schedule(target) or added
+        return added
+
+    def _alive(self, observer: BaseObserver, watch: ObservedWatch) -> bool:
+        return any(e.watch == watch and e.is_alive() for e in observer.emitters)
+
+    def _schedule(self, target: str) -> bool:
+        if not Path(target).is_dir():
+            log.warning("watch_folder_missing", path=target)
+            return False
+        observer = self._inotify or self._polling_observer()
+        try:
+            watch = observer.schedule(
+                self._handler, target, recursive=True, event_filter=EVENT_FILTER
+            )
+        except OSError as error:
+            if error.errno not in _LIMIT_ERRORS or observer is not self._inotify:
+                log.error("watch_failed", path=target, error=str(error))
+                return False
+            # One clear line, then this subtree is polled (issue 4 §8).
+            log.error("inotify_limit_reached", path=target, error=str(error), fix=LIMIT_HINT)
+            self.close_events = False
+            observer = self._polling_observer()
+            watch = observer.schedule(
+                self._handler, target, recursive=True, event_filter=EVENT_FILTER
+            )
+        self._watches[target] = (observer, watch)
+        log.info("watching", path=target, polling=observer is self._poller)
+        return True
+
+    def _polling_observer(self) -> BaseObserver:
+        if self._poller is None:
+            self._poller = PollingObserver(timeout=POLL_INTERVAL_S)
+            self._poller.start()
+        return self._poller
