@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 
-from videolib.shared import supervisor
+from videolib.shared import doctor, supervisor
 from videolib.shared.config import Config, load_config
 from videolib.shared.db import migrate
 from videolib.shared.db.engine import database_url, open_engine
@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_validate(commands)
     _add_token(commands)
     _add_run(commands)
+    doctor.register(commands)
     for entry in sorted(entry_points(group="videolib.commands"), key=lambda e: e.name):
         entry.load()(commands)
     return parser
