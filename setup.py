@@ -29,6 +29,7 @@ setup(
             "db/migrations/versions/*.py",
         ],
         "videolib.api": ["static/*", "templates/*"],
+        "videolib.api.admin": ["static/*", "static/js/*"],
     },
     install_requires=[
         "aiohttp>=3.9,<4",
@@ -46,7 +47,9 @@ setup(
     ],
     extras_require={
         "test": [
+            "jsonschema>=4.18,<5",
             "mypy>=1.8",
+            "playwright>=1.40,<2",
             "pytest>=8,<10",
             "pytest-aiohttp>=1.0.5,<2",
             "pytest-timeout>=2.2,<3",
@@ -60,6 +63,7 @@ setup(
         "videolib.commands": [
             "api = videolib.api.cli:register",
             "daemon = videolib.daemon.cli:register",
+            "thumbnails = videolib.shared.thumbnails_cli:register",
         ],
     },
 )

@@ -19,13 +19,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from videolib.shared.config import Config
-from videolib.shared.db.repository import VideoRepository
+from videolib.shared.db.repository import ThumbnailRepository, VideoRepository
 from videolib.shared.errors import DatabaseUnavailableError, PathError
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.workers import ExaminerPool
 from videolib.shared.runtime import examiner_pool, open_database
 from videolib.shared.systemd import Notifier
+from videolib.shared.thumbnails import ThumbnailWorker
 
 from .debounce import Debouncer, Signal, Stat, Timing
 from .events import (
@@ -83,6 +84,9 @@ class Service:
             self.library, self.repository, pool, self.metrics, self.inbox, self.touch
         )
         self.debouncer = Debouncer(self._timing(close_events=not config.daemon.polling))
+        # Thumbnails are made after ingest, off the scan's hot path (seed: "Thumbnail
+        # Generation"), by their own bounded worker.
+        self.thumbnails = ThumbnailWorker.from_config(config, ThumbnailRepository(engine))
         self.ready: dict[str, None] = {}  # ordered and coalesced: a path is in it once
         self.actions: deque[Action] = deque()
         self._ready_event = asyncio.Event()
@@ -186,6 +190,7 @@ class Service:
             self.metrics.in_flight.set(self._in_flight)
             try:
                 await self.pipeline.ingest(batch)
+                self.thumbnails.wake()
             except DatabaseUnavailableError as error:
                 for path in batch:  # kept, coalesced, for when it is back
                     self.ready.setdefault(path, None)
@@ -294,6 +299,7 @@ class Service:
         self._spawn(self._reconciler(first_started))
         self._spawn(self._watch_checker(watcher))
         self._spawn(self._systemd_watchdog())
+        self._spawn(self.thumbnails.run())
 
     async def _drain(self) -> None:
         """Let in-flight files finish briefly; abandon the rest (the next pass finds them)."""

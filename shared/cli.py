@@ -274,7 +274,12 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 def _add_token(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("token", help="print a signed admin token")
     parser.add_argument("--role", default=ADMIN_ROLE)
-    parser.add_argument("--ttl", default="1h", help="lifetime: 90s, 15m, 1h, 7d (default 1h)")
+    parser.add_argument(
+        "--ttl", default=None, help="lifetime: 90s, 15m, 1h, 7d (default 1h; 15m with --url)"
+    )
+    parser.add_argument(
+        "--url", action="store_true", help="print a login link to the admin page instead"
+    )
     parser.set_defaults(handler=_token, load_config=_config_without_library)
 
 
@@ -286,11 +291,19 @@ def _token(args: argparse.Namespace, config: Config) -> int:
             config.source,
             "no secret to sign with: set JWT_SECRET or api.jwt_secret",
         )
+    ttl_text = args.ttl or ("15m" if args.url else "1h")
     try:
-        ttl = parse_ttl(args.ttl)
+        ttl = parse_ttl(ttl_text)
     except ValueError as error:
-        raise ConfigError("--ttl", args.ttl, "command line", str(error)) from None
-    print(issue_token(config.api.jwt_secret, role=args.role, ttl_s=ttl))
+        raise ConfigError("--ttl", ttl_text, "command line", str(error)) from None
+    token = issue_token(config.api.jwt_secret, role=args.role, ttl_s=ttl)
+    if args.url:
+        # The page reads the token from the fragment (never sent to a server or a log),
+        # signs in, and removes it from the address bar.
+        host = "127.0.0.1" if config.api.host in ("0.0.0.0", "::") else config.api.host
+        print(f"http://{host}:{config.api.port}/admin/#token={token}")
+    else:
+        print(token)
     return EXIT_OK
 
 

@@ -72,6 +72,16 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
+class ThumbnailsConfig:
+    #: Empty: <state.dir>/thumbnails. Never inside the library: the daemon would see them.
+    dir: str = ""
+    width: int = 320
+    workers: int = 1
+    poll_seconds: float = 10.0
+    retry_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = "info"
     format: str = "auto"
@@ -85,6 +95,7 @@ class Config:
     api: ApiConfig = ApiConfig()
     probe: ProbeConfig = ProbeConfig()
     daemon: DaemonConfig = DaemonConfig()
+    thumbnails: ThumbnailsConfig = ThumbnailsConfig()
     log: LogConfig = LogConfig()
     #: Where the file part came from, for messages ("defaults" when no file was read).
     source: str = DEFAULTS_SOURCE
@@ -104,6 +115,11 @@ class Config:
     @property
     def probe_timeout_s(self) -> float:
         return self.probe.timeout_ms / 1000
+
+    @property
+    def thumbnail_dir(self) -> Path:
+        configured = self.thumbnails.dir
+        return Path(configured).expanduser() if configured else self.state.dir / "thumbnails"
 
     @property
     def embedded_database(self) -> bool:
@@ -141,7 +157,15 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("daemon", "inbox_target"): tuple(t for t in DIRECTORY_TYPES if t != "inbox"),
 }
 
-_POSITIVE = {("database", "pool_size"), ("api", "max_json_bytes"), ("api", "max_upload_bytes")}
+_POSITIVE = {
+    ("database", "pool_size"),
+    ("api", "max_json_bytes"),
+    ("api", "max_upload_bytes"),
+    ("thumbnails", "width"),
+    ("thumbnails", "workers"),
+    ("thumbnails", "poll_seconds"),
+    ("thumbnails", "retry_seconds"),
+}
 _NON_NEGATIVE = {
     ("probe", "workers"),
     ("daemon", "settle_seconds"),

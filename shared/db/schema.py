@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -112,4 +113,61 @@ settings = Table(
     Column("key", Text, primary_key=True),
     Column("value", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# -- API: scan jobs ---------------------------------------------------------------------
+
+JOB_STATUSES = ("running", "succeeded", "failed", "cancelled")
+
+# Asynchronous API scans. In a table, not in memory, so that any API process behind a load
+# balancer can answer `GET /api/media/scans/{jobId}`.
+scan_jobs = Table(
+    "scan_jobs",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()),
+    Column("directory_types", JSONB, nullable=False),
+    Column("skip_existing", Boolean, nullable=False),
+    Column("status", Text, nullable=False),
+    # The counts so far while running, the final ScanResult when finished.
+    Column("result", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+    CheckConstraint(_one_of("status", JOB_STATUSES), name="status"),
+    Index("ix_scan_jobs_status", "status"),
+)
+
+# -- thumbnails -------------------------------------------------------------------------
+
+THUMBNAIL_STATUSES = ("working", "done", "failed")
+
+# One row per video a thumbnail was attempted for: the queue's state, kept apart from
+# `videos` so that a failure never touches the video's validity. `path` is relative to the
+# thumbnail directory; `videos.thumbnail_path` equal to it means the thumbnail is ours, any
+# other value is an admin's custom one (PUT), which wins.
+thumbnails = Table(
+    "thumbnails",
+    metadata,
+    Column(
+        "video_id",
+        UUID(as_uuid=True),
+        ForeignKey("videos.id", ondelete="CASCADE", name="fk_thumbnails_video_id_videos"),
+        primary_key=True,
+    ),
+    Column("status", Text, nullable=False),
+    Column("path", Text),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("error", Text),
+    Column("retry_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(_one_of("status", THUMBNAIL_STATUSES), name="status"),
+)
+
+# The worker's "which videos still need one": small once the backlog is done, so cheap to poll.
+Index(
+    "ix_videos_thumbnail_missing",
+    videos.c.created_at,
+    postgresql_where=text("is_valid AND thumbnail_path IS NULL"),
 )

@@ -154,3 +154,12 @@ def test_db_upgrade_from_empty(template_url: URL, library_root: Path) -> None:
         assert videolib("scan", "videos", env=env).returncode == 0
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_token_url_is_a_login_link(env: dict[str, str]) -> None:
+    result = videolib("token", "--url", env={**env, "MEDIA_API_PORT": "4999"})
+    assert result.returncode == 0
+    prefix = "http://127.0.0.1:4999/admin/#token="
+    assert result.stdout.startswith(prefix)
+    claims = verify_token(result.stdout.strip().removeprefix(prefix), SECRET)
+    assert claims.role == "SUPER_ADMIN"

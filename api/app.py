@@ -1,0 +1,87 @@
+"""The aiohttp application factory of the admin API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from videolib.api.admin import setup_admin
+from videolib.api.counts import CountCache
+from videolib.api.flag import FeatureFlag
+from videolib.api.jobs import cancel_jobs
+from videolib.api.keys import (
+    CONFIG,
+    COUNTS,
+    ENGINE,
+    FLAG,
+    JOBS,
+    LIBRARY,
+    METRICS,
+    POOL,
+    SCAN_TASKS,
+    VIDEOS,
+)
+from videolib.api.metrics import ApiMetrics, refresh, refresh_forever
+from videolib.api.middlewares import MIDDLEWARES
+from videolib.api.routes import health, maintenance, scans, tags, uploads, videos
+from videolib.shared.config import Config
+from videolib.shared.db.repository import AdminVideoRepository, ScanJobRepository
+from videolib.shared.library import Library
+from videolib.shared.runtime import examiner_pool, open_database
+
+
+def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Application:
+    """The API application; it opens the database (unless given an engine) and the probe
+    workers when it starts, and closes them when it stops."""
+    # JSON bodies are read whole and bounded here (413); uploads stream past it.
+    app = web.Application(middlewares=MIDDLEWARES, client_max_size=config.api.max_json_bytes)
+    app[CONFIG] = config
+    app[LIBRARY] = Library.from_config(config)
+    app[METRICS] = ApiMetrics()
+    app[SCAN_TASKS] = set()
+    app[COUNTS] = CountCache()
+    app.cleanup_ctx.append(_database(engine))
+    app.cleanup_ctx.append(_examiners)
+    app.cleanup_ctx.append(_background)
+    # Fixed paths before `{id}`: /videos/duplicates must not be read as an id.
+    for module in (maintenance, scans, uploads, videos, tags, health):
+        app.add_routes(module.routes)
+    # The admin page, its browser session and the thumbnail route (issue 6).
+    setup_admin(app, config)
+    return app
+
+
+def _database(given: AsyncEngine | None) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            engine = given or await stack.enter_async_context(open_database(app[CONFIG]))
+            app[ENGINE] = engine
+            app[VIDEOS] = AdminVideoRepository(engine)
+            app[JOBS] = ScanJobRepository(engine)
+            app[FLAG] = FeatureFlag(app[CONFIG].api.media_features, app[VIDEOS].setting)
+            app[METRICS].watch_pool(engine)
+            yield
+
+    return context
+
+
+async def _examiners(app: web.Application) -> AsyncIterator[None]:
+    async with examiner_pool(app[CONFIG]) as pool:
+        app[POOL] = pool
+        yield
+
+
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    readers = (app[METRICS], app[VIDEOS].library_counts, app[JOBS].count_by_status)
+    await refresh(*readers)  # the first scrape already has the gauges
+    refresher = asyncio.create_task(refresh_forever(*readers))
+    yield
+    # First the scans (they record their cancellation while the database is open).
+    await cancel_jobs(app)
+    refresher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await refresher

@@ -1,0 +1,120 @@
+"""API scans: synchronous, or as a background job recorded in `scan_jobs`.
+
+Both hold the directory type's advisory lock for the whole scan, so an API scan never
+runs beside another scan of the same type (daemon, CLI, another API process): the second
+caller gets 409 at once instead of waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from aiohttp import web
+
+from videolib.api.keys import JOBS, LIBRARY, POOL, SCAN_TASKS, VIDEOS
+from videolib.shared.db.repository import ScanJob
+from videolib.shared.errors import ConflictError
+from videolib.shared.ingest import ScanResult, scan
+from videolib.shared.logging import get_logger
+
+log = get_logger(__name__)
+
+#: Progress of a running job is written at most this often.
+PROGRESS_EVERY_S = 1.0
+
+
+def _busy(directory_type: str) -> ConflictError:
+    return ConflictError(f"{directory_type}: a scan of this directory type is already running")
+
+
+async def scan_now(app: web.Application, directory_type: str, skip_existing: bool) -> ScanResult:
+    """Scan one directory type while the caller waits."""
+    async with app[VIDEOS].directory_lock([directory_type], wait=False) as locked:
+        if not locked:
+            raise _busy(directory_type)
+        return await scan(
+            [directory_type],
+            library=app[LIBRARY],
+            repository=app[VIDEOS],
+            pool=app[POOL],
+            skip_existing=skip_existing,
+        )
+
+
+async def start_job(app: web.Application, directory_type: str, skip_existing: bool) -> ScanJob:
+    """Start a background scan; returns its job once the lock is held (409 if not free)."""
+    started: asyncio.Future[ScanJob] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(_run_job(app, directory_type, skip_existing, started))
+    app[SCAN_TASKS].add(task)
+    task.add_done_callback(app[SCAN_TASKS].discard)
+    return await started
+
+
+async def _run_job(
+    app: web.Application,
+    directory_type: str,
+    skip_existing: bool,
+    started: asyncio.Future[ScanJob],
+) -> None:
+    try:
+        async with app[VIDEOS].directory_lock([directory_type], wait=False) as locked:
+            if not locked:
+                raise _busy(directory_type)
+            job = await app[JOBS].create([directory_type], skip_existing)
+            started.set_result(job)
+            await _scan_job(app, job)
+    except BaseException as error:
+        if not started.done():
+            started.set_exception(error)
+        elif not isinstance(error, asyncio.CancelledError):
+            log.exception("scan_job_crashed")
+        if isinstance(error, asyncio.CancelledError):
+            raise
+
+
+async def _scan_job(app: web.Application, job: ScanJob) -> None:
+    jobs = app[JOBS]
+    writes: set[asyncio.Task[None]] = set()
+    last = 0.0
+
+    def progress(result: ScanResult, total: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= PROGRESS_EVERY_S:
+            last = now
+            snapshot: dict[str, Any] = {**result.as_dict(), "total": total}
+            write = asyncio.create_task(jobs.progress(job.id, snapshot))
+            writes.add(write)
+            write.add_done_callback(writes.discard)
+
+    result, status, error = ScanResult(), "failed", None
+    try:
+        result = await scan(
+            job.directory_types,
+            library=app[LIBRARY],
+            repository=app[VIDEOS],
+            pool=app[POOL],
+            skip_existing=job.skip_existing,
+            progress=progress,
+        )
+        status = "succeeded"
+    except asyncio.CancelledError:
+        status, error = "cancelled", "the API process stopped during the scan"
+        raise
+    except Exception as crash:
+        error = f"{type(crash).__name__}: {crash}"
+        log.exception("scan_job_failed", job_id=str(job.id))
+    finally:
+        await asyncio.gather(*writes, return_exceptions=True)
+        await jobs.finish(job.id, status, result.as_dict(), error)
+        log.info("scan_job_finished", job_id=str(job.id), status=status)
+
+
+async def cancel_jobs(app: web.Application) -> None:
+    """Stop this process's running scans (shutdown); each marks its job cancelled."""
+    tasks = list(app[SCAN_TASKS])
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,28 @@
+"""Typed keys of what the application holds, in one place (aiohttp `web.AppKey`)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from videolib.api.counts import CountCache
+from videolib.api.flag import FeatureFlag
+from videolib.api.metrics import ApiMetrics
+from videolib.shared.config import Config
+from videolib.shared.db.repository import AdminVideoRepository, ScanJobRepository
+from videolib.shared.library import Library
+from videolib.shared.media.workers import ExaminerPool
+
+CONFIG = web.AppKey("config", Config)
+LIBRARY = web.AppKey("library", Library)
+ENGINE = web.AppKey("engine", AsyncEngine)
+VIDEOS = web.AppKey("videos", AdminVideoRepository)
+JOBS = web.AppKey("jobs", ScanJobRepository)
+POOL = web.AppKey("pool", ExaminerPool)
+FLAG = web.AppKey("flag", FeatureFlag)
+METRICS = web.AppKey("metrics", ApiMetrics)
+COUNTS = web.AppKey("counts", CountCache)
+#: Background scan tasks of this process, cancelled (and their jobs marked) on shutdown.
+SCAN_TASKS = web.AppKey("scan_tasks", set[asyncio.Task[None]])

@@ -1,0 +1,104 @@
+"""Checking and cleaning the library: validate, bulk actions, duplicates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from videolib.api import schemas
+from videolib.api.keys import LIBRARY, POOL, VIDEOS
+from videolib.api.openapi import operation
+from videolib.api.requests import body, query
+from videolib.api.routes.videos import existing
+from videolib.api.serialize import duplicate_json, pagination_json, validated_json, video_json
+from videolib.shared.errors import ProbeError
+from videolib.shared.validate import Validation, validate_many, validate_one
+
+routes = web.RouteTableDef()
+TAGS = ("maintenance",)
+
+
+@routes.get("/api/media/videos/duplicates")
+@operation(
+    summary="Groups of valid videos sharing a file hash, the most wasted space first",
+    query=schemas.PageQuery,
+    responses={200: schemas.DuplicateList, 400: schemas.Error},
+    tags=TAGS,
+)
+async def duplicates(request: web.Request) -> web.Response:
+    q = query(request, schemas.PageQuery)
+    groups, total = await request.app[VIDEOS].duplicates(q.page, q.limit)
+    return web.json_response(
+        {
+            "data": [duplicate_json(group) for group in groups],
+            "pagination": pagination_json(q.page, q.limit, total),
+        }
+    )
+
+
+@routes.post("/api/media/videos/bulk")
+@operation(
+    summary="Validate or edit several videos; a result per id",
+    body=schemas.BulkRequest,
+    responses={200: schemas.BulkResult, 400: schemas.Error, 413: schemas.Error},
+    tags=TAGS,
+)
+async def bulk(request: web.Request) -> web.Response:
+    given = await body(request, schemas.BulkRequest)
+    ids = list(dict.fromkeys(given.ids))
+    results: list[dict[str, Any]]
+    if given.action == "update":
+        assert given.set is not None  # checked by the model
+        updated = {
+            v.id: v for v in await request.app[VIDEOS].update_metadata(ids, given.set.edits())
+        }
+        results = [
+            {"id": str(i), "ok": True, "error": None, "video": video_json(updated[i])}
+            if i in updated
+            else {"id": str(i), "ok": False, "error": f"{i}: no such video", "video": None}
+            for i in ids
+        ]
+    else:
+        checked = await validate_many(
+            ids,
+            library=request.app[LIBRARY],
+            repository=request.app[VIDEOS],
+            pool=request.app[POOL],
+        )
+        results = [_validation_json(v) for v in checked]
+    return web.json_response({"results": results})
+
+
+def _validation_json(validation: Validation) -> dict[str, Any]:
+    video = validation.video
+    return {
+        "id": str(validation.id),
+        "ok": validation.ok,
+        "error": validation.error,
+        "video": video_json(video) if video else None,
+    }
+
+
+@routes.post("/api/media/videos/{id}/validate")
+@operation(
+    summary="Re-probe and re-hash one video (missing file: isValid false, reason missing)",
+    responses={
+        200: schemas.Validated,
+        400: schemas.Error,
+        404: schemas.Error,
+        422: schemas.Error,
+    },
+    tags=TAGS,
+)
+async def validate(request: web.Request) -> web.Response:
+    repository = request.app[VIDEOS]
+    video = await existing(repository, request)
+    checked = await validate_one(
+        video, library=request.app[LIBRARY], repository=repository, pool=request.app[POOL]
+    )
+    after = checked.video or video
+    if checked.error and after.invalid_reason in ("corrupt", "unreadable"):
+        # Recorded as invalid; the caller hears why, as the seed's 422 for unprobeable files.
+        raise ProbeError(after.path, after.probe_error or checked.error, after.invalid_reason)
+    return web.json_response(validated_json(after))

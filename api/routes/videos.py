@@ -1,0 +1,170 @@
+"""`/api/media/videos`: list, read, create, edit, delete, restore."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from aiohttp import web
+
+from videolib.api import schemas
+from videolib.api.keys import COUNTS, LIBRARY, POOL, VIDEOS
+from videolib.api.openapi import operation
+from videolib.api.requests import body, path_id, query
+from videolib.api.serialize import pagination_json, video_json
+from videolib.shared.db.records import Video
+from videolib.shared.db.repository import AdminVideoRepository, VideoQuery
+from videolib.shared.errors import ConflictError, NotFoundError, PathError
+from videolib.shared.ingest import to_examined
+from videolib.shared.library import Library
+from videolib.shared.media.names import directory_type_of, is_video_name
+from videolib.shared.validate import validate_one
+
+routes = web.RouteTableDef()
+TAGS = ("videos",)
+
+
+async def existing(repository: AdminVideoRepository, request: web.Request) -> Video:
+    video_id = path_id(request)
+    video = await repository.get(video_id)
+    if video is None:
+        raise NotFoundError(f"{video_id}: no such video")
+    return video
+
+
+@routes.get("/api/media/videos")
+@operation(
+    summary="List videos, filtered, searched, sorted and paginated",
+    query=schemas.ListQuery,
+    responses={200: schemas.VideoList, 400: schemas.Error},
+    tags=TAGS,
+)
+async def list_videos(request: web.Request) -> web.Response:
+    q = query(request, schemas.ListQuery)
+    wanted = VideoQuery(**q.model_dump(exclude_none=True))
+    counts = request.app[COUNTS]
+    # The total depends on the filters only, not on the page or the order.
+    key = dataclasses.replace(wanted, page=1, sort="-createdAt", limit=1)
+    known = counts.get(key)
+    found, total = await request.app[VIDEOS].list_videos(wanted, with_total=known is None)
+    if total is None:  # a remembered total, never fewer than the rows just seen
+        seen = (q.page - 1) * q.limit + len(found) if found else 0
+        total = max(known or 0, seen)
+    else:
+        counts.put(key, total)
+    return web.json_response(
+        {
+            "data": [video_json(video) for video in found],
+            "pagination": pagination_json(q.page, q.limit, total),
+        }
+    )
+
+
+@routes.get("/api/media/videos/{id}")
+@operation(
+    summary="One video",
+    responses={200: schemas.Video, 400: schemas.Error, 404: schemas.Error},
+    tags=TAGS,
+)
+async def get_video(request: web.Request) -> web.Response:
+    return web.json_response(video_json(await existing(request.app[VIDEOS], request)))
+
+
+def _stored_file(library: Library, given: schemas.CreateVideo) -> tuple[str, Path]:
+    """The normalised stored path and the file of a create request; 400 unless usable."""
+    absolute = library.absolute(given.path)  # refuses `..`, absolute paths, unknown types
+    stored = library.stored_path(absolute)  # resolves symlinks: refuses those leaving the root
+    if not absolute.is_file():
+        raise PathError(given.path, "no such file in the library")
+    name = stored.rsplit("/", 1)[-1]
+    if not is_video_name(name):
+        raise PathError(given.path, "not a video file name (extension or ignored name)")
+    if given.filename is not None and given.filename != name:
+        raise PathError(given.path, f"filename {given.filename!r} does not match the path")
+    if given.directory_type is not None and given.directory_type != directory_type_of(stored):
+        raise PathError(given.path, f"directoryType {given.directory_type!r} does not match")
+    return stored, absolute
+
+
+@routes.post("/api/media/videos")
+@operation(
+    summary="Record a file already in the library (probed and hashed)",
+    body=schemas.CreateVideo,
+    responses={201: schemas.Video, 400: schemas.Error, 409: schemas.Error, 413: schemas.Error},
+    tags=TAGS,
+)
+async def create_video(request: web.Request) -> web.Response:
+    given = await body(request, schemas.CreateVideo)
+    repository = request.app[VIDEOS]
+    stored, absolute = _stored_file(request.app[LIBRARY], given)
+    if await repository.fingerprints([stored]):
+        raise ConflictError(f"{stored}: already recorded")
+    examination = await request.app[POOL].examine(str(absolute))
+    if examination.invalid_reason == "missing":
+        raise PathError(given.path, "file vanished while being read")
+    if examination.changed:
+        raise ConflictError(f"{stored}: still being written; try again when it is complete")
+    edits = {k: v for k, v in given.edits().items() if k in schemas.EditableFields.model_fields}
+    # A file that cannot be probed is recorded invalid (`corrupt`), as a scan would.
+    video = await repository.insert_new(to_examined(stored, examination), edits)
+    if video is None:  # a scan or the daemon recorded it meanwhile
+        raise ConflictError(f"{stored}: already recorded")
+    return web.json_response(video_json(video), status=201)
+
+
+@routes.put("/api/media/videos/{id}")
+@operation(
+    summary="Edit producer, creator, title, tags, thumbnailPath",
+    body=schemas.UpdateVideo,
+    responses={200: schemas.Video, 400: schemas.Error, 404: schemas.Error},
+    tags=TAGS,
+)
+async def update_video(request: web.Request) -> web.Response:
+    video_id = path_id(request)
+    edits = (await body(request, schemas.UpdateVideo)).edits()
+    updated = await request.app[VIDEOS].update_metadata([video_id], edits)
+    if not updated:
+        raise NotFoundError(f"{video_id}: no such video")
+    return web.json_response(video_json(updated[0]))
+
+
+@routes.delete("/api/media/videos/{id}")
+@operation(
+    summary="Soft delete (isValid=false); ?permanent=true removes an invalid video's row",
+    query=schemas.DeleteQuery,
+    responses={200: schemas.Deleted, 400: schemas.Error, 404: schemas.Error, 409: schemas.Error},
+    tags=TAGS,
+)
+async def delete_video(request: web.Request) -> web.Response:
+    video_id = path_id(request)
+    repository = request.app[VIDEOS]
+    if query(request, schemas.DeleteQuery).permanent:
+        outcome = await repository.delete_invalid(video_id)
+        if outcome == "valid":
+            raise ConflictError(f"{video_id}: still valid; delete it without permanent first")
+        if outcome == "absent":
+            raise NotFoundError(f"{video_id}: no such video")
+        return web.json_response({"success": True, "message": "Video record removed"})
+    if await repository.soft_delete(video_id) is None:
+        raise NotFoundError(f"{video_id}: no such video")
+    return web.json_response({"success": True, "message": "Video marked as invalid"})
+
+
+@routes.post("/api/media/videos/{id}/restore")
+@operation(
+    summary="Make a deleted video valid again after a re-probe (a missing file stays invalid)",
+    responses={200: schemas.Video, 400: schemas.Error, 404: schemas.Error},
+    tags=TAGS,
+)
+async def restore_video(request: web.Request) -> web.Response:
+    video_id = path_id(request)
+    repository = request.app[VIDEOS]
+    video = await repository.undelete(video_id)
+    if video is None:
+        raise NotFoundError(f"{video_id}: no such video")
+    # Valid first, then the re-probe decides: a missing or corrupt file makes it invalid
+    # again with the real reason.
+    checked = await validate_one(
+        video, library=request.app[LIBRARY], repository=repository, pool=request.app[POOL]
+    )
+    return web.json_response(video_json(checked.video or video))

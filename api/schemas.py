@@ -1,0 +1,320 @@
+"""Request and response models (pydantic v2): validation in, the OpenAPI document out.
+
+JSON is camelCase (the seed's names); Python attributes are snake_case.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Any, Literal, TypeVar, get_args
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from videolib.shared.errors import VideolibError
+from videolib.shared.media.names import DIRECTORY_TYPES
+
+DirectoryType = Literal[
+    "studios", "gifs", "private", "inbox", "curated", "playback", "compilations", "videos",
+    "highlights",
+]  # fmt: skip
+assert set(get_args(DirectoryType)) == set(DIRECTORY_TYPES)  # one list, checked at import
+Orientation = Literal["portrait", "landscape", "square"]
+Quality = Literal["SD", "HD", "FHD", "UHD"]
+SortKey = Literal[
+    "createdAt", "-createdAt", "title", "-title", "durationSeconds", "-durationSeconds",
+    "fileSize", "-fileSize",
+]  # fmt: skip
+InvalidReason = Literal["deleted", "missing", "corrupt", "unreadable"]
+JobStatus = Literal["running", "succeeded", "failed", "cancelled"]
+
+MAX_TEXT = 500
+MAX_TAGS = 100
+MAX_TAG = 100
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class BadRequestError(VideolibError):
+    """The request is not valid."""
+
+    status = 400
+    code = "bad_request"
+
+
+def parse(model: type[Model], data: Any) -> Model:
+    """Validate input into a model; a 400 naming the first offending field otherwise."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise BadRequestError(f"{where}: {first['msg']}") from None
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+# -- requests ----------------------------------------------------------------------------
+
+
+class ListQuery(ApiModel):
+    # Unknown query parameters are ignored (cache busters); unknown body fields are not.
+    model_config = ConfigDict(extra="ignore")
+
+    page: int = Field(1, ge=1, le=1_000_000)
+    limit: int = Field(20, ge=1, le=100)
+    directory_type: DirectoryType | None = None
+    orientation: Orientation | None = None
+    quality: Quality | None = None
+    producer: str | None = Field(None, max_length=MAX_TEXT)
+    creator: str | None = Field(None, max_length=MAX_TEXT)
+    has_audio: bool | None = None
+    is_valid: bool = True
+    search: str | None = Field(None, max_length=MAX_TEXT)
+    sort: SortKey = "-createdAt"
+
+
+class PageQuery(ApiModel):
+    model_config = ConfigDict(extra="ignore")
+
+    page: int = Field(1, ge=1, le=1_000_000)
+    limit: int = Field(20, ge=1, le=100)
+
+
+class TagsQuery(ApiModel):
+    model_config = ConfigDict(extra="ignore")
+
+    prefix: str | None = Field(None, max_length=MAX_TAG)
+    limit: int = Field(20, ge=1, le=100)
+
+
+class DeleteQuery(ApiModel):
+    model_config = ConfigDict(extra="ignore")
+
+    permanent: bool = False
+
+
+def clean_tags(tags: list[str] | None) -> list[str] | None:
+    """Trimmed, empty ones dropped, duplicates removed keeping the first."""
+    if tags is None:
+        return None
+    cleaned = [tag.strip() for tag in tags]
+    return list(dict.fromkeys(tag for tag in cleaned if tag))
+
+
+class EditableFields(ApiModel):
+    """What an admin may edit (PUT, bulk update, and the metadata of a create)."""
+
+    producer: str | None = Field(None, max_length=MAX_TEXT)
+    creator: str | None = Field(None, max_length=MAX_TEXT)
+    title: str | None = Field(None, max_length=MAX_TEXT)
+    tags: list[str] | None = Field(None, max_length=MAX_TAGS)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: list[str] | None) -> list[str] | None:
+        if tags and any(len(tag) > MAX_TAG for tag in tags):
+            raise ValueError(f"a tag is longer than {MAX_TAG} characters")
+        return clean_tags(tags)
+
+    def edits(self) -> dict[str, Any]:
+        """The given fields as column values (an explicit null clears a field)."""
+        values = self.model_dump(include=self.model_fields_set)
+        if "tags" in values and values["tags"] is None:
+            values["tags"] = []
+        return values
+
+
+class UpdateVideo(EditableFields):
+    thumbnail_path: str | None = Field(None, max_length=4096)
+
+    @field_validator("thumbnail_path")
+    @classmethod
+    def _relative(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = PurePosixPath(value).parts
+        if not parts or value.startswith("/") or "\\" in value or ".." in parts:
+            raise ValueError("must be a relative path inside the library, without '..'")
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateVideo:
+        if not self.model_fields_set:
+            raise ValueError("nothing to update")
+        return self
+
+
+class CreateVideo(EditableFields):
+    path: str = Field(min_length=1, max_length=4096)
+    # The seed's body repeats these; they must agree with the path when given.
+    filename: str | None = Field(None, max_length=1024)
+    directory_type: DirectoryType | None = None
+
+
+class ScanRequest(ApiModel):
+    directory_type: DirectoryType
+    skip_existing: bool = True
+    run_async: bool = Field(False, alias="async")
+
+
+class BulkRequest(ApiModel):
+    ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
+    action: Literal["validate", "update"]
+    set: UpdateVideo | None = None
+
+    @model_validator(mode="after")
+    def _update_needs_set(self) -> BulkRequest:
+        if self.action == "update" and self.set is None:
+            raise ValueError("action update needs `set`")
+        return self
+
+
+# -- responses ---------------------------------------------------------------------------
+
+
+class Video(ApiModel):
+    id: uuid.UUID
+    path: str
+    filename: str
+    original_filename: str | None
+    directory_type: DirectoryType
+    producer: str | None
+    creator: str | None
+    title: str | None
+    tags: list[str]
+    duration_seconds: int | None
+    quality: Quality | None
+    orientation: Orientation | None
+    has_audio: bool | None
+    width: int | None
+    height: int | None
+    file_size: int | None
+    file_hash: str | None
+    is_valid: bool
+    invalid_reason: InvalidReason | None
+    probe_error: str | None
+    last_validated: datetime | None
+    standardized_at: datetime | None
+    thumbnail_path: str | None
+    public_view_count: int
+    public_upvote_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class Pagination(ApiModel):
+    page: int
+    limit: int
+    total: int
+    total_pages: int
+
+
+class VideoList(ApiModel):
+    data: list[Video]
+    pagination: Pagination
+
+
+class Deleted(ApiModel):
+    success: bool
+    message: str
+
+
+class ScanResult(ApiModel):
+    scanned: int
+    created: int
+    updated: int
+    skipped: int
+    failed: int
+    errors: list[str]
+    moved: int
+    missing: int
+
+
+class JobAccepted(ApiModel):
+    job_id: uuid.UUID
+    status: JobStatus
+
+
+class ScanJob(ApiModel):
+    job_id: uuid.UUID
+    status: JobStatus
+    directory_types: list[DirectoryType]
+    skip_existing: bool
+    #: Counts so far while running; the final result when finished.
+    result: dict[str, Any]
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+class ProbedMetadata(ApiModel):
+    duration_seconds: int | None
+    width: int | None
+    height: int | None
+    quality: Quality | None
+    orientation: Orientation | None
+    has_audio: bool | None
+
+
+class Validated(ApiModel):
+    id: uuid.UUID
+    is_valid: bool
+    invalid_reason: InvalidReason | None
+    last_validated: datetime | None
+    metadata: ProbedMetadata
+
+
+class BulkItem(ApiModel):
+    id: uuid.UUID
+    ok: bool
+    error: str | None = None
+    video: Video | None = None
+
+
+class BulkResult(ApiModel):
+    results: list[BulkItem]
+
+
+class DuplicateGroup(ApiModel):
+    file_hash: str
+    copies: int
+    file_size: int
+    wasted_bytes: int
+    videos: list[Video]
+
+
+class DuplicateList(ApiModel):
+    data: list[DuplicateGroup]
+    pagination: Pagination
+
+
+class TagCount(ApiModel):
+    tag: str
+    count: int
+
+
+class TagList(ApiModel):
+    data: list[TagCount]
+
+
+class Error(ApiModel):
+    error: str
+    message: str
+    request_id: str | None = None
+
+
+class Health(ApiModel):
+    status: str

@@ -1,0 +1,227 @@
+"""API benchmark: 100,000 rows, a real `videolib api` process, 32 concurrent connections.
+
+    python bench/api.py                      # 10 s per scenario
+    python bench/api.py --seconds 5 --rows 100000 --connections 32
+
+Uses DATABASE_URL when set, else an embedded PostgreSQL in a temporary folder. Prints, per
+scenario, requests/s, client-side p50/p99, the server-side mean (from its own /metrics),
+errors and the server's RSS; then EXPLAIN ANALYZE of the list and search statements. The
+load generator runs on the same machine as the server and the database: on 2 cores the
+three compete, so the figures are a floor, not the server's ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from sqlalchemy import text
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from videolib.shared.config import load_config  # noqa: E402
+from videolib.shared.db import migrate  # noqa: E402
+from videolib.shared.db.engine import database_url, open_engine  # noqa: E402
+from videolib.shared.db.repository import AdminVideoRepository, VideoQuery  # noqa: E402
+from videolib.shared.media.names import DIRECTORY_TYPES  # noqa: E402
+from videolib.shared.tokens import issue_token  # noqa: E402
+
+SECRET = "bench-secret-" + "x" * 40
+SCENARIOS = {
+    "first page": "/api/media/videos",
+    "filtered page": "/api/media/videos?directoryType=videos&quality=FHD&orientation=landscape",
+    "search": "/api/media/videos?search=mountain",
+    "deep page (2000)": "/api/media/videos?page=2000",
+}
+EXPLAINED = {
+    "first page": VideoQuery(),
+    "filtered page": VideoQuery(directory_type="videos", quality="FHD", orientation="landscape"),
+    "search": VideoQuery(search="mountain"),
+    "deep page (2000)": VideoQuery(page=2000),
+}
+_TYPES = ", ".join(f"'{t}'" for t in DIRECTORY_TYPES)
+# One statement: rows generated server side, no round trip per row. Type, quality and
+# orientation vary independently (a filter on all three matches 1 row in 108).
+SEED = f"""
+INSERT INTO videos (path, filename, directory_type, producer, creator, title, tags,
+    duration_seconds, quality, orientation, has_audio, width, height, file_size, file_hash,
+    is_valid, invalid_reason, created_at, updated_at)
+SELECT t || '/bench-' || i || '.mp4', 'bench-' || i || '.mp4', t,
+    'Studio ' || (i % 200), 'Creator ' || (i % 1000),
+    (ARRAY['Mountain', 'Ocean', 'City', 'Forest', 'Desert'])[1 + i % 5] || ' '
+        || (ARRAY['Biking', 'Sunset', 'Timelapse', 'Walk', 'Drive'])[1 + (i / 5) % 5]
+        || ' ' || i,
+    jsonb_build_array('tag' || (i % 50)), 10 + i % 3600,
+    (ARRAY['SD', 'HD', 'FHD', 'UHD'])[1 + (i / 9) % 4],
+    (ARRAY['landscape', 'portrait', 'square'])[1 + (i / 36) % 3], i % 2 = 0, 1920, 1080,
+    1000000 + i, md5(i::text), i % 20 <> 0, CASE WHEN i % 20 = 0 THEN 'missing' END,
+    now() - make_interval(mins => i), now()
+FROM (SELECT i, (ARRAY[{_TYPES}])[1 + i % 9] AS t FROM generate_series(1, :rows) AS i) AS s
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"VmRSS:\s+(\d+) kB", status)
+    return int(match[1]) / 1024 if match else float("nan")
+
+
+def server_totals(metrics: str) -> tuple[float, float]:
+    """(seconds, requests) of the list route so far, from the server's histogram."""
+    route = 'route="/api/media/videos",status="200"'
+    total = count = 0.0
+    for line in metrics.splitlines():
+        if route in line and line.startswith("videolib_api_request_seconds_sum"):
+            total += float(line.rsplit(" ", 1)[1])
+        if route in line and line.startswith("videolib_api_request_seconds_count"):
+            count += float(line.rsplit(" ", 1)[1])
+    return total, count
+
+
+async def load(url: str, token: str, connections: int, seconds: float) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    headers = {"Authorization": f"Bearer {token}"}
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                async with session.get(url) as response:
+                    await response.read()
+                    if response.status != 200:
+                        errors += 1
+                latencies.append(time.perf_counter() - started)
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+    return latencies, errors
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def wait_ready(base: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            try:
+                async with session.get(f"{base}/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the API did not become ready")
+
+
+async def run_load(base: str, pid: int, args: argparse.Namespace) -> None:
+    token = issue_token(SECRET)
+    await wait_ready(base)
+    # One connection first: the latency of a request that does not queue behind others.
+    plan = [(f"{name} (1 conn)", path, 1) for name, path in SCENARIOS.items()]
+    plan += [(name, path, args.connections) for name, path in SCENARIOS.items()]
+    async with aiohttp.ClientSession() as session:
+        for name, path, connections in plan:
+            await load(base + path, token, 4, 1.0)  # warm up caches and the pool
+            async with session.get(f"{base}/metrics") as response:
+                before = server_totals(await response.text())
+            started = time.perf_counter()
+            latencies, errors = await load(base + path, token, connections, args.seconds)
+            elapsed = time.perf_counter() - started
+            async with session.get(f"{base}/metrics") as response:
+                after = server_totals(await response.text())
+            server_ms = (after[0] - before[0]) / max(1.0, after[1] - before[1]) * 1000
+            print(
+                f"{name:25} {len(latencies) / elapsed:7.0f} req/s  "
+                f"p50 {percentile(latencies, 0.5) * 1000:6.1f} ms  "
+                f"p99 {percentile(latencies, 0.99) * 1000:6.1f} ms  "
+                f"server mean {server_ms:5.2f} ms  errors {errors}  RSS {rss_mb(pid):.0f} MB"
+            )
+
+
+async def seed_and_explain(url: object, rows: int) -> None:
+    async with open_engine(url, pool_size=2) as engine:  # type: ignore[arg-type]
+        await migrate.upgrade(engine)
+        started = time.perf_counter()
+        async with engine.begin() as connection:
+            # Never on someone's data: the benchmark wants an empty database.
+            if await connection.scalar(text("SELECT count(*) FROM videos")):
+                raise SystemExit("bench/api.py: the database has videos; use an empty one")
+            await connection.execute(text(SEED), {"rows": rows})
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text("VACUUM ANALYZE videos"))
+        print(f"seeded {rows:,} rows in {time.perf_counter() - started:.1f} s")
+        repository = AdminVideoRepository(engine)
+        for name, query in EXPLAINED.items():
+            plan = await repository.explain_list(query)
+            print(f"\n-- EXPLAIN ANALYZE {name}\n{plan}")
+        print()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="videolib-bench-api-"))
+    try:
+        root = work / "library"
+        for directory_type in DIRECTORY_TYPES:
+            (root / directory_type).mkdir(parents=True)
+        env = {k: v for k, v in os.environ.items() if k == "DATABASE_URL"}
+        env.update(MEDIA_LIBRARY_PATH=str(root), VIDEOLIB_STATE_DIR=str(work / "state"))
+        config = load_config(None, env)
+        with database_url(config) as url:
+            await seed_and_explain(url, args.rows)
+            port = free_port()
+            child_env = {
+                **os.environ,
+                **env,
+                "DATABASE_URL": url.set(drivername="postgresql").render_as_string(
+                    hide_password=False
+                ),
+                "JWT_SECRET": SECRET,
+                "MEDIA_API_HOST": "127.0.0.1",
+                "MEDIA_API_PORT": str(port),
+                "VIDEOLIB_LOG_LEVEL": "warning",
+            }
+            server = subprocess.Popen(
+                [sys.executable, "-m", "videolib.shared.cli", "api"], env=child_env
+            )
+            try:
+                print(f"cores={os.cpu_count()} connections={args.connections} "
+                      f"seconds={args.seconds:g} (load generator on the same machine)")  # fmt: skip
+                await run_load(f"http://127.0.0.1:{port}", server.pid, args)
+            finally:
+                server.send_signal(signal.SIGTERM)
+                server.wait(30)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,141 @@
+"""Grab one frame of a video as a JPEG thumbnail, with PyAV (FFmpeg's libraries).
+
+No Pillow: the frame is turned and scaled by an FFmpeg filter graph and encoded by FFmpeg's
+mjpeg encoder. Runs in a worker process (shared/thumbnails.py), so everything that goes in
+or out is picklable and no exception crosses back: failures come back as `FrameResult.error`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import av.error
+
+from videolib.shared.media import classify
+
+#: Where in the video the frame is taken, as a share of its duration.
+POSITION = 0.10
+# FFmpeg's mjpeg quality scale: 2 (best) to 31; 4 is sharp at thumbnail size, ~15 KB.
+_JPEG_QUALITY = 4
+# A frame that cannot be found within this many packets after the seek is not coming.
+_MAX_FRAMES = 300
+
+
+@dataclass(frozen=True, slots=True)
+class FrameResult:
+    """A written thumbnail's size, or why none was written."""
+
+    width: int = 0
+    height: int = 0
+    error: str | None = None
+
+
+def rotation_filters(rotation: int) -> list[tuple[str, str]]:
+    """The FFmpeg filters that show a picture upright, for a clockwise display rotation."""
+    return {
+        0: [],
+        90: [("transpose", "clock")],
+        180: [("hflip", ""), ("vflip", "")],
+        270: [("transpose", "cclock")],
+    }[classify.normalise_rotation(rotation)]
+
+
+def write_thumbnail(source: str, target: str, width: int) -> FrameResult:
+    """Write a JPEG of the frame at ~10 % of `source`, `width` px wide, upright; atomically.
+
+    Never raises for a bad file: the reason is in the result.
+    """
+    try:
+        data, size = _thumbnail_jpeg(source, width)
+        _write_atomically(Path(target), data)
+    except (av.error.FFmpegError, OSError, ValueError, EOFError, StopIteration) as error:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        return FrameResult(error=reason)
+    return FrameResult(*size)
+
+
+def _thumbnail_jpeg(source: str, width: int) -> tuple[bytes, tuple[int, int]]:
+    with av.open(source, metadata_errors="ignore") as container:
+        stream = next((s for s in container.streams.video if not _is_cover(s)), None)
+        if stream is None:
+            raise ValueError("no video stream")
+        stream.codec_context.thread_count = 1  # one process per worker already
+        frame = _frame_at(container, stream, _duration(container, stream) * POSITION)
+        # VideoFrame.rotation is FFmpeg's display-matrix angle, counter-clockwise.
+        clockwise = classify.normalise_rotation(-float(frame.rotation))
+        picture = _upright_and_scaled(stream, frame, clockwise, width)
+        return _encode_jpeg(picture), (picture.width, picture.height)
+
+
+def _is_cover(stream: Any) -> bool:
+    return bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
+def _duration(container: Any, stream: Any) -> float:
+    if container.duration is not None:
+        return float(container.duration / av.time_base)
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    return 0.0
+
+
+def _frame_at(container: Any, stream: Any, seconds: float) -> av.VideoFrame:
+    """The first frame at or after `seconds` (the keyframe before it if none follows)."""
+    if seconds > 0 and stream.time_base is not None:
+        container.seek(int(seconds / stream.time_base), stream=stream, backward=True)
+    found: av.VideoFrame | None = None
+    for count, frame in enumerate(container.decode(stream)):
+        found = frame
+        if frame.time is None or frame.time >= seconds or count >= _MAX_FRAMES:
+            break
+    if found is None and seconds > 0:
+        container.seek(0, stream=stream)
+        found = next(container.decode(stream), None)
+    if found is None:
+        raise ValueError("no decodable frame")
+    return found
+
+
+def _upright_and_scaled(stream: Any, frame: av.VideoFrame, rotation: int, width: int) -> Any:
+    graph = av.filter.Graph()
+    nodes = [graph.add_buffer(template=stream)]
+    for name, arguments in rotation_filters(rotation):
+        nodes.append(graph.add(name, arguments))
+    # -2: the height that keeps the aspect ratio, rounded to even (4:2:0 chroma).
+    nodes.append(graph.add("scale", f"{width}:-2"))
+    nodes.append(graph.add("format", "yuvj420p"))
+    nodes.append(graph.add("buffersink"))
+    for upstream, downstream in itertools.pairwise(nodes):
+        upstream.link_to(downstream)
+    graph.configure()
+    graph.push(frame)
+    return graph.pull()
+
+
+def _encode_jpeg(picture: Any) -> bytes:
+    encoder: Any = av.CodecContext.create("mjpeg", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = picture.width, picture.height, "yuvj420p"
+    encoder.time_base = Fraction(1, 25)
+    encoder.qmin = encoder.qmax = _JPEG_QUALITY
+    packets = encoder.encode(picture) + encoder.encode(None)
+    data = b"".join(bytes(packet) for packet in packets)
+    if not data.startswith(b"\xff\xd8"):
+        raise ValueError("the JPEG encoder wrote no image")
+    return data
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """Temp file in the same folder, then rename: a reader never sees half a JPEG."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -1,0 +1,249 @@
+"""Thumbnails after ingest: a queue in the `thumbnails` table, worked off beside the scans.
+
+`ThumbnailWorker.run()` polls for valid videos without a thumbnail (newest first), claims a
+few, grabs their frames in worker processes (shared/media/frames.py) with bounded
+concurrency, and records the JPEG or the failure. A failure is logged, counted and retried
+later with a growing delay; it never marks the video invalid. Scans never wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import signal
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from types import TracebackType
+
+from videolib.shared.config import Config
+from videolib.shared.db.repository import ThumbnailRepository, ThumbnailTask
+from videolib.shared.errors import DatabaseUnavailableError, PathError
+from videolib.shared.library import Library
+from videolib.shared.logging import get_logger
+from videolib.shared.media.frames import FrameResult, write_thumbnail
+
+log = get_logger(__name__)
+
+#: The longest wait between two attempts at one video's thumbnail.
+MAX_RETRY_SECONDS = 86400.0
+# forkserver, as the examiner pool (shared/media/workers.py): never fork a running loop.
+_CONTEXT = multiprocessing.get_context("forkserver")
+
+
+def retry_delay(attempts: int, base_seconds: float) -> float:
+    """Seconds to wait after the `attempts`-th failure: base, doubling, at most a day."""
+    return min(base_seconds * 2 ** max(attempts - 1, 0), MAX_RETRY_SECONDS)
+
+
+def thumbnail_name(video_id: uuid.UUID) -> str:
+    """Where a video's thumbnail goes, relative to the thumbnail directory (256 folders)."""
+    return f"{video_id.hex[:2]}/{video_id}.jpg"
+
+
+@dataclass(frozen=True, slots=True)
+class ThumbnailSettings:
+    directory: Path
+    width: int = 320
+    workers: int = 1
+    poll_seconds: float = 10.0
+    retry_seconds: float = 600.0
+    time_limit_s: float = 30.0
+
+    @classmethod
+    def from_config(cls, config: Config) -> ThumbnailSettings:
+        section = config.thumbnails
+        return cls(
+            directory=config.thumbnail_dir.absolute(),
+            width=section.width,
+            workers=section.workers,
+            poll_seconds=section.poll_seconds,
+            retry_seconds=section.retry_seconds,
+            time_limit_s=config.probe_timeout_s,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    video_id: uuid.UUID
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class ThumbnailMaker:
+    """Makes and records thumbnails, `settings.workers` at a time, in worker processes."""
+
+    def __init__(
+        self,
+        repository: ThumbnailRepository,
+        library: Library,
+        settings: ThumbnailSettings,
+        *,
+        executor_factory: Callable[[int], Executor] | None = None,
+    ) -> None:
+        self.repository, self.library, self.settings = repository, library, settings
+        self._new_executor = executor_factory or _process_pool
+        self._executor = self._new_executor(settings.workers)
+        self._slots = asyncio.Semaphore(settings.workers)
+        #: Counts since start, for logs and metrics.
+        self.made = 0
+        self.failed = 0
+
+    async def make_many(
+        self, tasks: Sequence[ThumbnailTask], progress: Callable[[Outcome], None] | None = None
+    ) -> list[Outcome]:
+        """Make all, `workers` at a time (a backfill may hold 100,000: no task per video)."""
+        pending = iter(tasks)
+        outcomes: list[Outcome] = []
+
+        async def consume() -> None:
+            for task in pending:  # one shared iterator: each task is taken once
+                outcome = await self.make(task)
+                outcomes.append(outcome)
+                if progress is not None:
+                    progress(outcome)
+
+        await asyncio.gather(*(consume() for _ in range(self.settings.workers)))
+        return outcomes
+
+    async def make(self, task: ThumbnailTask) -> Outcome:
+        """Make one video's thumbnail and record the result (never raises for a bad file)."""
+        name = thumbnail_name(task.video_id)
+        async with self._slots:
+            result = await self._grab(task, str(self.settings.directory / name))
+        if result.error is None:
+            await self.repository.record_made(task.video_id, name)
+            self.made += 1
+            log.info("thumbnail_made", video_id=str(task.video_id), path=task.path)
+            return Outcome(task.video_id)
+        attempts = await self.repository.record_failed(
+            task.video_id, result.error, lambda n: retry_delay(n, self.settings.retry_seconds)
+        )
+        self.failed += 1
+        log.warning(
+            "thumbnail_failed",
+            video_id=str(task.video_id),
+            path=task.path,
+            error=result.error,
+            attempts=attempts,
+        )
+        return Outcome(task.video_id, result.error)
+
+    async def _grab(self, task: ThumbnailTask, target: str) -> FrameResult:
+        try:
+            source = str(self.library.absolute(task.path))
+        except PathError as error:
+            return FrameResult(error=error.message)
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(
+            self._executor, write_thumbnail, source, target, self.settings.width
+        )
+        try:
+            async with asyncio.timeout(self.settings.time_limit_s):
+                return await job
+        except TimeoutError:
+            self._restart_executor()
+            return FrameResult(error=f"frame grab timed out after {self.settings.time_limit_s:g} s")
+        except BrokenProcessPool:
+            self._restart_executor()
+            return FrameResult(error="frame grabber crashed")
+
+    def _restart_executor(self) -> None:
+        """Replace a pool that has a hung or dead worker; kill what is left of the old one."""
+        old, self._executor = self._executor, self._new_executor(self.settings.workers)
+        old.shutdown(wait=False, cancel_futures=True)
+        _kill_workers(old)
+
+    async def close(self, grace_s: float = 2.0) -> None:
+        """Stop the workers: a grab in progress gets `grace_s` to finish, then is killed."""
+        executor = self._executor
+        try:
+            async with asyncio.timeout(grace_s):
+                await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+        except TimeoutError:
+            _kill_workers(executor)
+
+    async def __aenter__(self) -> ThumbnailMaker:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def _kill_workers(executor: Executor) -> None:
+    # ProcessPoolExecutor cannot kill one hung worker (Python 3.14 adds
+    # terminate_workers()); its process table is the only handle to them.
+    processes = getattr(executor, "_processes", None) or {}
+    for process in list(processes.values()):
+        with contextlib.suppress(Exception):
+            process.kill()
+
+
+def _process_pool(workers: int) -> Executor:
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=_CONTEXT, initializer=_ignore_interrupts
+    )
+
+
+def _ignore_interrupts() -> None:
+    """In a worker: Ctrl-C reaches the whole process group; stopping is the parent's call."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class ThumbnailWorker:
+    """The long-running loop: poll, claim a batch, make it, until cancelled.
+
+    `wake()` after an ingest makes it look at once instead of at the next poll.
+    """
+
+    def __init__(self, maker: ThumbnailMaker) -> None:
+        self.maker = maker
+        self._wake = asyncio.Event()
+
+    @classmethod
+    def from_config(cls, config: Config, repository: ThumbnailRepository) -> ThumbnailWorker:
+        settings = ThumbnailSettings.from_config(config)
+        return cls(ThumbnailMaker(repository, Library.from_config(config), settings))
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Claim and make one batch; returns how many were attempted."""
+        settings = self.maker.settings
+        batch = settings.workers * 2
+        # A claim older than the whole batch could take is from a worker that died.
+        stale = timedelta(seconds=settings.time_limit_s * (batch + 1))
+        tasks = await self.maker.repository.claim(batch, stale)
+        await self.maker.make_many(tasks)
+        return len(tasks)
+
+    async def run(self) -> None:
+        """Work until cancelled; survives the database being away."""
+        log.info("thumbnail_worker_started", workers=self.maker.settings.workers)
+        try:
+            while True:
+                try:
+                    if await self.run_once():
+                        continue
+                except DatabaseUnavailableError as error:
+                    log.warning("thumbnail_worker_waiting", error=error.message)
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.maker.settings.poll_seconds):
+                        await self._wake.wait()
+        finally:
+            await self.maker.close()

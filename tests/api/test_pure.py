@@ -1,0 +1,67 @@
+"""Pure pieces: the listing total cache, the feature flag's timing, search queries, names."""
+
+from __future__ import annotations
+
+import pytest
+
+from videolib.api.counts import CountCache
+from videolib.api.flag import FeatureFlag
+from videolib.api.routes.uploads import safe_name
+from videolib.api.schemas import BadRequestError
+from videolib.shared.db.repository import search_query
+from videolib.shared.errors import DatabaseUnavailableError
+
+
+def test_count_cache_expires_and_clears() -> None:
+    now = [0.0]
+    cache = CountCache(5.0, clock=lambda: now[0])
+    cache.put("k", 7)
+    assert cache.get("k") == 7
+    now[0] = 5.0
+    assert cache.get("k") is None
+    cache.put("k", 8)
+    cache.clear()
+    assert cache.get("k") is None
+
+
+async def test_flag_reads_the_row_at_most_every_five_seconds() -> None:
+    now, reads, value = [0.0], [], ["false"]
+
+    async def read(key: str) -> str | None:
+        reads.append(key)
+        if value[0] == "down":
+            raise DatabaseUnavailableError()
+        return value[0]
+
+    flag = FeatureFlag(True, read, clock=lambda: now[0])
+    assert await flag.enabled() is False
+    value[0] = "true"
+    now[0] = 4.9
+    assert await flag.enabled() is False and len(reads) == 1
+    now[0] = 5.0
+    assert await flag.enabled() is True
+    value[0], now[0] = "down", 10.0
+    assert await flag.enabled() is True  # a database blip keeps the last value
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("mountain", "mountain:*"), ("Stud  jan", "Stud:* & jan:*"), ("'&|!:*()", None)],
+)
+def test_search_query(text: str, expected: str | None) -> None:
+    assert search_query(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("a.mp4", "a.mp4"), ("../../x.MOV", "x.MOV"), ("C:\\Users\\me\\v.mkv", "v.mkv"),
+     (".hidden.mp4", "hidden.mp4"), ("we|ird?.mp4", "we_ird_.mp4")],
+)  # fmt: skip
+def test_safe_name(given: str, expected: str) -> None:
+    assert safe_name(given) == expected
+
+
+@pytest.mark.parametrize("given", [None, "", "notes.txt", "x.mp4.part", "..."])
+def test_safe_name_refuses(given: str | None) -> None:
+    with pytest.raises(BadRequestError):
+        safe_name(given)

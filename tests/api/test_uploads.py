@@ -1,0 +1,117 @@
+"""Uploads: streamed into the inbox, limited, and leaving nothing behind when cut."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from tests.api.conftest import Client
+from tests.media import make_video
+from videolib.api.app import create_app
+from videolib.shared.config import Config
+
+UPLOAD = "/api/media/upload/single"
+
+
+def form(path: Path, name: str | None = None, **fields: str) -> aiohttp.FormData:
+    data = aiohttp.FormData(quote_fields=False)  # names as browsers send them
+    for key, value in fields.items():
+        data.add_field(key, value)
+    data.add_field("video", io.BytesIO(path.read_bytes()), filename=name or path.name)
+    return data
+
+
+def inbox_files(library_root: Path) -> list[str]:
+    return sorted(p.name for p in (library_root / "inbox").iterdir())
+
+
+async def test_upload_records_into_the_inbox(
+    client: Client, auth: dict[str, str], tmp_path: Path, library_root: Path
+) -> None:
+    clip = make_video(tmp_path / "My Clip.MP4", width=640, height=360)
+    fields = {"producer": "Studio A", "tags": '["a", " a", "b"]', "title": "First"}
+    response = await client.post(UPLOAD, data=form(clip, **fields), headers=auth)
+    assert response.status == 201, await response.text()
+    video = await response.json()
+    assert video["path"] == "inbox/My Clip.MP4" and video["directoryType"] == "inbox"
+    assert video["originalFilename"] == "My Clip.MP4"
+    assert (video["producer"], video["tags"], video["width"]) == ("Studio A", ["a", "b"], 640)
+    second = await client.post(UPLOAD, data=form(clip, tags="x, y"), headers=auth)
+    assert (await second.json())["path"] == "inbox/My Clip-1.MP4"  # never overwrites
+    assert (await second.json())["tags"] == ["x", "y"]
+    assert inbox_files(library_root) == ["My Clip-1.MP4", "My Clip.MP4"]
+
+
+async def test_upload_refusals(
+    client: Client, auth: dict[str, str], tmp_path: Path, library_root: Path
+) -> None:
+    clip = make_video(tmp_path / "clip.mp4")
+    for data, field in (
+        (form(clip, name="notes.txt"), "video"),
+        (form(clip, name="../../.hidden.mp4.part"), "video"),
+        (form(clip, color="red"), "color"),
+        (form(clip, tags="[1"), "tags"),
+    ):
+        response = await client.post(UPLOAD, data=data, headers=auth)
+        assert response.status == 400, await response.text()
+        assert (await response.json())["message"].startswith(f"{field}:")
+    no_file = aiohttp.FormData()
+    no_file.add_field("title", "x")
+    response = await client.post(UPLOAD, data=no_file, headers=auth)
+    assert response.status == 400
+    response = await client.post(UPLOAD, json={"video": "x"}, headers=auth)
+    assert response.status == 400
+    assert inbox_files(library_root) == []
+
+
+async def test_upload_over_the_limit_leaves_nothing(
+    aiohttp_client: object, api_config: Config, engine: object, auth: dict[str, str],
+    tmp_path: Path, library_root: Path,
+) -> None:  # fmt: skip
+    config = api_config.replace("api", max_upload_bytes=1000)
+    client = await aiohttp_client(create_app(config, engine))  # type: ignore[operator, arg-type]
+    clip = make_video(tmp_path / "clip.mp4", seconds=2, noise=True)
+    response = await client.post(UPLOAD, data=form(clip), headers=auth)
+    assert response.status == 413
+    assert (await response.json())["error"] == "payload_too_large"
+    assert inbox_files(library_root) == []
+
+
+async def test_client_cut_mid_stream_leaves_nothing(
+    client: Client, token: str, library_root: Path
+) -> None:
+    server = client.server
+    _reader, writer = await asyncio.open_connection(server.host, server.port)
+    boundary = "cutcutcut"
+    head = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="video"; filename="cut.mp4"\r\n'
+        "Content-Type: video/mp4\r\n\r\n"
+    ).encode()
+    writer.write(
+        (
+            f"POST {UPLOAD} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: {len(head) + 10_000_000}\r\n\r\n"
+        ).encode()
+        + head
+        + b"\x00" * 300_000
+    )
+    await writer.drain()
+    for _ in range(50):  # the part file exists while the upload runs
+        if inbox_files(library_root):
+            break
+        await asyncio.sleep(0.05)
+    assert inbox_files(library_root)[0].endswith(".part")
+    writer.close()
+    await writer.wait_closed()
+    for _ in range(100):
+        if not inbox_files(library_root):
+            break
+        await asyncio.sleep(0.05)
+    assert inbox_files(library_root) == []
+    assert isinstance(client.app, web.Application)
