@@ -28,7 +28,9 @@ def make_engine(url: URL, pool_size: int = 10) -> AsyncEngine:
         url,
         pool_size=pool_size,
         max_overflow=0,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout (a third of a list request).
+        # A connection broken by a database restart fails once, is invalidated, and the
+        # caller's DatabaseUnavailableError path (503, daemon backoff) covers that once.
         # A statement that hangs must not hold a connection forever.
         connect_args={"command_timeout": 60, "server_settings": {"application_name": "videolib"}},
     )
