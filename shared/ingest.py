@@ -29,6 +29,8 @@ log = get_logger(__name__)
 # pause) before the scan gives up on it for now; the next pass or event picks it up.
 CHANGED_RETRIES = 3
 CHANGED_PAUSE_S = 1.0
+# How long the writer lets examined files gather before writing them (latency vs. trips).
+BATCH_WAIT_S = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +166,11 @@ async def scan(
     )
     if mark_missing:
         on_disk = {f.stored_path for f in found}
-        vanished = [p for p, fp in recorded.items() if p not in on_disk and fp.is_valid]
+        vanished = [
+            path
+            for path, fingerprint in recorded.items()
+            if path not in on_disk and fingerprint.invalid_reason not in ("deleted", "missing")
+        ]
         result.missing = await repository.mark_missing(vanished)
     result.scanned = len(found)
     to_read = []
@@ -203,20 +209,15 @@ async def examine_and_record(
     total = result.scanned
 
     async def writer() -> None:
-        batch: list[ExaminedFile] = []
-        while True:
-            item = await pending.get()
-            if item is not None:
-                batch.append(item)
-            if batch and (item is None or len(batch) >= WRITE_BATCH or pending.empty()):
+        finished = False
+        while not finished:
+            batch, finished = await _next_batch(pending)
+            if batch:
                 written = await repository.write_examined(batch)
                 _count(result, batch, written)
                 outcomes.extend(written)
-                batch = []
                 if progress:
                     progress(result, total)
-            if item is None:
-                return
 
     async def read(file: FoundFile) -> None:
         examined = await examine_settled(pool, file, result)
@@ -249,6 +250,28 @@ async def examine_and_record(
             await pending.put(None)
         await writing  # re-raises a database error from the writer
     return outcomes
+
+
+async def _next_batch(
+    pending: asyncio.Queue[ExaminedFile | None],
+) -> tuple[list[ExaminedFile], bool]:
+    """The next files to write, and whether the end mark came.
+
+    Waits a moment after the first file so that a batch is a few rows, not one: each
+    statement is a round trip, and a busy scan should not make one per file.
+    """
+    first = await pending.get()
+    if first is None:
+        return [], True
+    batch = [first]
+    if pending.qsize() < WRITE_BATCH:
+        await asyncio.sleep(BATCH_WAIT_S)
+    while len(batch) < WRITE_BATCH and not pending.empty():
+        item = pending.get_nowait()
+        if item is None:
+            return batch, True
+        batch.append(item)
+    return batch, False
 
 
 async def examine_settled(

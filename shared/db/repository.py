@@ -12,7 +12,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import (
@@ -156,12 +156,19 @@ class VideoRepository:
 
     @translate_errors
     async def mark_missing(self, paths: Sequence[str]) -> int:
-        """Mark valid records of vanished files invalid (reason `missing`); returns how many."""
+        """Mark records of vanished files `missing`; returns how many changed.
+
+        A corrupt record whose file is gone becomes missing too (what is true now); an
+        admin's soft delete stays as it is.
+        """
         if not paths:
             return 0
         statement = (
             update(videos)
-            .where(videos.c.path.in_(list(paths)), videos.c.is_valid.is_(True))
+            .where(
+                videos.c.path.in_(list(paths)),
+                func.coalesce(videos.c.invalid_reason, "").not_in(("deleted", "missing")),
+            )
             .values(is_valid=False, invalid_reason="missing", updated_at=func.now())
         )
         async with self.engine.begin() as connection:
@@ -411,18 +418,21 @@ def _examined_values(file: ExaminedFile) -> dict[str, Any]:
         "probe_error": file.error,
         "last_validated": func.now(),
         **({"original_filename": file.original_filename} if file.original_filename else {}),
-        **({"standardized_at": func.now()} if file.standardized else {}),
+        # When the inbox moved the file, by this process's clock: the moment it happened.
+        **({"standardized_at": datetime.now(UTC)} if file.standardized else {}),
     }
 
 
 async def _upsert(connection: AsyncConnection, files: Sequence[ExaminedFile]) -> list[WriteOutcome]:
     rows = [_examined_values(f) for f in files]
-    # Multi-row VALUES needs the same keys in every row.
+    # One statement executed for many rows (SQLAlchemy's insertmanyvalues): compiled once
+    # and cached, where a VALUES list of a new length would be compiled for every batch.
     keys = set().union(*(row.keys() for row in rows))
     for row in rows:
+        del row["last_validated"]
         for key in keys - row.keys():
             row[key] = None
-    inserting = insert(videos).values(rows)
+    inserting = insert(videos).values(last_validated=func.now())
     new = inserting.excluded
     # A soft-deleted record stays deleted: a rescan must not undo an admin's delete.
     deleted = videos.c.invalid_reason == "deleted"
@@ -435,7 +445,7 @@ async def _upsert(connection: AsyncConnection, files: Sequence[ExaminedFile]) ->
             "updated_at": func.now(),
         },
     ).returning(videos.c.id, videos.c.path, literal_column("(xmax = 0)").label("inserted"))
-    result = await connection.execute(statement)
+    result = await connection.execute(statement, rows)
     return [
         WriteOutcome(row.id, row.path, "created" if row.inserted else "updated") for row in result
     ]

@@ -255,3 +255,14 @@ async def test_both_backends_record_the_same(
         recorded["videos/sd.mov"]["quality"],
         recorded["videos/sd.mov"]["duration_seconds"],
     ) == ("SD", 2)
+
+
+async def test_corrupt_record_whose_file_vanished_becomes_missing(
+    config: Config, repository: VideoRepository, library_root: Path
+) -> None:
+    broken = make_text_file_named(library_root / "videos" / "broken.mkv")
+    await run_scan(config, repository, "videos")
+    broken.unlink()
+    result = await run_scan(config, repository, "videos")
+    row = (await rows(repository))["videos/broken.mkv"]
+    assert (result.missing, row["invalid_reason"]) == (1, "missing")
