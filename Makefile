@@ -30,7 +30,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
-	$(BIN)/python bench/scan.py 2000
+	$(BIN)/python bench/scan.py 2000 --warm 100000
+	$(BIN)/python bench/daemon.py
+	$(BIN)/python bench/api.py --seconds 8
 
 all: lint typecheck test
 

@@ -163,13 +163,13 @@ async def main() -> None:
                 f"{args.warm / seconds:,.0f} files/s"
             )
 
+        own, children = peak_rss_mb()
+        print(f"peak RSS (scans): scanning process {own:.0f} MB, largest worker {children:.0f} MB")
         raw, ours = hashing_figures(work)
         print(
             f"hashing: hashlib {raw:,.0f} MB/s, sha256_file {ours:,.0f} MB/s "
             f"({ours / raw:.0%} of raw)"
         )
-        own, children = peak_rss_mb()
-        print(f"peak RSS: scanning process {own:.0f} MB, largest worker {children:.0f} MB")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

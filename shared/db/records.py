@@ -49,7 +49,11 @@ class Video:
     @classmethod
     def from_row(cls, row: Any) -> Video:
         mapping = row._mapping
-        return cls(**{f.name: mapping[f.name] for f in fields(cls)})
+        return cls(*[mapping[name] for name in _VIDEO_FIELDS])
+
+
+# Looked up once: from_row runs for every row of every list page.
+_VIDEO_FIELDS = tuple(f.name for f in fields(Video))
 
 
 @dataclass(frozen=True, slots=True)
