@@ -76,13 +76,21 @@ class ListQuery(ApiModel):
     limit: int = Field(20, ge=1, le=100)
     directory_type: DirectoryType | None = None
     orientation: Orientation | None = None
-    quality: Quality | None = None
+    #: One quality or several, comma-separated (`HD,FHD`: the page's checkboxes).
+    quality: list[Quality] | None = None
     producer: str | None = Field(None, max_length=MAX_TEXT)
     creator: str | None = Field(None, max_length=MAX_TEXT)
     has_audio: bool | None = None
     is_valid: bool = True
     search: str | None = Field(None, max_length=MAX_TEXT)
     sort: SortKey = "-createdAt"
+
+    @field_validator("quality", mode="before")
+    @classmethod
+    def _split_qualities(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()] or None
+        return value
 
 
 class PageQuery(ApiModel):

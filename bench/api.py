@@ -47,7 +47,9 @@ SCENARIOS = {
 }
 EXPLAINED = {
     "first page": VideoQuery(),
-    "filtered page": VideoQuery(directory_type="videos", quality="FHD", orientation="landscape"),
+    "filtered page": VideoQuery(
+        directory_type="videos", qualities=("FHD",), orientation="landscape"
+    ),
     "search": VideoQuery(search="mountain"),
     "deep page (2000)": VideoQuery(page=2000),
 }

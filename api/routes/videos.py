@@ -41,7 +41,8 @@ async def existing(repository: AdminVideoRepository, request: web.Request) -> Vi
 )
 async def list_videos(request: web.Request) -> web.Response:
     q = query(request, schemas.ListQuery)
-    wanted = VideoQuery(**q.model_dump(exclude_none=True))
+    fields = q.model_dump(exclude_none=True, exclude={"quality"})
+    wanted = VideoQuery(**fields, qualities=tuple(q.quality) if q.quality else None)
     counts = request.app[COUNTS]
     # The total depends on the filters only, not on the page or the order.
     key = dataclasses.replace(wanted, page=1, sort="-createdAt", limit=1)

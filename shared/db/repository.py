@@ -514,7 +514,7 @@ class VideoQuery:
 
     directory_type: str | None = None
     orientation: str | None = None
-    quality: str | None = None
+    qualities: tuple[str, ...] | None = None
     producer: str | None = None
     creator: str | None = None
     has_audio: bool | None = None
@@ -565,12 +565,13 @@ def _list_conditions(query: VideoQuery) -> list[Any]:
     for column, value in (
         (c.directory_type, query.directory_type),
         (c.orientation, query.orientation),
-        (c.quality, query.quality),
         (c.has_audio, query.has_audio),
         (c.is_valid, query.is_valid),
     ):
         if value is not None:
             conditions.append(column == value)
+    if query.qualities:
+        conditions.append(c.quality.in_(query.qualities))
     # autoescape: `%`, `_` and the escape character in user input match themselves.
     if query.producer:
         conditions.append(c.producer.icontains(query.producer, autoescape=True))
