@@ -50,8 +50,10 @@ def video_json(video: Video) -> dict[str, Any]:
     }
 
 
-def pagination_json(page: int, limit: int, total: int) -> dict[str, int]:
-    return {"page": page, "limit": limit, "total": total, "totalPages": -(-total // limit)}
+def page_json(data: list[dict[str, Any]], page: int, limit: int, total: int) -> dict[str, Any]:
+    """The seed's list body: one page of items and where it stands (`{data, pagination}`)."""
+    pagination = {"page": page, "limit": limit, "total": total, "totalPages": -(-total // limit)}
+    return {"data": data, "pagination": pagination}
 
 
 def validated_json(video: Video) -> dict[str, Any]:

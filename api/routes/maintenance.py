@@ -11,7 +11,7 @@ from videolib.api.keys import LIBRARY, POOL, VIDEOS
 from videolib.api.openapi import operation
 from videolib.api.requests import body, query
 from videolib.api.routes.videos import existing
-from videolib.api.serialize import duplicate_json, pagination_json, validated_json, video_json
+from videolib.api.serialize import duplicate_json, page_json, validated_json, video_json
 from videolib.shared.errors import ProbeError
 from videolib.shared.validate import Validation, validate_many, validate_one
 
@@ -29,12 +29,8 @@ TAGS = ("maintenance",)
 async def duplicates(request: web.Request) -> web.Response:
     q = query(request, schemas.PageQuery)
     groups, total = await request.app[VIDEOS].duplicates(q.page, q.limit)
-    return web.json_response(
-        {
-            "data": [duplicate_json(group) for group in groups],
-            "pagination": pagination_json(q.page, q.limit, total),
-        }
-    )
+    data = [duplicate_json(group) for group in groups]
+    return web.json_response(page_json(data, q.page, q.limit, total))
 
 
 @routes.post("/api/media/videos/bulk")

@@ -11,7 +11,7 @@ from videolib.api import schemas
 from videolib.api.keys import COUNTS, LIBRARY, POOL, VIDEOS
 from videolib.api.openapi import operation
 from videolib.api.requests import body, path_id, query
-from videolib.api.serialize import pagination_json, video_json
+from videolib.api.serialize import page_json, video_json
 from videolib.shared.db.records import Video
 from videolib.shared.db.repository import AdminVideoRepository, VideoQuery
 from videolib.shared.errors import ConflictError, NotFoundError, PathError
@@ -53,12 +53,8 @@ async def list_videos(request: web.Request) -> web.Response:
         total = max(known or 0, seen)
     else:
         counts.put(key, total)
-    return web.json_response(
-        {
-            "data": [video_json(video) for video in found],
-            "pagination": pagination_json(q.page, q.limit, total),
-        }
-    )
+    data = [video_json(video) for video in found]
+    return web.json_response(page_json(data, q.page, q.limit, total))
 
 
 @routes.get("/api/media/videos/{id}")
