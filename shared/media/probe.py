@@ -13,6 +13,7 @@ counter-clockwise, so a phone video turned 90 degrees clockwise reads as -90 the
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -24,9 +25,11 @@ import av
 import av.error
 
 from videolib.shared.errors import ProbeError
-from videolib.shared.media import classify
+from videolib.shared.media import classify, mp4_matrix
 
 BACKENDS: tuple[str, ...] = ("pyav", "ffprobe")
+# FFmpeg's name for its mov/mp4 demuxer, which takes the display matrix from `tkhd`.
+_MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,12 +240,36 @@ def _pyav_duration(container: Any, video: Any) -> float | None:
 def _pyav_rotation(container: Any, video: Any) -> int:
     """Clockwise rotation from the display matrix, else from the legacy `rotate` tag."""
     # PyAV 18 exposes the stream's display matrix only on decoded frames
-    # (VideoFrame.rotation, counter-clockwise degrees), so decode the first frame.
-    angle = _first_frame_rotation(container, video)
+    # (VideoFrame.rotation, counter-clockwise degrees). An mp4's is read from its header,
+    # for the price of a few small reads; other files decode the first frame.
+    angle = _mp4_header_rotation(container, video)
+    if angle is None:
+        angle = _first_frame_rotation(container, video)
     if angle is not None and angle != 0:
         return classify.normalise_rotation(-angle)
     tag = _float_or_none(video.metadata.get("rotate"))
     return classify.normalise_rotation(tag) if tag is not None else 0
+
+
+def _mp4_header_rotation(container: Any, video: Any) -> float | None:
+    """The rotation the first frame would carry, from the mp4 header; None when not known."""
+    if container.format.name != _MP4_FAMILY:
+        return None
+    try:
+        with open(container.name, "rb") as file:
+            tracks = mp4_matrix.read_tracks(file)
+    except OSError:
+        return None
+    # FFmpeg makes one stream per trak, in order; streams from elsewhere (HEIF items, say)
+    # would break that, so the counts and the track_ID must agree.
+    if tracks is None or len(tracks) != len(container.streams):
+        return None
+    track = tracks[video.index]
+    if track.track_id != video.id:
+        return None
+    angle = mp4_matrix.rotation_degrees(track.matrix)
+    # VideoFrame.rotation is the angle truncated to an int (PyAV av/sidedata/sidedata.py).
+    return None if math.isnan(angle) else float(math.trunc(angle))
 
 
 def _first_frame_rotation(container: Any, video: Any) -> float | None:

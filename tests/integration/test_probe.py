@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import av
 import pytest
 
 from tests.media import (
@@ -14,9 +15,12 @@ from tests.media import (
     make_empty_file,
     make_text_file_named,
     make_truncated_mp4,
+    make_video,
 )
 from videolib.shared.errors import ProbeError
+from videolib.shared.media.classify import normalise_rotation
 from videolib.shared.media.hashing import sha256_file
+from videolib.shared.media.mp4_matrix import read_tracks, rotation_degrees
 from videolib.shared.media.probe import Metadata, probe, run_ffprobe
 
 MP4 = "mov,mp4,m4a,3gp,3g2,mj2"
@@ -80,6 +84,35 @@ def test_phone_video_has_the_display_matrix_ffprobe_reports(corpus: dict[str, Pa
     video = report["streams"][0]
     # ffprobe shows a clockwise phone rotation as -90 (the matrix angle is counter-clockwise).
     assert [s["rotation"] for s in video["side_data_list"]] == [-90]
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv"])
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_backends_agree_on_every_quarter_turn(tmp_path: Path, suffix: str, rotation: int) -> None:
+    path = make_video(tmp_path / f"turned{suffix}", rotation=rotation)
+    from_pyav = probe(path)
+    assert from_pyav == probe(path, backend="ffprobe", ffprobe_path=_ffprobe_or_skip())
+    assert (from_pyav.width, from_pyav.height) == ((240, 320) if rotation % 180 else (320, 240))
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".m4v"])
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_mp4_header_matrix_is_the_decoded_frames(
+    tmp_path: Path, suffix: str, rotation: int
+) -> None:
+    # The pyav backend reads the matrix from the header instead of decoding a frame.
+    path = make_video(tmp_path / f"turned{suffix}", rotation=rotation)
+    with path.open("rb") as file:
+        tracks = read_tracks(file)
+    with av.open(os.fspath(path)) as container:
+        assert tracks is not None
+        assert [track.track_id for track in tracks] == [s.id for s in container.streams]
+        video = container.streams.video[0]
+        index = video.index  # read while the container is open
+        frame = next(container.decode(video))
+    angle = rotation_degrees(tracks[index].matrix)
+    assert int(angle) == frame.rotation  # VideoFrame.rotation truncates to an int
+    assert normalise_rotation(-angle) == rotation  # the angle is counter-clockwise
 
 
 BAD_FILES = {
