@@ -43,6 +43,7 @@ setup(
         "SQLAlchemy[asyncio]>=2.0.25,<2.2",
         "structlog>=24.1",
         "tqdm>=4.66,<5",
+        "uvloop>=0.19,<1",
         "watchdog>=4,<8",
     ],
     extras_require={

@@ -23,6 +23,7 @@ from videolib.api.keys import (
     METRICS,
     POOL,
     SCAN_TASKS,
+    TOKENS,
     VIDEOS,
 )
 from videolib.api.metrics import ApiMetrics, refresh, refresh_forever
@@ -32,6 +33,7 @@ from videolib.shared.config import Config
 from videolib.shared.db.repository import AdminVideoRepository, ScanJobRepository
 from videolib.shared.library import Library
 from videolib.shared.runtime import examiner_pool, open_database
+from videolib.shared.tokens import TokenVerifier
 
 
 def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Application:
@@ -44,6 +46,7 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Applica
     app[METRICS] = ApiMetrics()
     app[SCAN_TASKS] = set()
     app[COUNTS] = CountCache()
+    app[TOKENS] = TokenVerifier(config.api.jwt_secret)
     app.cleanup_ctx.append(_database(engine))
     app.cleanup_ctx.append(_examiners)
     app.cleanup_ctx.append(_background)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from videolib.shared.errors import VideolibError
-from videolib.shared.tokens import ADMIN_ROLE, Claims, TokenError, verify_token
+from videolib.shared.tokens import ADMIN_ROLE, Claims, TokenError, TokenVerifier
 
 
 class UnauthorizedError(VideolibError):
@@ -22,7 +22,7 @@ class ForbiddenError(VideolibError):
     code = "forbidden"
 
 
-def authenticate(request: web.Request, secret: str) -> Claims:
+def authenticate(request: web.Request, verifier: TokenVerifier) -> Claims:
     """The claims of the request's admin token; 401 or 403 otherwise."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -31,7 +31,7 @@ def authenticate(request: web.Request, secret: str) -> Claims:
     if scheme.lower() != "bearer" or not token.strip():
         raise UnauthorizedError("Authorization header must be `Bearer <token>`")
     try:
-        claims = verify_token(token.strip(), secret)
+        claims = verifier.verify(token.strip())
     except TokenError as error:
         raise UnauthorizedError(f"invalid token: {error}") from None
     if claims.role != ADMIN_ROLE:

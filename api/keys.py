@@ -14,6 +14,7 @@ from videolib.shared.config import Config
 from videolib.shared.db.repository import AdminVideoRepository, ScanJobRepository
 from videolib.shared.library import Library
 from videolib.shared.media.workers import ExaminerPool
+from videolib.shared.tokens import TokenVerifier
 
 CONFIG = web.AppKey("config", Config)
 LIBRARY = web.AppKey("library", Library)
@@ -24,5 +25,6 @@ POOL = web.AppKey("pool", ExaminerPool)
 FLAG = web.AppKey("flag", FeatureFlag)
 METRICS = web.AppKey("metrics", ApiMetrics)
 COUNTS = web.AppKey("counts", CountCache)
+TOKENS = web.AppKey("tokens", TokenVerifier)
 #: Background scan tasks of this process, cancelled (and their jobs marked) on shutdown.
 SCAN_TASKS = web.AppKey("scan_tasks", set[asyncio.Task[None]])

@@ -6,6 +6,7 @@ id and is counted; errors of the inner layers are rendered as JSON by one middle
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 import uuid
@@ -15,7 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from videolib.api.auth import authenticate
-from videolib.api.keys import CONFIG, COUNTS, FLAG, METRICS
+from videolib.api.keys import COUNTS, FLAG, METRICS, TOKENS
 from videolib.shared.errors import VideolibError
 from videolib.shared.logging import get_logger
 
@@ -25,6 +26,10 @@ MEDIA_PREFIX = "/api/media"
 REQUEST_ID = web.RequestKey("request_id", str)
 # A caller's own X-Request-Id is kept when it looks like an id, not arbitrary text.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Our own ids: this process's random prefix and a counter. Unique across processes and
+# restarts without a uuid4 per request (a getrandom system call, costly in a VM).
+_ID_PREFIX = uuid.uuid4().hex[:12]
+_id_counter = itertools.count(1)
 
 
 class FeaturesDisabledError(VideolibError):
@@ -37,7 +42,7 @@ class FeaturesDisabledError(VideolibError):
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     given = request.headers.get("X-Request-Id", "")
-    request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    request_id = given if _REQUEST_ID.match(given) else f"{_ID_PREFIX}-{next(_id_counter)}"
     request[REQUEST_ID] = request_id
     with structlog.contextvars.bound_contextvars(request_id=request_id):
         response = await handler(request)
@@ -109,7 +114,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith(MEDIA_PREFIX):
-        authenticate(request, request.app[CONFIG].api.jwt_secret)
+        authenticate(request, request.app[TOKENS])
     return await handler(request)
 
 

@@ -1,59 +1,27 @@
-"""The one JSON form of a video and the other response bodies built from records."""
+"""Response bodies built from records; a video's own JSON form is in shared/db/video_json.py."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
 from typing import Any
 
 from videolib.shared.db.records import Video
 from videolib.shared.db.repository import DuplicateGroup, ScanJob
+from videolib.shared.db.video_json import timestamp, video_json
 
 
-def timestamp(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a `Z`, millisecond precision (as JavaScript's toISOString)."""
-    if moment is None:
-        return None
-    text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
-
-
-def video_json(video: Video) -> dict[str, Any]:
-    """A video as the seed's camelCase JSON (the `Video` schema of schemas.py)."""
-    return {
-        "id": str(video.id),
-        "path": video.path,
-        "filename": video.filename,
-        "originalFilename": video.original_filename,
-        "directoryType": video.directory_type,
-        "producer": video.producer,
-        "creator": video.creator,
-        "title": video.title,
-        "tags": video.tags,
-        "durationSeconds": video.duration_seconds,
-        "quality": video.quality,
-        "orientation": video.orientation,
-        "hasAudio": video.has_audio,
-        "width": video.width,
-        "height": video.height,
-        "fileSize": video.file_size,
-        "fileHash": video.file_hash,
-        "isValid": video.is_valid,
-        "invalidReason": video.invalid_reason,
-        "probeError": video.probe_error,
-        "lastValidated": timestamp(video.last_validated),
-        "standardizedAt": timestamp(video.standardized_at),
-        "thumbnailPath": video.thumbnail_path,
-        "publicViewCount": video.public_view_count,
-        "publicUpvoteCount": video.public_upvote_count,
-        "createdAt": timestamp(video.created_at),
-        "updatedAt": timestamp(video.updated_at),
-    }
+def pagination(page: int, limit: int, total: int) -> dict[str, int]:
+    return {"page": page, "limit": limit, "total": total, "totalPages": -(-total // limit)}
 
 
 def page_json(data: list[dict[str, Any]], page: int, limit: int, total: int) -> dict[str, Any]:
     """The seed's list body: one page of items and where it stands (`{data, pagination}`)."""
-    pagination = {"page": page, "limit": limit, "total": total, "totalPages": -(-total // limit)}
-    return {"data": data, "pagination": pagination}
+    return {"data": data, "pagination": pagination(page, limit, total)}
+
+
+def page_body(items_json: str, page: int, limit: int, total: int) -> str:
+    """page_json's body as text, around a JSON array of items PostgreSQL already built."""
+    return f'{{"data":{items_json},"pagination":{json.dumps(pagination(page, limit, total))}}}'
 
 
 def validated_json(video: Video) -> dict[str, Any]:

@@ -1,13 +1,16 @@
 """API benchmark: 100,000 rows, a real `videolib api` process, 32 concurrent connections.
 
     python bench/api.py                      # 10 s per scenario
-    python bench/api.py --seconds 5 --rows 100000 --connections 32
+    python bench/api.py --seconds 5 --rows 100000 --connections 32 --client python
 
 Uses DATABASE_URL when set, else an embedded PostgreSQL in a temporary folder. Prints, per
 scenario, requests/s, client-side p50/p99, the server-side mean (from its own /metrics),
-errors and the server's RSS; then EXPLAIN ANALYZE of the list and search statements. The
-load generator runs on the same machine as the server and the database: on 2 cores the
-three compete, so the figures are a floor, not the server's ceiling.
+errors, the server's RSS and the CPU each party spent per request (API process,
+PostgreSQL, load generator); before that, EXPLAIN ANALYZE of the list and search
+statements. One-connection rows use the Python client; the 32-connection rows use `wrk`
+when it is installed (`--client auto`), else the Python client, which costs about a third
+of the server's CPU per request. All three share the machine: on 2 cores they compete, so
+the figures are a floor, not the server's ceiling.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import asyncio
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -86,6 +90,54 @@ def rss_mb(pid: int) -> float:
     return int(match[1]) / 1024 if match else float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds of every PostgreSQL process on the machine, by pid."""
+    seconds = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    seconds[int(entry.name)] = cpu_seconds(int(entry.name))
+            except OSError:
+                continue
+    return seconds
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class CpuSplit:
+    """CPU seconds spent by the server, PostgreSQL and the load generator over a run."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.server = cpu_seconds(server_pid)
+        self.postgres = postgres_cpu()
+        self.client = time.process_time() + children_cpu()  # wrk is a child process
+
+    def per_request_ms(self, requests: int) -> str:
+        server = cpu_seconds(self.server_pid) - self.server
+        after = postgres_cpu()
+        postgres = sum(after[pid] - self.postgres.get(pid, 0.0) for pid in after)
+        client = time.process_time() + children_cpu() - self.client
+        n = max(1, requests)
+        return (
+            f"CPU/request: api {server / n * 1000:.2f} ms, postgres "
+            f"{postgres / n * 1000:.2f} ms, load generator {client / n * 1000:.2f} ms"
+        )
+
+
 def server_totals(metrics: str) -> tuple[float, float]:
     """(seconds, requests) of the list route so far, from the server's histogram."""
     route = 'route="/api/media/videos",status="200"'
@@ -120,6 +172,33 @@ async def load(url: str, token: str, connections: int, seconds: float) -> tuple[
     return latencies, errors
 
 
+_WRK_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+async def load_with_wrk(
+    url: str, token: str, connections: int, seconds: float
+) -> tuple[int, float, float, int]:
+    """(requests, p50 s, p99 s, errors) from one wrk run."""
+    wrk = await asyncio.create_subprocess_exec(
+        "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency",
+        "-H", f"Authorization: Bearer {token}", url,
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    report = (await wrk.communicate())[0].decode()
+
+    def latency(share: str) -> float:
+        match = re.search(rf"^\s+{share}%\s+([\d.]+)(us|ms|s)$", report, re.M)
+        return float(match[1]) * _WRK_UNITS[match[2]] if match else float("nan")
+
+    done = re.search(r"(\d+) requests in", report)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", report)
+    socket = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", report
+    )
+    errors = (int(bad[1]) if bad else 0) + (sum(map(int, socket.groups())) if socket else 0)
+    return (int(done[1]) if done else 0), latency("50"), latency("99"), errors
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -141,6 +220,8 @@ async def wait_ready(base: str) -> None:
 async def run_load(base: str, pid: int, args: argparse.Namespace) -> None:
     token = issue_token(SECRET)
     await wait_ready(base)
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
+    print(f"load generator for 32 connections: {'wrk' if use_wrk else 'python'}")
     # One connection first: the latency of a request that does not queue behind others.
     plan = [(f"{name} (1 conn)", path, 1) for name, path in SCENARIOS.items()]
     plan += [(name, path, args.connections) for name, path in SCENARIOS.items()]
@@ -149,17 +230,26 @@ async def run_load(base: str, pid: int, args: argparse.Namespace) -> None:
             await load(base + path, token, 4, 1.0)  # warm up caches and the pool
             async with session.get(f"{base}/metrics") as response:
                 before = server_totals(await response.text())
+            cpu = CpuSplit(pid)
             started = time.perf_counter()
-            latencies, errors = await load(base + path, token, connections, args.seconds)
+            if use_wrk and connections > 1:
+                requests, p50, p99, errors = await load_with_wrk(
+                    base + path, token, connections, args.seconds
+                )
+            else:
+                latencies, errors = await load(base + path, token, connections, args.seconds)
+                requests = len(latencies)
+                p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
             elapsed = time.perf_counter() - started
+            split = cpu.per_request_ms(requests)
             async with session.get(f"{base}/metrics") as response:
                 after = server_totals(await response.text())
             server_ms = (after[0] - before[0]) / max(1.0, after[1] - before[1]) * 1000
             print(
-                f"{name:25} {len(latencies) / elapsed:7.0f} req/s  "
-                f"p50 {percentile(latencies, 0.5) * 1000:6.1f} ms  "
-                f"p99 {percentile(latencies, 0.99) * 1000:6.1f} ms  "
+                f"{name:25} {requests / elapsed:7.0f} req/s  "
+                f"p50 {p50 * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms  "
                 f"server mean {server_ms:5.2f} ms  errors {errors}  RSS {rss_mb(pid):.0f} MB"
+                f"\n{'':27}{split}"
             )
 
 
@@ -188,6 +278,7 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="videolib-bench-api-"))
     try:

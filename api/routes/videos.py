@@ -11,7 +11,7 @@ from videolib.api import schemas
 from videolib.api.keys import COUNTS, LIBRARY, POOL, VIDEOS
 from videolib.api.openapi import operation
 from videolib.api.requests import body, path_id, query
-from videolib.api.serialize import page_json, video_json
+from videolib.api.serialize import page_body, video_json
 from videolib.shared.db.records import Video
 from videolib.shared.db.repository import AdminVideoRepository, VideoQuery
 from videolib.shared.errors import ConflictError, NotFoundError, PathError
@@ -47,14 +47,16 @@ async def list_videos(request: web.Request) -> web.Response:
     # The total depends on the filters only, not on the page or the order.
     key = dataclasses.replace(wanted, page=1, sort="-createdAt", limit=1)
     known = counts.get(key)
-    found, total = await request.app[VIDEOS].list_videos(wanted, with_total=known is None)
-    if total is None:  # a remembered total, never fewer than the rows just seen
-        seen = (q.page - 1) * q.limit + len(found) if found else 0
+    page = await request.app[VIDEOS].list_page(wanted, with_total=known is None)
+    if page.total is None:  # a remembered total, never fewer than the rows just seen
+        seen = (q.page - 1) * q.limit + page.rows if page.rows else 0
         total = max(known or 0, seen)
     else:
+        total = page.total
         counts.put(key, total)
-    data = [video_json(video) for video in found]
-    return web.json_response(page_json(data, q.page, q.limit, total))
+    return web.Response(
+        text=page_body(page.items_json, q.page, q.limit, total), content_type="application/json"
+    )
 
 
 @routes.get("/api/media/videos/{id}")

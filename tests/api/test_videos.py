@@ -105,6 +105,37 @@ async def test_sort_and_pagination(
     assert body["data"][0]["createdAt"] == "2026-01-03T00:00:00.000Z"
 
 
+async def test_list_items_equal_the_single_video_form(
+    client: Client, auth: dict[str, str], engine: AsyncEngine
+) -> None:
+    """PostgreSQL renders list items, Python renders one video: the two must not drift."""
+    moment = datetime(2026, 3, 4, 5, 6, 7, 999_999, tzinfo=UTC)  # milliseconds are cut
+    await insert_rows(
+        engine,
+        row(
+            "videos/a.mp4",
+            title='quote " back\\slash \u00e9t\u00e9 \u2603 tab\t',
+            producer=None,
+            tags=["x", "d\u00e9j\u00e0 vu"],
+            file_size=2**40 + 1,  # beyond 32 bits
+            last_validated=moment,
+            standardized_at=None,
+            probe_error=None,
+            created_at=moment,
+        ),
+        row("gifs/b.gif", has_audio=False, duration_seconds=None, quality=None, tags=[]),
+    )
+    items = (await listing(client, auth))["data"]
+    assert len(items) == 2
+    for item in items:
+        response = await client.get(f"/api/media/videos/{item['id']}", headers=auth)
+        assert item == await response.json()
+        assert list(item) == list(await response.json())  # same keys, same order
+    first = next(item for item in items if item["path"] == "videos/a.mp4")
+    assert first["lastValidated"] == first["createdAt"] == "2026-03-04T05:06:07.999Z"
+    assert first["fileSize"] == 2**40 + 1
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
