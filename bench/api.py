@@ -172,7 +172,7 @@ async def load(url: str, token: str, connections: int, seconds: float) -> tuple[
     return latencies, errors
 
 
-_WRK_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+_WRK_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
 
 async def load_with_wrk(
@@ -187,7 +187,7 @@ async def load_with_wrk(
     report = (await wrk.communicate())[0].decode()
 
     def latency(share: str) -> float:
-        match = re.search(rf"^\s+{share}%\s+([\d.]+)(us|ms|s)$", report, re.M)
+        match = re.search(rf"^\s+{share}%\s+([\d.]+)(us|ms|s|m)\s*$", report, re.M)
         return float(match[1]) * _WRK_UNITS[match[2]] if match else float("nan")
 
     done = re.search(r"(\d+) requests in", report)

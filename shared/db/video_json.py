@@ -1,7 +1,7 @@
 """The camelCase JSON form of a video (the seed's API body), defined once for two renderers.
 
 `video_json` turns a Video record into a dict, for responses about one video. List pages
-have PostgreSQL build the same objects (`video_json_sql`, json_build_object): rendering
+have PostgreSQL build the same objects (json_agg over `video_json_columns`): rendering
 twenty rows in Python (row objects, datetimes, dicts, the JSON encoder) cost more CPU than
 the rest of a list request, and the API process, not the database, is what runs out of CPU
 under load. A test holds the two renderers to the same output.
@@ -74,13 +74,13 @@ def video_json(video: Video) -> dict[str, Any]:
     return body
 
 
-def video_json_sql(columns: Any) -> ColumnElement[Any]:
-    """json_build_object(...) of one row of `columns` (a videos-shaped column collection)."""
-    pairs: list[Any] = []
+def video_json_columns(columns: Any) -> list[ColumnElement[Any]]:
+    """The videos columns under their JSON keys, timestamps as text: a row of these is
+    one video's JSON object (json_agg of such rows builds a list page)."""
+    selected: list[ColumnElement[Any]] = []
     for key, name in FIELDS:
         column = columns[name]
         if name in _TIMESTAMPS:
             column = func.to_char(func.timezone(_UTC, column), _TO_CHAR_ISO)
-        # Keys are this module's constants, written into the statement, not bound.
-        pairs += [literal_column(f"'{key}'"), column]
-    return func.json_build_object(*pairs)
+        selected.append(column.label(key))
+    return selected
