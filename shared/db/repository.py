@@ -6,6 +6,7 @@ translated here, so callers see DatabaseUnavailableError, never asyncpg or SQLAl
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import re
@@ -684,7 +685,12 @@ def _compiled_listing(
 
 
 # The driver's own "the connection is gone" errors, seen on the listing's direct path.
-_DRIVER_CONNECTION_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+_DRIVER_CONNECTION_ERRORS = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+)
 
 
 class AdminVideoRepository(VideoRepository):
@@ -713,17 +719,26 @@ class AdminVideoRepository(VideoRepository):
             query.limit,
             (query.page - 1) * query.limit,
         )
-        # The plain engine, not `reader`: asyncpg alone starts no transaction, and setting
-        # and resetting AUTOCOMMIT on each checkout cost more than the query's own Python.
-        async with self.engine.connect() as connection:
-            driver = (await connection.get_raw_connection()).driver_connection
+        try:
+            # The pool's connection itself, not an AsyncConnection around it: checking one
+            # out that way cost more CPU than running the query (SQLAlchemy's own
+            # AsyncEngine.raw_connection; asyncpg alone starts no transaction to end).
+            pooled = await self.engine.raw_connection()
+        except _DRIVER_CONNECTION_ERRORS as error:
+            raise DatabaseUnavailableError(f"database unavailable: {error}") from error
+        try:
+            driver = pooled.driver_connection
             assert driver is not None  # a checked-out connection always has one
-            try:
-                row = await driver.fetchrow(sql, *[bound[name] for name in names])
-            except _DRIVER_CONNECTION_ERRORS as error:
-                # The pool cannot see this through SQLAlchemy: drop the dead connection.
-                await connection.invalidate()
-                raise DatabaseUnavailableError(f"database unavailable: {error}") from error
+            row = await driver.fetchrow(sql, *[bound[name] for name in names])
+        except _DRIVER_CONNECTION_ERRORS as error:
+            # The pool cannot see this through SQLAlchemy: drop the dead connection.
+            pooled.invalidate(error)
+            raise DatabaseUnavailableError(f"database unavailable: {error}") from error
+        except asyncio.CancelledError:
+            pooled.invalidate()  # its answer may still be on the way: not reusable
+            raise
+        finally:
+            pooled.close()  # back to the pool
         total = int(row["total"]) if with_total else None
         return VideoPage(row["items"], int(row["rows"]), total)
 
