@@ -105,6 +105,8 @@ videos = Table(
     Index("idx_videos_search", text(SEARCH_DOCUMENT), postgresql_using="gin"),
     # Duplicates and moved-file recognition look rows up by hash.
     Index("idx_videos_file_hash", "file_hash"),
+    # The default listing's ids in order, read alone (index-only) for deep pages.
+    Index("idx_videos_listing", "is_valid", text("created_at DESC"), text("id DESC")),
 )
 
 settings = Table(
