@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from videolib.api.admin import setup_admin
 from videolib.api.counts import CountCache
 from videolib.api.flag import FeatureFlag
-from videolib.api.jobs import cancel_jobs
+from videolib.api.jobs import cancel_jobs, fail_orphaned_jobs
 from videolib.api.keys import (
     CONFIG,
     COUNTS,
@@ -31,6 +31,7 @@ from videolib.api.middlewares import MIDDLEWARES
 from videolib.api.routes import health, maintenance, scans, tags, uploads, videos
 from videolib.shared.config import Config
 from videolib.shared.db.repository import AdminVideoRepository, ScanJobRepository
+from videolib.shared.errors import DatabaseUnavailableError
 from videolib.shared.library import Library
 from videolib.shared.runtime import examiner_pool, open_database
 from videolib.shared.tokens import TokenVerifier
@@ -79,6 +80,9 @@ async def _examiners(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
+    # Jobs left `running` by a process that was killed: failed, before the first gauge.
+    with contextlib.suppress(DatabaseUnavailableError):
+        await fail_orphaned_jobs(app)
     readers = (app[METRICS], app[VIDEOS].library_counts, app[JOBS].count_by_status)
     await refresh(*readers)  # the first scrape already has the gauges
     refresher = asyncio.create_task(refresh_forever(*readers))

@@ -112,6 +112,22 @@ async def _scan_job(app: web.Application, job: ScanJob) -> None:
         log.info("scan_job_finished", job_id=str(job.id), status=status)
 
 
+ORPHANED = "the process running this scan stopped before it finished (killed or crashed)"
+
+
+async def fail_orphaned_jobs(app: web.Application, jobs: list[ScanJob] | None = None) -> None:
+    """Mark failed the running jobs whose process is gone, so none says `running` for ever.
+
+    A job's process holds its directory type's advisory lock from before the job row is
+    written until after its end is, and PostgreSQL frees the lock when that process's
+    session ends. So a running job whose lock can be taken has lost its process.
+    """
+    for job in await app[JOBS].running() if jobs is None else jobs:
+        async with app[VIDEOS].directory_lock(job.directory_types, wait=False) as free:
+            if free and await app[JOBS].fail_orphan(job.id, ORPHANED):
+                log.warning("scan_job_orphaned", job_id=str(job.id))
+
+
 async def cancel_jobs(app: web.Application) -> None:
     """Stop this process's running scans (shutdown); each marks its job cancelled."""
     tasks = list(app[SCAN_TASKS])

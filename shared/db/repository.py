@@ -965,6 +965,24 @@ class ScanJobRepository:
             )
 
     @translate_errors
+    async def running(self) -> list[ScanJob]:
+        async with self.engine.connect() as connection:
+            running = select(scan_jobs).where(scan_jobs.c.status == "running")
+            rows = await connection.execute(running)
+        return [ScanJob(**row._mapping) for row in rows]
+
+    @translate_errors
+    async def fail_orphan(self, job_id: uuid.UUID, error: str) -> bool:
+        """Mark a running job failed, keeping its counts so far; False if it had ended."""
+        async with self.engine.begin() as connection:
+            result = await connection.execute(
+                update(scan_jobs)
+                .where(scan_jobs.c.id == job_id, scan_jobs.c.status == "running")
+                .values(status="failed", error=error, updated_at=func.now(), finished_at=func.now())
+            )
+        return bool(result.rowcount)
+
+    @translate_errors
     async def count_by_status(self) -> dict[str, int]:
         statement = select(scan_jobs.c.status, func.count()).group_by(scan_jobs.c.status)
         async with self.engine.connect() as connection:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.conftest import Client
 from tests.media import make_video
-from videolib.shared.db.repository import VideoRepository
+from videolib.api.app import create_app
+from videolib.api.jobs import ORPHANED
+from videolib.shared.config import Config
+from videolib.shared.db.repository import ScanJobRepository, VideoRepository
 from videolib.shared.db.schema import videos
 
 SCAN = "/api/media/videos/scan"
@@ -99,3 +104,31 @@ async def test_scan_and_create_of_one_path_make_one_row(
         count = await connection.scalar(select(func.count()).select_from(videos))
         paths = await connection.scalar(select(func.count(videos.c.path.distinct())))
     assert count == paths == 6
+
+
+async def test_a_job_whose_process_died_is_failed_not_running_for_ever(
+    client: Client, auth: dict[str, str], engine: AsyncEngine
+) -> None:
+    jobs = ScanJobRepository(engine)
+    # Rows as a killed API process leaves them: running, and nobody holds the type's lock.
+    orphan = await jobs.create(["gifs"], True)
+    live = await jobs.create(["videos"], True)
+    async with VideoRepository(engine).directory_lock(["videos"]) as held:
+        assert held  # `videos` is still being scanned by someone alive
+        body = await (await client.get(f"/api/media/scans/{orphan.id}", headers=auth)).json()
+        assert body["status"] == "failed" and body["error"] == ORPHANED
+        assert body["finishedAt"] is not None
+        body = await (await client.get(f"/api/media/scans/{live.id}", headers=auth)).json()
+        assert body["status"] == "running"
+
+
+async def test_api_start_fails_jobs_left_running(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+    api_config: Config,
+    engine: AsyncEngine,
+) -> None:
+    jobs = ScanJobRepository(engine)
+    left = await jobs.create(["studios"], False)
+    await aiohttp_client(create_app(api_config, engine))  # starting is enough
+    job = await jobs.get(left.id)
+    assert job is not None and job.status == "failed" and job.error == ORPHANED
