@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.conftest import Client, insert_rows, row
 from tests.media import make_video
+from videolib.shared.db import repository
 
 URL = "/api/media/videos"
 
@@ -103,6 +104,34 @@ async def test_sort_and_pagination(
     beyond = await listing(client, auth, "page=9&limit=2")
     assert beyond["data"] == [] and beyond["pagination"]["total"] == 5
     assert body["data"][0]["createdAt"] == "2026-01-03T00:00:00.000Z"
+
+
+@pytest.mark.parametrize("deep_from", [0, 10**9])
+async def test_deep_pages_by_deferred_join_match_direct_reads(
+    client: Client,
+    auth: dict[str, str],
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    deep_from: int,
+) -> None:
+    """Every page reads the same rows whichever way PostgreSQL finds them."""
+    monkeypatch.setattr(repository, "DEFERRED_JOIN_FROM", deep_from)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    await insert_rows(
+        engine,
+        *(  # pairs share a created_at, so the id decides their order
+            row(f"videos/{i}.mp4", file_size=i % 3, created_at=start + timedelta(i // 2))
+            for i in range(7)
+        ),
+        row("videos/gone.mp4", is_valid=False, invalid_reason="missing", created_at=start),
+    )
+    everything = paths(await listing(client, auth, "limit=100"))
+    assert len(everything) == 7
+    for sort in ("-createdAt", "fileSize"):
+        everything = paths(await listing(client, auth, f"limit=100&sort={sort}"))
+        pages = [await listing(client, auth, f"limit=2&page={n}&sort={sort}") for n in range(1, 6)]
+        assert [p for body in pages for p in paths(body)] == everything
+        assert pages[-1]["data"] == [] and pages[0]["pagination"]["total"] == 7
 
 
 async def test_list_items_equal_the_single_video_form(
