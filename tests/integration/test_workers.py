@@ -167,6 +167,32 @@ def test_hang_costs_one_file(videos: list[Path], tmp_path: Path) -> None:
         _assert_valid(result, path)
 
 
+@pytest.mark.parametrize(
+    ("job", "name", "error"),
+    [
+        (crash_on_marked, "crash.mp4", "prober crashed (exit code 3)"),
+        (hang_on_marked, "hang.mp4", "prober timed out after 1 s"),
+    ],
+)
+def test_files_queued_behind_a_bad_one_are_examined(
+    videos: list[Path], tmp_path: Path, job: Any, name: str, error: str
+) -> None:
+    # One worker: the good files wait in its pipe behind the bad one (DEPTH), and must go
+    # to the worker that replaces it, not share the bad file's fate.
+    bad = tmp_path / name
+    bad.write_bytes(videos[0].read_bytes())
+
+    async def scenario() -> list[Examination]:
+        async with ExaminerPool(1, SETTINGS, 1.0, job=job) as pool:
+            paths = [bad, *videos[:3]]
+            return await asyncio.gather(*(pool.examine(str(p)) for p in paths))
+
+    results = _run(scenario)
+    assert results[0].error == error
+    for result, path in zip(results[1:], videos[:3], strict=True):
+        _assert_valid(result, path)
+
+
 def test_job_exception_reaches_the_caller_and_the_pool_goes_on(
     videos: list[Path], tmp_path: Path
 ) -> None:
