@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from videolib.api.keys import JOBS, LIBRARY, POOL, SCAN_TASKS, VIDEOS
-from videolib.shared.db.repository import ScanJob
+from videolib.shared.db.repository import ScanJob, translate_errors
 from videolib.shared.errors import ConflictError
 from videolib.shared.ingest import ScanResult, scan
 from videolib.shared.logging import get_logger
@@ -115,12 +115,15 @@ async def _scan_job(app: web.Application, job: ScanJob) -> None:
 ORPHANED = "the process running this scan stopped before it finished (killed or crashed)"
 
 
+@translate_errors
 async def fail_orphaned_jobs(app: web.Application, jobs: list[ScanJob] | None = None) -> None:
     """Mark failed the running jobs whose process is gone, so none says `running` for ever.
 
     A job's process holds its directory type's advisory lock from before the job row is
     written until after its end is, and PostgreSQL frees the lock when that process's
-    session ends. So a running job whose lock can be taken has lost its process.
+    session ends. So a running job whose lock can be taken has lost its process. (Should
+    the lock's session alone be killed while the scan goes on, the job reads failed until
+    the scan ends and writes its real outcome.)
     """
     for job in await app[JOBS].running() if jobs is None else jobs:
         async with app[VIDEOS].directory_lock(job.directory_types, wait=False) as free:

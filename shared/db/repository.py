@@ -345,6 +345,9 @@ class VideoRepository:
         """
         keys = sorted(set(directory_types))
         async with self.engine.connect() as connection:
+            # Session locks need no transaction; without one the connection is idle, not
+            # "idle in transaction" for the whole scan, which servers time out and kill.
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
             taken: list[str] = []
             try:
                 for key in keys:
@@ -358,7 +361,6 @@ class VideoRepository:
                     await connection.execute(
                         text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": _lock(key)}
                     )
-                await connection.commit()
 
     @translate_errors
     async def setting(self, key: str) -> str | None:

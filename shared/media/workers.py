@@ -20,8 +20,9 @@ import collections
 import contextlib
 import multiprocessing
 import os
+import pickle
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -49,7 +50,16 @@ def _serve(conn: Connection, job: Job, settings: ProbeSettings) -> None:
         try:
             conn.send((True, job(path, settings)))
         except Exception as exc:  # a bug in the job: hand it to the caller
-            conn.send((False, exc))
+            conn.send((False, _portable(exc)))
+
+
+def _portable(exc: Exception) -> Exception:
+    """The exception itself if it survives pickling, else a RuntimeError that says it."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 @dataclass(slots=True)
@@ -88,17 +98,21 @@ class ExaminerPool:
         # has fewer than DEPTH.
         self._slots = asyncio.Semaphore(workers * DEPTH)
         self._all: list[_Worker] = []
-        self._started = False
+        self._closed = False
 
     async def examine(self, path: str) -> Examination:
-        """Examine one file; waits for a free slot. Raises only what the job itself raised."""
-        if not self._started:
-            self._started = True
-            for _ in range(self.workers):
-                self._start_worker()
+        """Examine one file; waits for a free slot. Raises only what the job itself raised,
+        or RuntimeError when workers cannot start (a broken setup, not a bad file)."""
         # The slot is given back when the answer arrives (or the worker is replaced), not
         # when this call returns: a cancelled caller's file occupies its worker until then.
         await self._slots.acquire()
+        try:
+            if self._closed:
+                raise RuntimeError("the examiner pool is closed")
+            self._start_missing()
+        except BaseException:
+            self._slots.release()
+            raise
         worker = min(self._all, key=lambda w: len(w.sent))
         sent = _Sent(path, asyncio.get_running_loop().create_future())
         self._send(worker, sent)
@@ -111,14 +125,15 @@ class ExaminerPool:
 
     async def close(self) -> None:
         """Stop the workers: ask each to finish, kill those that do not."""
+        self._closed = True
         workers, self._all = self._all, []
         for worker in workers:
             self._forget(worker)
-            for sent in worker.sent:
-                sent.answer.cancel()
+            self._settle(worker.sent, RuntimeError("the examiner pool closed"))
         await asyncio.to_thread(_stop_all, workers)
 
     async def __aenter__(self) -> ExaminerPool:
+        self._start_missing()  # start-up costs and failures show at start, not first use
         return self
 
     async def __aexit__(
@@ -128,6 +143,11 @@ class ExaminerPool:
         traceback: TracebackType | None,
     ) -> None:
         await self.close()
+
+    def _start_missing(self) -> None:
+        """Start workers up to `workers`: at start, and after one could not start."""
+        while len(self._all) < self.workers:
+            self._start_worker()
 
     def _send(self, worker: _Worker, sent: _Sent) -> None:
         if not worker.sent:
@@ -152,6 +172,9 @@ class ExaminerPool:
         except (EOFError, OSError):
             self._died(worker)
             return
+        except Exception as error:  # an answer that does not unpickle: whose was it?
+            self._retire(worker, blame=error)
+            return
         if not worker.ready:
             worker.ready = message == "ready"
             return
@@ -167,36 +190,64 @@ class ExaminerPool:
 
     def _overran(self, worker: _Worker) -> None:
         error = f"prober timed out after {self._time_limit_s:g} s"
-        self._replace(worker, error, "unreadable")
+        self._retire(worker, blame=self._failure(worker, error, "unreadable"))
 
     def _died(self, worker: _Worker) -> None:
         status = self._describe_exit(worker)
-        if not worker.ready:  # a broken setup, not a bad file
-            self._replace(worker, RuntimeError(f"examiner worker could not start ({status})"))
+        if worker.ready:
+            failure = self._failure(worker, f"prober crashed ({status})", "corrupt")
+            self._retire(worker, blame=failure)
         else:
-            self._replace(worker, f"prober crashed ({status})", "corrupt")
+            # A broken setup, not a bad file: every file sent to it fails, and no worker is
+            # started in its place until the next examine() asks (no restart loop).
+            broken = RuntimeError(f"examiner worker could not start ({status})")
+            self._retire(worker, all_fail=broken)
 
-    def _replace(
-        self, worker: _Worker, error: str | BaseException, invalid_reason: str = "corrupt"
+    def _failure(self, worker: _Worker, error: str, invalid_reason: str) -> Examination | None:
+        """The report for the file a worker was on when it had to go."""
+        if not worker.sent:
+            return None
+        return self._failed(worker.sent[0].path, error, invalid_reason)
+
+    def _retire(
+        self,
+        worker: _Worker,
+        *,
+        blame: Examination | BaseException | None = None,
+        all_fail: BaseException | None = None,
     ) -> None:
-        """Kill a worker that hung or died and start another; the file it was on gets
-        `error`, the files queued behind it go to the new worker."""
+        """Stop and kill a worker. The file it was on gets `blame`; the files queued behind
+        it go to a new worker (or, with `all_fail`, every file gets that error)."""
         self._forget(worker)
         _kill(worker)
         self._all.remove(worker)
-        replacement = self._start_worker()
-        if not worker.sent:
+        queued = list(worker.sent)
+        if all_fail is not None:
+            self._settle(queued, all_fail)
             return
-        blamed, *queued = worker.sent
-        self._slots.release()
-        if not blamed.answer.done():
-            if isinstance(error, BaseException):
-                blamed.answer.set_exception(error)
-            else:
-                failed = self._failed(blamed.path, error, invalid_reason)
-                blamed.answer.set_result((True, failed))
+        if queued:
+            blamed = queued.pop(0)
+            self._slots.release()
+            if not blamed.answer.done():
+                if isinstance(blame, BaseException):
+                    blamed.answer.set_exception(blame)
+                else:
+                    blamed.answer.set_result((True, blame))
+        # Futures are settled or re-sent before anything that can fail below.
+        try:
+            replacement = self._start_worker()
+        except Exception as error:
+            self._settle(queued, RuntimeError(f"examiner worker could not start: {error}"))
+            return
         for sent in queued:
             self._send(replacement, sent)
+
+    def _settle(self, files: Iterable[_Sent], error: BaseException) -> None:
+        """Fail files that will get no answer, giving back their slots."""
+        for sent in files:
+            self._slots.release()
+            if not sent.answer.done():
+                sent.answer.set_exception(error)
 
     def _forget(self, worker: _Worker) -> None:
         """Stop listening to a worker."""
@@ -230,7 +281,10 @@ class ExaminerPool:
         if code is None:
             return "pipe closed"
         if code < 0:
-            return f"signal {signal.Signals(-code).name}"
+            try:
+                return f"signal {signal.Signals(-code).name}"
+            except ValueError:  # a signal without a name (real-time ones)
+                return f"signal {-code}"
         return f"exit code {code}"
 
     def _failed(self, path: str, error: str, invalid_reason: str) -> Examination:

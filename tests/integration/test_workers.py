@@ -73,6 +73,30 @@ def append_while_reading(path: str, settings: ProbeSettings) -> Examination:
         examine_module.sha256_file = original
 
 
+class NeedsTwoArguments(Exception):
+    """An exception that pickles but does not unpickle (its __init__ wants two arguments)."""
+
+    def __init__(self, path: str, detail: str) -> None:
+        super().__init__(f"{path}: {detail}")
+
+
+def raise_unpicklable_on_marked(path: str, settings: ProbeSettings) -> Examination:
+    if "bug" in Path(path).name:
+        raise NeedsTwoArguments(path, "job bug")
+    return examine(path, settings)
+
+
+def _refuse_to_unpickle() -> ProbeSettings:
+    raise ImportError("this setup cannot load in a worker")
+
+
+class UnloadableSettings(ProbeSettings):
+    """Settings that a worker cannot unpickle: every worker dies before it is ready."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_refuse_to_unpickle, ())
+
+
 def _run(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return asyncio.run(scenario())
 
@@ -207,6 +231,44 @@ def test_job_exception_reaches_the_caller_and_the_pool_goes_on(
 
     result = _run(scenario)
     _assert_valid(result, videos[0])
+
+
+def test_an_exception_that_does_not_unpickle_still_reaches_its_caller(
+    videos: list[Path], tmp_path: Path
+) -> None:
+    bug = tmp_path / "bug.mp4"
+    bug.write_bytes(b"")
+
+    async def scenario() -> list[Examination | BaseException]:
+        async with ExaminerPool(1, SETTINGS, 30.0, job=raise_unpicklable_on_marked) as pool:
+            paths = [bug, *videos[:2]]  # the good files wait behind the bad one
+            return await asyncio.gather(
+                *(pool.examine(str(p)) for p in paths), return_exceptions=True
+            )
+
+    failed, *results = _run(scenario)
+    assert isinstance(failed, RuntimeError) and "NeedsTwoArguments" in str(failed)
+    for result, path in zip(results, videos[:2], strict=True):
+        assert isinstance(result, Examination)
+        _assert_valid(result, path)
+
+
+def test_workers_that_cannot_start_fail_calls_without_a_restart_loop(
+    videos: list[Path],
+) -> None:
+    async def scenario() -> tuple[list[BaseException], int]:
+        async with ExaminerPool(1, UnloadableSettings(), 30.0) as pool:
+            errors = []
+            for path in videos[:2]:
+                with pytest.raises(RuntimeError, match="could not start") as raised:
+                    await pool.examine(str(path))
+                errors.append(raised.value)
+            await asyncio.sleep(0.5)
+            return errors, len(pool._all)
+
+    errors, running = _run(scenario)
+    assert len(errors) == 2
+    assert running == 0  # none started again until someone asks
 
 
 def test_cancelled_examination_does_not_mix_up_answers(videos: list[Path]) -> None:
