@@ -722,12 +722,6 @@ _DRIVER_CONNECTION_ERRORS = (
 class AdminVideoRepository(VideoRepository):
     """The API's statements on `videos`: listing, editing, duplicates, tags, gauges."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        super().__init__(engine)
-        # Single-statement reads need no transaction: in autocommit the driver sends no
-        # BEGIN and the pool no ROLLBACK, two round trips fewer per listing. Same pool.
-        self.reader = engine.execution_options(isolation_level="AUTOCOMMIT")
-
     @translate_errors
     async def list_page(self, query: VideoQuery, *, with_total: bool = True) -> VideoPage:
         """One page of videos and (unless the caller has it) how many match: one round trip.
