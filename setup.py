@@ -58,13 +58,13 @@ setup(
         ],
     },
     entry_points={
-        "console_scripts": ["videolib = videolib.shared.cli:main"],
+        "console_scripts": ["videolib = videolib.shared.commands.cli:main"],
         # Subcommands of the API and the daemon: the CLI in videolib.shared finds them here,
         # so shared never imports api or daemon.
         "videolib.commands": [
             "api = videolib.api.cli:register",
             "daemon = videolib.daemon.cli:register",
-            "thumbnails = videolib.shared.thumbnails_cli:register",
+            "thumbnails = videolib.shared.commands.thumbnails:register",
         ],
     },
 )

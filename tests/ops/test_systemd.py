@@ -87,7 +87,7 @@ def test_services_restart_on_failure_but_not_on_bad_config(service: str) -> None
     settings = unit_settings(service)
     assert settings["Type"] == ["notify"]
     assert settings["Restart"] == ["on-failure"]
-    # shared/cli.py: EXIT_USAGE = 2, EXIT_STARTUP = 3.
+    # shared/commands/cli.py: EXIT_USAGE = 2, EXIT_STARTUP = 3.
     assert settings["RestartPreventExitStatus"] == ["2 3"]
     assert settings["User"] == ["videolib"]
     assert settings["ExecStart"] == [f"/{EXEC_START} {service.split('-')[1].split('.')[0]}"]

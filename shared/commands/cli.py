@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 
-from videolib.shared import doctor, supervisor
+from videolib.shared.commands import doctor, supervisor
 from videolib.shared.config import Config, load_config
 from videolib.shared.db import migrate
 from videolib.shared.db.engine import database_url, open_engine
