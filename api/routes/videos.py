@@ -8,12 +8,12 @@ from pathlib import Path
 from aiohttp import web
 
 from videolib.api import schemas
-from videolib.api.keys import COUNTS, LIBRARY, POOL, VIDEOS
+from videolib.api.keys import COUNTS, LIBRARY, POOL, SCAN_WRITES, VIDEOS
 from videolib.api.openapi import operation
 from videolib.api.requests import body, path_id, query
 from videolib.api.serialize import page_body, video_json
 from videolib.shared.db.records import Video
-from videolib.shared.db.repository import AdminVideoRepository, VideoQuery
+from videolib.shared.db.repository import VideoQuery, VideoReader
 from videolib.shared.errors import ConflictError, NotFoundError, PathError
 from videolib.shared.ingest import to_examined
 from videolib.shared.library import Library
@@ -24,7 +24,7 @@ routes = web.RouteTableDef()
 TAGS = ("videos",)
 
 
-async def existing(repository: AdminVideoRepository, request: web.Request) -> Video:
+async def existing(repository: VideoReader, request: web.Request) -> Video:
     video_id = path_id(request)
     video = await repository.get(video_id)
     if video is None:
@@ -164,6 +164,9 @@ async def restore_video(request: web.Request) -> web.Response:
     # Valid first, then the re-probe decides: a missing or corrupt file makes it invalid
     # again with the real reason.
     checked = await validate_one(
-        video, library=request.app[LIBRARY], repository=repository, pool=request.app[POOL]
+        video,
+        library=request.app[LIBRARY],
+        repository=request.app[SCAN_WRITES],
+        pool=request.app[POOL],
     )
     return web.json_response(video_json(checked.video or video))

@@ -19,7 +19,7 @@ from videolib.shared.commands import doctor, supervisor
 from videolib.shared.config import Config, load_config
 from videolib.shared.db import migrate
 from videolib.shared.db.engine import database_url, open_engine
-from videolib.shared.db.repository import VideoRepository
+from videolib.shared.db.repository import DirectoryLocks, VideoRepository, ping
 from videolib.shared.errors import ConfigError, DatabaseUnavailableError, VideolibError
 from videolib.shared.ingest import ScanResult, scan
 from videolib.shared.library import Library
@@ -103,7 +103,7 @@ def _db_upgrade(args: argparse.Namespace, config: Config) -> int:
     async def upgrade() -> str | None:
         with database_url(config) as url:
             async with open_engine(url, pool_size=1) as engine:
-                await VideoRepository(engine).ping()
+                await ping(engine)
                 await migrate.upgrade(engine, args.revision)
                 return await migrate.current_revision(engine)
 
@@ -162,11 +162,11 @@ async def _run_scan(config: Config, types: list[str], skip_existing: bool) -> Sc
 
     try:
         async with open_database(config) as engine:
-            repository = VideoRepository(engine)
-            async with repository.directory_lock(types, wait=False) as free:
+            repository, locks = VideoRepository(engine), DirectoryLocks(engine)
+            async with locks.directory_lock(types, wait=False) as free:
                 if not free:
                     print("another scan of these types is running; waiting for it", file=sys.stderr)
-            async with repository.directory_lock(types), examiner_pool(config) as pool:
+            async with locks.directory_lock(types), examiner_pool(config) as pool:
                 return await scan(
                     types,
                     library=Library.from_config(config),
