@@ -21,7 +21,8 @@ from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
 
 from videolib.api.auth import ForbiddenError, UnauthorizedError
-from videolib.api.schemas import ApiModel, BadRequestError
+from videolib.api.schemas import ApiModel, BadRequestError, UnsupportedMediaTypeError
+from videolib.api.text import text_problem
 from videolib.shared.tokens import ADMIN_ROLE, Claims, TokenError, verify_token
 
 SESSION_COOKIE = "videolib_session"
@@ -134,7 +135,7 @@ async def login(request: web.Request) -> web.Response:
     secret = request.app[ADMIN].secret
     # JSON only: a cross-site HTML form cannot send it without a CORS preflight.
     if request.content_type != "application/json":
-        raise BadRequestError('body: send JSON {"token": "..."}')
+        raise UnsupportedMediaTypeError('body: send JSON {"token": "..."}')
     try:
         given = json.loads(await request.read())
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -142,6 +143,8 @@ async def login(request: web.Request) -> web.Response:
     token = given.get("token") if isinstance(given, dict) else None
     if not isinstance(token, str) or not token.strip():
         raise BadRequestError("token: a token is required (`videolib token` prints one)")
+    if (problem := text_problem(token)) is not None:
+        raise BadRequestError(f"token: {problem}")
     token = token.strip()
     claims = admin_claims(token, secret)
     response = web.json_response(session_json(secret, token))

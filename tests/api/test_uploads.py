@@ -8,8 +8,10 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.conftest import Client
+from tests.api.test_inputs import NUL, count_rows
 from tests.media import make_video
 from videolib.api.app import create_app
 from videolib.shared.config import Config
@@ -47,7 +49,7 @@ async def test_upload_records_into_the_inbox(
 
 
 async def test_upload_refusals(
-    client: Client, auth: dict[str, str], tmp_path: Path, library_root: Path
+    client: Client, auth: dict[str, str], tmp_path: Path, library_root: Path, engine: AsyncEngine
 ) -> None:
     clip = make_video(tmp_path / "clip.mp4")
     for data, field in (
@@ -59,12 +61,24 @@ async def test_upload_refusals(
         response = await client.post(UPLOAD, data=data, headers=auth)
         assert response.status == 400, await response.text()
         assert (await response.json())["message"].startswith(f"{field}:")
-    no_file = aiohttp.FormData()
+    no_file = aiohttp.FormData(default_to_multipart=True)
     no_file.add_field("title", "x")
     response = await client.post(UPLOAD, data=no_file, headers=auth)
     assert response.status == 400
+    assert (await response.json())["message"].startswith("video:")
+    # Form fields follow the one text rule (api/text.py); bytes that are not UTF-8 (a lone
+    # surrogate cannot even be encoded) are refused, not replaced.
+    for bad in (NUL.encode(), "bad\ud800".encode("utf-8", "surrogatepass"), b"\xff"):
+        data = aiohttp.MultipartWriter("form-data")
+        data.append(bad).set_content_disposition("form-data", name="title")
+        video = data.append(io.BytesIO(clip.read_bytes()))
+        video.set_content_disposition("form-data", name="video", filename="clip.mp4")
+        response = await client.post(UPLOAD, data=data, headers=auth)
+        assert response.status == 400, await response.text()
+        assert (await response.json())["message"].startswith("title:")
     response = await client.post(UPLOAD, json={"video": "x"}, headers=auth)
-    assert response.status == 400
+    assert response.status == 415
+    assert await count_rows(engine) == 0
     assert inbox_files(library_root) == []
 
 
