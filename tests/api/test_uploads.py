@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import io
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.api.conftest import Client
+from tests.api.conftest import Client, insert_rows, row
 from tests.api.test_inputs import NUL, count_rows
 from tests.media import make_video
 from videolib.api.app import create_app
@@ -129,3 +132,68 @@ async def test_client_cut_mid_stream_leaves_nothing(
         await asyncio.sleep(0.05)
     assert inbox_files(library_root) == []
     assert isinstance(client.app, web.Application)
+
+
+@pytest.fixture
+def small_inbox(library_root: Path) -> Iterator[Path]:
+    """The inbox on a real 256 KiB tmpfs, so a write fails with ENOSPC."""
+    inbox = library_root / "inbox"
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(inbox)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield inbox
+    finally:
+        subprocess.run(["umount", "-l", str(inbox)], check=True)
+
+
+async def test_a_full_disk_is_a_507_and_leaves_nothing(
+    client: Client, auth: dict[str, str], engine: AsyncEngine, small_inbox: Path, tmp_path: Path
+) -> None:
+    clip = make_video(tmp_path / "big.mp4", seconds=3, noise=True)
+    assert clip.stat().st_size > 256 * 1024  # larger than the file system
+    response = await client.post(UPLOAD, data=form(clip), headers=auth)
+    assert response.status == 507, await response.text()
+    answer = await response.json()
+    assert answer["error"] == "insufficient_storage"
+    assert answer["message"].startswith("video: no space left")
+    assert list(small_inbox.iterdir()) == []
+    assert await count_rows(engine) == 0
+
+
+async def test_an_upload_the_daemon_recorded_first_answers_with_that_record(
+    client: Client, auth: dict[str, str], engine: AsyncEngine, tmp_path: Path, library_root: Path
+) -> None:
+    # The daemon's record of inbox/clip.mp4 is in place before the upload's insert runs.
+    [recorded_id] = await insert_rows(engine, row("inbox/clip.mp4", producer="daemon"))
+    clip = make_video(tmp_path / "clip.mp4")
+    response = await client.post(UPLOAD, data=form(clip, producer="upload"), headers=auth)
+    assert response.status == 201, await response.text()
+    video = await response.json()
+    assert (video["id"], video["producer"]) == (recorded_id, "daemon")
+    assert inbox_files(library_root) == ["clip.mp4"]  # the file the record points at
+    assert await count_rows(engine) == 1
+
+
+async def test_an_upload_the_database_refuses_leaves_no_file(
+    client: Client, auth: dict[str, str], engine: AsyncEngine, tmp_path: Path, library_root: Path
+) -> None:
+    # A real refusal by PostgreSQL at the insert (a trigger): disk full on its side.
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'no room' USING ERRCODE = 'disk_full'; END $$"
+        )
+        await connection.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON videos FOR EACH ROW EXECUTE FUNCTION refuse()"
+        )
+    clip = make_video(tmp_path / "clip.mp4")
+    response = await client.post(UPLOAD, data=form(clip), headers=auth)
+    assert response.status >= 500
+    assert "error" in await response.json()
+    assert inbox_files(library_root) == []
+    assert await count_rows(engine) == 0
