@@ -19,7 +19,8 @@ import uuid
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from videolib.api import schemas
 from videolib.api.keys import CONFIG, LIBRARY, POOL, VIDEOS
@@ -181,13 +182,21 @@ async def _remove_unrecorded(request: web.Request, final: Path) -> None:
         log.info("upload_removed", path=stored, reason="not recorded")
 
 
+async def _next_part(reader: MultipartReader) -> BodyPartReader | MultipartReader | None:
+    """The next part; 400 for a malformed one (aiohttp raises its parser's errors)."""
+    try:
+        return await reader.next()
+    except (HttpProcessingError, ValueError) as error:  # a bad header, a bad boundary
+        raise BadRequestError(f"body: malformed multipart: {error}") from None
+
+
 async def _read_parts(
     request: web.Request, temporary: Path, limit: int
 ) -> tuple[Path, str, str, schemas.EditableFields]:
     reader = await request.multipart()
     fields: dict[str, str] = {}
     received: tuple[str, str] | None = None
-    while (part := await reader.next()) is not None:
+    while (part := await _next_part(reader)) is not None:
         if not isinstance(part, BodyPartReader):
             raise BadRequestError("body: nested multipart is not accepted")
         if part.name == "video":
