@@ -72,11 +72,11 @@ async def test_upload_refusals(
     # Form fields follow the one text rule (api/text.py); bytes that are not UTF-8 (a lone
     # surrogate cannot even be encoded) are refused, not replaced.
     for bad in (NUL.encode(), "bad\ud800".encode("utf-8", "surrogatepass"), b"\xff"):
-        data = aiohttp.MultipartWriter("form-data")
-        data.append(bad).set_content_disposition("form-data", name="title")
-        video = data.append(io.BytesIO(clip.read_bytes()))
+        raw_form = aiohttp.MultipartWriter("form-data")
+        raw_form.append(bad).set_content_disposition("form-data", name="title")
+        video = raw_form.append(io.BytesIO(clip.read_bytes()))
         video.set_content_disposition("form-data", name="video", filename="clip.mp4")
-        response = await client.post(UPLOAD, data=data, headers=auth)
+        response = await client.post(UPLOAD, data=raw_form, headers=auth)
         assert response.status == 400, await response.text()
         assert (await response.json())["message"].startswith("title:")
     response = await client.post(UPLOAD, json={"video": "x"}, headers=auth)
