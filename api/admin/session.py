@@ -70,7 +70,11 @@ def csrf_token(secret: str, session_token: str) -> str:
 
 
 def csrf_ok(secret: str, session_token: str, given: str | None) -> bool:
-    return bool(given) and hmac.compare_digest(csrf_token(secret, session_token), given or "")
+    # Bytes, not str: compare_digest raises TypeError on non-ASCII text (a header's bytes).
+    expected = csrf_token(secret, session_token).encode()
+    return bool(given) and hmac.compare_digest(
+        expected, (given or "").encode("utf-8", "surrogateescape")
+    )
 
 
 def admin_claims(token: str, secret: str) -> Claims:
@@ -92,6 +96,10 @@ def _json_error(status: int, code: str, message: str) -> web.Response:
 async def cookie_bridge(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Session cookie -> Bearer header on media routes (CSRF-checked when unsafe)."""
     session = request.cookies.get(SESSION_COOKIE)
+    if session and not session.isascii():
+        # Not a JWT, and not a header value either: copying it into Authorization would
+        # fail outside the error middleware (a plain-text 500).
+        return _json_error(401, "unauthorized", f"the {SESSION_COOKIE} cookie is not a token")
     if session and request.path.startswith(MEDIA_PREFIX) and "Authorization" not in request.headers:
         secret = request.app[ADMIN].secret
         if request.method not in SAFE_METHODS and not csrf_ok(

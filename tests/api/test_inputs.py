@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -121,3 +122,34 @@ async def test_restore_of_a_file_that_no_longer_probes_is_a_409(
     assert "file not found" in (await gone.json())["message"]
     after = await (await client.get(f"{URL}/{created['id']}", headers=auth)).json()
     assert (after["isValid"], after["invalidReason"]) == (False, "deleted")
+
+
+async def raw_status(client: Client, request: bytes) -> tuple[int, bytes]:
+    """Send bytes an HTTP client library would refuse to send; the status and the body."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(request)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 30)
+    writer.close()
+    await writer.wait_closed()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+async def test_credentials_that_are_not_ascii_are_refused_not_a_500(
+    client: Client, token: str
+) -> None:
+    # Header bytes that are not UTF-8 reach Python as lone surrogates (surrogateescape).
+    end = b"Connection: close\r\n\r\n"
+    for request, status in (
+        (b"GET /api/media/videos HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\n" + end,
+         401),
+        (b"GET /api/media/videos HTTP/1.1\r\nHost: x\r\nCookie: videolib_session=\xff\r\n" + end,
+         401),
+        (b"POST /api/media/videos/scan HTTP/1.1\r\nHost: x\r\nCookie: videolib_session="
+         + token.encode() + b"\r\nX-CSRF-Token: \xc3\xa9\xff\r\nContent-Length: 0\r\n" + end,
+         403),
+    ):  # fmt: skip
+        got, body = await raw_status(client, request)
+        assert got == status, (request, body)
+        assert "message" in json.loads(body)
