@@ -39,17 +39,10 @@ def _refuse_bad_characters(value: str) -> str:
     return value
 
 
-Text = Annotated[
-    str, StringConstraints(max_length=MAX_TEXT), AfterValidator(_refuse_bad_characters)
-]
-TagText = Annotated[
-    str, StringConstraints(max_length=MAX_TAG), AfterValidator(_refuse_bad_characters)
-]
-NameText = Annotated[
-    str, StringConstraints(max_length=MAX_NAME), AfterValidator(_refuse_bad_characters)
-]
-PathText = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=MAX_PATH),
-    AfterValidator(_refuse_bad_characters),
-]
+#: The one check of every text input, applied after the length bound of each alias (so a
+#: too-long string is told "at most N characters", not "items").
+CLEAN = AfterValidator(_refuse_bad_characters)
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), CLEAN]
+TagText = Annotated[str, StringConstraints(max_length=MAX_TAG), CLEAN]
+NameText = Annotated[str, StringConstraints(max_length=MAX_NAME), CLEAN]
+PathText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PATH), CLEAN]

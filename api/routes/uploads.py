@@ -27,6 +27,7 @@ from videolib.api.keys import CONFIG, LIBRARY, POOL, VIDEOS
 from videolib.api.openapi import operation
 from videolib.api.schemas import BadRequestError, UnsupportedMediaTypeError, parse
 from videolib.api.serialize import video_json
+from videolib.api.text import text_problem
 from videolib.shared.errors import ConflictError, VideolibError
 from videolib.shared.ingest import to_examined
 from videolib.shared.logging import get_logger
@@ -59,6 +60,8 @@ def safe_name(client_name: str | None) -> str:
     """A file name from the client's, without folders, control or reserved characters."""
     raw = PureWindowsPath(PurePosixPath(client_name or "").name).name
     name = _UNSAFE.sub("_", raw).strip().lstrip(".")
+    if (problem := text_problem(name)) is not None:  # NUL is replaced above; surrogates not
+        raise BadRequestError(f"video: the file name {problem}")
     if not name:
         raise BadRequestError("video: the part has no file name")
     if not is_video_name(name):
