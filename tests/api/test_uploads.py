@@ -99,7 +99,7 @@ async def test_upload_over_the_limit_leaves_nothing(
 
 
 async def test_client_cut_mid_stream_leaves_nothing(
-    client: Client, token: str, library_root: Path
+    client: Client, token: str, library_root: Path, engine: AsyncEngine
 ) -> None:
     server = client.server
     _reader, writer = await asyncio.open_connection(server.host, server.port)
@@ -131,6 +131,7 @@ async def test_client_cut_mid_stream_leaves_nothing(
             break
         await asyncio.sleep(0.05)
     assert inbox_files(library_root) == []
+    assert await count_rows(engine) == 0
     assert isinstance(client.app, web.Application)
 
 
