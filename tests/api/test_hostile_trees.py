@@ -5,7 +5,11 @@ Each is one error entry and one log line; the scan goes on and records the good 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import shutil
+import tempfile
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import structlog
@@ -16,13 +20,12 @@ from videolib.daemon.metrics import DaemonMetrics
 from videolib.daemon.reconcile import reconcile
 from videolib.shared.config import Config
 from videolib.shared.db.repository import VideoRepository
+from videolib.shared.ingest import ScanResult, walk
 from videolib.shared.library import Library
 from videolib.shared.runtime import examiner_pool
 
 SCAN = "/api/media/videos/scan"
-# As root (CI) a chmod 000 folder is still read (CAP_DAC_OVERRIDE): the unreadable-folder
-# case is part of the tree only for another user; the other cases fail as root too.
-AS_ROOT = os.geteuid() == 0
+NOBODY = 65534
 
 
 def _deep_folder(parent: Path) -> str:
@@ -55,11 +58,6 @@ def hostile_tree(library_root: Path) -> dict[str, str]:
         "dangling.mp4": "No such file or directory",
         deep[: deep.index("/", 300)]: "File name too long",
     }
-    if not AS_ROOT:
-        (folder / "locked").mkdir()
-        make_video(folder / "locked" / "hidden.mp4")
-        (folder / "locked").chmod(0)
-        expected["locked"] = "Permission denied"
     return expected
 
 
@@ -94,3 +92,44 @@ async def test_reconcile_logs_one_line_per_hostile_entry_and_records_the_rest(
     skipped = [entry for entry in logs if entry["event"] == "walk_entry_skipped"]
     assert len(skipped) == len(expected), skipped
     assert list(await repository.fingerprints(["videos/good.mp4"])) == ["videos/good.mp4"]
+
+
+def _walk_as(uid: int | None, library: Library, found: Connection) -> None:
+    """Walk `videos` (as `uid` when given); send the paths, the errors, the logged skips."""
+    if uid is not None:
+        os.setgid(uid)
+        os.setuid(uid)  # no CAP_DAC_OVERRIDE any more: chmod 000 holds
+    result = ScanResult()
+    with structlog.testing.capture_logs() as logs:
+        paths = [file.stored_path for file in walk(library, "videos", result)]
+    logged = [entry["path"] for entry in logs if entry["event"] == "walk_entry_skipped"]
+    found.send((paths, result.errors, logged))
+    found.close()
+
+
+def test_an_unreadable_folder_is_one_error_and_the_walk_goes_on() -> None:
+    # Root reads a chmod 000 folder anyway, so as root (CI) the walk runs in a spawned child
+    # that has given up root; the tree lives outside pytest's 0700 temporary folder.
+    base = Path(tempfile.mkdtemp(prefix="videolib-unreadable-"))
+    try:
+        base.chmod(0o755)
+        library = Library(base / "library", base / "library" / "inbox")
+        (library.root / "videos" / "locked").mkdir(parents=True)
+        make_video(library.root / "videos" / "locked" / "hidden.mp4")
+        make_video(library.root / "videos" / "open.mp4")
+        (library.root / "videos" / "locked").chmod(0)
+        context = multiprocessing.get_context("spawn")
+        receive, send = context.Pipe(duplex=False)
+        uid = NOBODY if os.geteuid() == 0 else None
+        child = context.Process(target=_walk_as, args=(uid, library, send))
+        child.start()
+        assert receive.poll(60), "the walk did not answer within 60 s"
+        paths, errors, logged = receive.recv()
+        child.join(60)
+        assert child.exitcode == 0
+    finally:
+        (base / "library" / "videos" / "locked").chmod(0o755)
+        shutil.rmtree(base)
+    assert paths == ["videos/open.mp4"]
+    assert errors == ["videos/locked: Permission denied"]
+    assert logged == ["videos/locked"]  # one log line
