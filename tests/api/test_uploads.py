@@ -183,18 +183,20 @@ async def test_an_upload_the_daemon_recorded_first_answers_with_that_record(
 async def test_an_upload_the_database_refuses_leaves_no_file(
     client: Client, auth: dict[str, str], engine: AsyncEngine, tmp_path: Path, library_root: Path
 ) -> None:
-    # A real refusal by PostgreSQL at the insert (a trigger): disk full on its side.
+    # A real refusal by PostgreSQL at the insert (a trigger): "the server is shutting down".
     async with engine.begin() as connection:
         await connection.exec_driver_sql(
             "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            "RAISE EXCEPTION 'no room' USING ERRCODE = 'disk_full'; END $$"
+            "RAISE EXCEPTION 'going down' USING ERRCODE = 'admin_shutdown'; END $$"
         )
         await connection.exec_driver_sql(
             "CREATE TRIGGER refuse BEFORE INSERT ON videos FOR EACH ROW EXECUTE FUNCTION refuse()"
         )
     clip = make_video(tmp_path / "clip.mp4")
     response = await client.post(UPLOAD, data=form(clip), headers=auth)
-    assert response.status >= 500
+    # 503 once 57P01 is classified "unavailable" (issue 10 item 1); 500 before. Either way
+    # a JSON error, and what this test is about: no file and no record stay behind.
+    assert response.status in (500, 503), await response.text()
     assert "error" in await response.json()
     assert inbox_files(library_root) == []
     assert await count_rows(engine) == 0
