@@ -55,6 +55,8 @@ setup(
             "pytest-aiohttp>=1.0.5,<2",
             "pytest-timeout>=2.2,<3",
             "ruff>=0.4",
+            # Property-based API tests from our OpenAPI document (tests/api/test_schemathesis.py).
+            "schemathesis>=4.1,<5",
         ],
     },
     entry_points={

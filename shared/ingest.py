@@ -97,7 +97,7 @@ def walk(library: Library, directory_type: str, result: ScanResult) -> Iterator[
             with os.scandir(folder) as scanner:
                 entries = list(scanner)
         except OSError as error:
-            result.fail(f"{stored_folder}: {error.strerror or error}")
+            _skip(result, stored_folder, error.strerror or str(error))
             continue
         for entry in entries:
             stored = f"{stored_folder}/{entry.name}"
@@ -112,24 +112,33 @@ def walk(library: Library, directory_type: str, result: ScanResult) -> Iterator[
 def _found_file(
     library: Library, entry: os.DirEntry[str], stored: str, result: ScanResult
 ) -> FoundFile | None:
+    # Problems are reported under the entry's own stored path (a link's name, not its
+    # target's): that is what the user finds in the tree, and it leaks no server path.
     try:
         stored.encode("utf-8")
+        target = stored
         if entry.is_symlink():
             # The target must stay inside the library; it is recorded under its own path.
-            stored = library.stored_path(Path(entry.path))
+            target = library.stored_path(Path(entry.path))
         stat = os.stat(entry.path) if entry.is_symlink() else entry.stat(follow_symlinks=False)
     except UnicodeEncodeError:
-        result.fail(f"{stored.encode('utf-8', 'replace').decode()}: name is not valid UTF-8")
+        _skip(result, stored.encode("utf-8", "replace").decode(), "name is not valid UTF-8")
         return None
-    except PathError as error:
-        result.fail(error.message)
+    except PathError as error:  # a loop, a target outside the library
+        _skip(result, stored, error.reason)
         return None
-    except OSError as error:
-        result.fail(f"{stored}: {error.strerror or error}")
+    except OSError as error:  # a dangling link, a name too long, ELOOP
+        _skip(result, stored, error.strerror or str(error))
         return None
     if not S_ISREG(stat.st_mode):
         return None
-    return FoundFile(stored, entry.path, stat.st_size, stat.st_mtime_ns)
+    return FoundFile(target, entry.path, stat.st_size, stat.st_mtime_ns)
+
+
+def _skip(result: ScanResult, stored: str, reason: str) -> None:
+    """One entry the walk cannot take: one error in the result, one log line, walk on."""
+    log.warning("walk_entry_skipped", path=stored, reason=reason)
+    result.fail(f"{stored}: {reason}")
 
 
 def _walk_all(library: Library, directory_types: list[str], result: ScanResult) -> list[FoundFile]:

@@ -340,5 +340,7 @@ async def test_restore(client: Client, auth: dict[str, str], video_file: Path) -
     assert (await restored.json())["isValid"] is True
     await client.delete(f"{URL}/{created['id']}", headers=auth)
     video_file.unlink()
-    missing = await (await client.post(f"{URL}/{created['id']}/restore", headers=auth)).json()
-    assert (missing["isValid"], missing["invalidReason"]) == (False, "missing")
+    missing = await client.post(f"{URL}/{created['id']}/restore", headers=auth)
+    assert missing.status == 409  # the record stays deleted (tests/api/test_inputs.py)
+    after = await (await client.get(f"{URL}/{created['id']}", headers=auth)).json()
+    assert (after["isValid"], after["invalidReason"]) == (False, "deleted")

@@ -56,6 +56,12 @@ class VideoReader:
         return Video.from_row(row) if row else None
 
     @translate_errors
+    async def get_by_path(self, path: str) -> Video | None:
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(select(videos).where(videos.c.path == path))).first()
+        return Video.from_row(row) if row else None
+
+    @translate_errors
     async def get_many(self, ids: Sequence[uuid.UUID]) -> list[Video]:
         async with self.engine.connect() as connection:
             result = await connection.execute(select(videos).where(videos.c.id.in_(ids)))
