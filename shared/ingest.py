@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,8 @@ class ScanResult:
 
 
 Progress = Callable[[ScanResult, int], None]
+#: Told of each examination: the file, what it found (None: unsettled or gone), seconds.
+Observe = Callable[[FoundFile, ExaminedFile | None, float], None]
 
 
 def walk(library: Library, directory_type: str, result: ScanResult) -> Iterator[FoundFile]:
@@ -207,11 +210,18 @@ async def examine_and_record(
     pool: ExaminerPool,
     result: ScanResult,
     progress: Progress | None = None,
-    extra: Callable[[FoundFile, ExaminedFile], ExaminedFile] | None = None,
+    library: Library | None = None,
+    observe: Observe | None = None,
+    batch_wait_s: float = BATCH_WAIT_S,
 ) -> list[WriteOutcome]:
     """Probe and hash files in the worker pool and record them in batches.
 
     Reading and writing overlap: a writer task records batch N while batch N+1 is read.
+    With `library` (the daemon), a new path also takes the record of identical content
+    whose file is gone from disk though nothing marked it missing yet; a scan marks
+    vanished files missing before it writes, so it needs no look at the disk.
+    `observe(file, examined, seconds)` hears of every examination (the daemon's metrics);
+    `batch_wait_s` trades round trips for latency.
     """
     outcomes: list[WriteOutcome] = []
     pending: asyncio.Queue[ExaminedFile | None] = asyncio.Queue(maxsize=WRITE_BATCH * 2)
@@ -220,18 +230,22 @@ async def examine_and_record(
     async def writer() -> None:
         finished = False
         while not finished:
-            batch, finished = await _next_batch(pending)
+            batch, finished = await _next_batch(pending, batch_wait_s)
             if batch:
-                written = await repository.write_examined(batch)
+                vanished = await _vanished_twins(library, repository, batch) if library else set()
+                written = await repository.write_examined(batch, vanished=vanished)
                 _count(result, batch, written)
                 outcomes.extend(written)
                 if progress:
                     progress(result, total)
 
     async def read(file: FoundFile) -> None:
+        started = time.monotonic()
         examined = await examine_settled(pool, file, result)
+        if observe:
+            observe(file, examined, time.monotonic() - started)
         if examined is not None:
-            await pending.put(extra(file, examined) if extra else examined)
+            await pending.put(examined)
 
     writing = asyncio.create_task(writer())
     # Bounded fan-out: a burst of 100,000 files never becomes 100,000 tasks at once.
@@ -261,8 +275,31 @@ async def examine_and_record(
     return outcomes
 
 
+async def _vanished_twins(
+    library: Library, repository: VideoRepository, batch: Sequence[ExaminedFile]
+) -> set[str]:
+    """Recorded paths holding the content of a file in the batch, whose file is gone."""
+    keys = {(f.size, f.sha256) for f in batch if f.sha256 and f.invalid_reason is None}
+    if not keys:
+        return set()
+    paths = {f.path for f in batch}
+    twins = [p for p in await repository.paths_with_content(keys) if p not in paths]
+    return set(await asyncio.to_thread(_gone_from_disk, library, twins)) if twins else set()
+
+
+def _gone_from_disk(library: Library, stored_paths: Sequence[str]) -> list[str]:
+    gone = []
+    for stored in stored_paths:
+        try:
+            if not library.absolute(stored).exists():
+                gone.append(stored)
+        except PathError:
+            gone.append(stored)
+    return gone
+
+
 async def _next_batch(
-    pending: asyncio.Queue[ExaminedFile | None],
+    pending: asyncio.Queue[ExaminedFile | None], wait_s: float
 ) -> tuple[list[ExaminedFile], bool]:
     """The next files to write, and whether the end mark came.
 
@@ -274,7 +311,7 @@ async def _next_batch(
         return [], True
     batch = [first]
     if pending.qsize() < WRITE_BATCH:
-        await asyncio.sleep(BATCH_WAIT_S)
+        await asyncio.sleep(wait_s)
     while len(batch) < WRITE_BATCH and not pending.empty():
         item = pending.get_nowait()
         if item is None:

@@ -8,11 +8,11 @@ upserted by path.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, func, literal_column, select, update
+from sqlalchemy import and_, case, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -99,14 +99,21 @@ class VideoRepository(VideoReader):
     # -- writing what a probe found ------------------------------------------------------
 
     @translate_errors
-    async def write_examined(self, files: Sequence[ExaminedFile]) -> list[WriteOutcome]:
-        """Record examined files: moved files re-attached, the rest upserted by path."""
+    async def write_examined(
+        self, files: Sequence[ExaminedFile], *, vanished: Collection[str] = ()
+    ) -> list[WriteOutcome]:
+        """Record examined files: moved files re-attached, the rest upserted by path.
+
+        A new path takes the record of identical content (size, SHA-256) that is marked
+        missing, or whose path is in `vanished` (the caller saw its file gone from disk,
+        before anything marked it missing: a rename seen as a create and a late delete).
+        """
         outcomes: list[WriteOutcome] = []
         unique = list({f.path: f for f in files}.values())  # one row per path per statement
         for start in range(0, len(unique), WRITE_BATCH):
             batch = unique[start : start + WRITE_BATCH]
             async with self.engine.begin() as connection:
-                moved = await _reattach_moved(connection, batch)
+                moved = await _reattach_moved(connection, batch, vanished)
                 outcomes += moved
                 moved_paths = {o.path for o in moved}
                 rest = [f for f in batch if f.path not in moved_paths]
@@ -163,8 +170,9 @@ class VideoRepository(VideoReader):
     async def paths_with_content(self, keys: Iterable[tuple[int, str]]) -> dict[str, str]:
         """Recorded paths holding one of these (size, SHA-256) contents: path -> hash.
 
-        The daemon looks here before recording a new path: a rename whose two halves
-        came unpaired is a move of that record, if its old file is gone.
+        The daemon's ingest looks here before recording new paths: a rename whose two
+        halves came unpaired is a move of that record, if its old file is gone (then
+        `write_examined(vanished=...)` re-attaches it).
         """
         wanted = set(keys)
         if not wanted:
@@ -322,11 +330,13 @@ async def _upsert(connection: AsyncConnection, files: Sequence[ExaminedFile]) ->
 
 
 async def _reattach_moved(
-    connection: AsyncConnection, files: Sequence[ExaminedFile]
+    connection: AsyncConnection, files: Sequence[ExaminedFile], vanished: Collection[str]
 ) -> list[WriteOutcome]:
     """Give files that moved while nobody watched their old record back, by (size, SHA-256).
 
-    Only records marked `missing` are candidates, and only for paths not yet recorded.
+    Candidates are records marked `missing` and records at `vanished` paths (never a soft
+    deleted one), and only for paths not yet recorded. The one place a record follows its
+    content: scans, reconciliation and the daemon's ingest all come through here.
     """
     hashed = [f for f in files if f.sha256 and f.invalid_reason is None]
     if not hashed:
@@ -344,7 +354,13 @@ async def _reattach_moved(
     candidates = await connection.execute(
         select(videos.c.id, videos.c.file_size, videos.c.file_hash)
         .where(
-            videos.c.invalid_reason == "missing",
+            or_(
+                videos.c.invalid_reason == "missing",
+                and_(
+                    videos.c.path.in_(list(vanished)),
+                    videos.c.invalid_reason.is_distinct_from("deleted"),
+                ),
+            ),
             videos.c.file_hash.in_([f.sha256 for f in fresh]),
         )
         .order_by(videos.c.updated_at.desc())
