@@ -19,7 +19,7 @@ from tests.media import make_video
 from videolib.daemon.metrics import DaemonMetrics
 from videolib.daemon.reconcile import reconcile
 from videolib.shared.config import Config
-from videolib.shared.db.repository import VideoRepository
+from videolib.shared.db.repository import DirectoryLocks, VideoRepository
 from videolib.shared.ingest import ScanResult, walk
 from videolib.shared.library import Library
 from videolib.shared.runtime import examiner_pool
@@ -86,7 +86,13 @@ async def test_reconcile_logs_one_line_per_hostile_entry_and_records_the_rest(
     expected = hostile_tree(library_root)
     with structlog.testing.capture_logs() as logs:
         async with examiner_pool(config) as pool:
-            result = await reconcile(Library.from_config(config), repository, pool, DaemonMetrics())
+            result = await reconcile(
+                Library.from_config(config),
+                repository,
+                DirectoryLocks(repository.engine),
+                pool,
+                DaemonMetrics(),
+            )
     assert result is not None
     check_errors(result.errors, expected)
     skipped = [entry for entry in logs if entry["event"] == "walk_entry_skipped"]
