@@ -63,6 +63,7 @@ CASES: list[tuple[str, BaseException, Fault]] = [
         Fault.BUG,
     ),
     ("undefined column", asyncpg.UndefinedColumnError("no column"), Fault.BUG),
+    ("closed connection", asyncpg.InterfaceError("connection is closed"), Fault.UNAVAILABLE),
     ("bad argument count", asyncpg.InterfaceError("expects 2 arguments"), Fault.BUG),
     ("plain bug", ValueError("bad value"), Fault.BUG),
 ]

@@ -92,7 +92,9 @@ def classify(error: BaseException) -> Fault:
         if isinstance(link, OSError | asyncpg.PostgresConnectionError):
             return Fault.UNAVAILABLE
         if isinstance(link, DBAPIError) and link.connection_invalidated:
-            return Fault.UNAVAILABLE  # SQLAlchemy saw a disconnect ("connection is closed")
+            return Fault.UNAVAILABLE  # SQLAlchemy saw a disconnect
+        if isinstance(link, asyncpg.InterfaceError) and "connection is closed" in str(link):
+            return Fault.UNAVAILABLE  # the test SQLAlchemy's asyncpg dialect uses too
     return Fault.BUG
 
 
