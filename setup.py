@@ -51,6 +51,7 @@ setup(
             "jsonschema>=4.18,<5",
             "mypy>=1.8",
             "playwright>=1.40,<2",
+            "psutil>=5.9,<8",  # tests/outages: the server's processes to SIGSTOP
             "pytest>=8,<10",
             "pytest-aiohttp>=1.0.5,<2",
             "pytest-timeout>=2.2,<3",

@@ -82,7 +82,10 @@ class Scheduler:
         self.notifier = notifier or Notifier(None)
         self.metrics = DaemonMetrics()
         self.health = DatabaseHealth(
-            functools.partial(ping, engine), self.metrics, on_recovered=self._on_database_back
+            functools.partial(ping, engine),
+            self.metrics,
+            on_recovered=self._on_database_back,
+            probe_timeout_s=config.database.connect_timeout_seconds,
         )
         self.inbox = Inbox(
             self.library, self.repository, pool, config.daemon, self.metrics, self.locks

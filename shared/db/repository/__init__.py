@@ -6,7 +6,15 @@ SQLAlchemy types. One module per aggregate; every name is importable from the pa
 """
 
 from .admin import AdminVideoRepository
-from .errors import is_connection_problem, translate_errors
+from .errors import (
+    Fault,
+    classify,
+    database_call_bound,
+    is_connection_problem,
+    translate,
+    translate_errors,
+    translated,
+)
 from .listing import (
     DEFERRED_JOIN_FROM,
     SORT_COLUMNS,
@@ -29,6 +37,7 @@ __all__ = [
     "AdminVideoRepository",
     "DirectoryLocks",
     "DuplicateGroup",
+    "Fault",
     "ScanJob",
     "ScanJobRepository",
     "SettingsRepository",
@@ -39,8 +48,12 @@ __all__ = [
     "VideoQuery",
     "VideoReader",
     "VideoRepository",
+    "classify",
+    "database_call_bound",
     "is_connection_problem",
     "ping",
     "search_query",
+    "translate",
     "translate_errors",
+    "translated",
 ]

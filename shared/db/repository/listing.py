@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 from sqlalchemy import Integer, Text, any_, bindparam, cast, func, literal_column, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
@@ -20,9 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from videolib.shared.db.records import Video
 from videolib.shared.db.schema import SEARCH_DOCUMENT, videos
 from videolib.shared.db.video_json import video_json_columns
-from videolib.shared.errors import DatabaseUnavailableError
 
-from .errors import translate_errors
+from .errors import is_connection_problem, translate_errors
 
 #: The API's sort keys and the columns they order by.
 SORT_COLUMNS = {
@@ -212,12 +210,6 @@ def _compiled_listing(
 
 
 # The driver's own "the connection is gone" errors, seen on the listing's direct path.
-_DRIVER_CONNECTION_ERRORS = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.InterfaceError,
-)
 
 
 class VideoListing:
@@ -245,21 +237,20 @@ class VideoListing:
             query.limit,
             offset,
         )
-        try:
-            # The pool's connection itself, not an AsyncConnection around it: checking one
-            # out that way cost more CPU than running the query (SQLAlchemy's own
-            # AsyncEngine.raw_connection; asyncpg alone starts no transaction to end).
-            pooled = await self.engine.raw_connection()
-        except _DRIVER_CONNECTION_ERRORS as error:
-            raise DatabaseUnavailableError(f"database unavailable: {error}") from error
+        # The pool's connection itself, not an AsyncConnection around it: checking one
+        # out that way cost more CPU than running the query (SQLAlchemy's own
+        # AsyncEngine.raw_connection; asyncpg alone starts no transaction to end).
+        # Failures are classified by translate_errors.
+        pooled = await self.engine.raw_connection()
         try:
             driver = pooled.driver_connection
             assert driver is not None  # a checked-out connection always has one
             row = await driver.fetchrow(sql, *[bound[name] for name in names])
-        except _DRIVER_CONNECTION_ERRORS as error:
-            # The pool cannot see this through SQLAlchemy: drop the dead connection.
-            pooled.invalidate(error)
-            raise DatabaseUnavailableError(f"database unavailable: {error}") from error
+        except Exception as error:
+            if is_connection_problem(error):
+                # The pool cannot see this through SQLAlchemy: drop the dead connection.
+                pooled.invalidate(error)
+            raise
         except asyncio.CancelledError:
             pooled.invalidate()  # its answer may still be on the way: not reusable
             raise

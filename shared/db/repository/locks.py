@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Iterable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from videolib.shared.errors import DatabaseUnavailableError
+from videolib.shared.errors import VideolibError
 
-from .errors import is_connection_problem
+from .errors import bounded_call, is_connection_problem, translated
 
 
 class DirectoryLocks:
@@ -32,24 +32,17 @@ class DirectoryLocks:
         The daemon reconciles the types it got and skips the others (an API scan or
         another daemon is on them). One connection holds them all.
         """
+        async with translated():
+            connection = await self.engine.connect().start()
+        taken: list[str] = []
         try:
-            async with self.engine.connect() as connection:
-                taken: list[str] = []
-                try:
-                    for key in sorted(set(directory_types)):
-                        if await _advisory_lock(connection, key, wait=False):
-                            taken.append(key)
-                    yield taken
-                finally:
-                    for key in taken:
-                        await connection.execute(
-                            text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": _lock(key)}
-                        )
-                    await connection.commit()
-        except Exception as error:
-            if is_connection_problem(error):
-                raise DatabaseUnavailableError(f"database unavailable: {error}") from error
-            raise
+            async with translated():
+                for key in sorted(set(directory_types)):
+                    if await _advisory_lock(connection, key, wait=False):
+                        taken.append(key)
+            yield taken
+        finally:
+            await _release(connection, taken, commit=True)
 
     @contextlib.asynccontextmanager
     async def directory_lock(
@@ -59,25 +52,51 @@ class DirectoryLocks:
 
         Two scans (daemon reconcile, API scan, CLI scan) of one tree never run at once.
         Yields False, holding nothing, when ``wait`` is false and a lock is taken.
+        Only the lock statements are translated: an error of the body passes unchanged.
         """
         keys = sorted(set(directory_types))
-        async with self.engine.connect() as connection:
+        async with translated():
+            connection = await self.engine.connect().start()
             # Session locks need no transaction; without one the connection is idle, not
             # "idle in transaction" for the whole scan, which servers time out and kill.
             await connection.execution_options(isolation_level="AUTOCOMMIT")
-            taken: list[str] = []
-            try:
+        taken: list[str] = []
+        try:
+            locked = True
+            async with translated():
                 for key in keys:
                     if not await _advisory_lock(connection, key, wait):
-                        yield False
-                        return
+                        locked = False
+                        break
                     taken.append(key)
-                yield True
-            finally:
-                for key in taken:
-                    await connection.execute(
-                        text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": _lock(key)}
-                    )
+            if not locked:
+                await _release(connection, taken, commit=False)
+                taken.clear()
+            yield locked
+        finally:
+            await _release(connection, taken, commit=False)
+
+
+async def _release(connection: AsyncConnection, taken: list[str], *, commit: bool) -> None:
+    """Unlock and give the connection back. A lost session has freed its locks already
+    (PostgreSQL ends them with it), so a connection problem here is not an error."""
+    try:
+        async with bounded_call():
+            for key in taken:
+                await connection.execute(
+                    text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": _lock(key)}
+                )
+            if commit:
+                await connection.commit()
+    except Exception as error:
+        if not is_connection_problem(error) and not isinstance(error, VideolibError):
+            raise
+    finally:
+        try:
+            await connection.close()
+        except Exception as error:
+            if not is_connection_problem(error):
+                raise
 
 
 def _lock(directory_type: str) -> str:
