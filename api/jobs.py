@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from videolib.api.keys import JOBS, LIBRARY, LOCKS, POOL, SCAN_TASKS, SCAN_WRITES
-from videolib.shared.db.repository import ScanJob, translate_errors
+from videolib.shared.db.repository import ScanJob, database_call_bound, translate_errors
 from videolib.shared.errors import ConflictError
 from videolib.shared.ingest import ScanResult, scan
 from videolib.shared.logging import get_logger
@@ -46,7 +46,10 @@ async def scan_now(app: web.Application, directory_type: str, skip_existing: boo
 async def start_job(app: web.Application, directory_type: str, skip_existing: bool) -> ScanJob:
     """Start a background scan; returns its job once the lock is held (409 if not free)."""
     started: asyncio.Future[ScanJob] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(_run_job(app, directory_type, skip_existing, started))
+    # The job outlives the request: it must not inherit the request's per-call bound on
+    # the database (a task copies the context it is created in).
+    with database_call_bound(None):
+        task = asyncio.create_task(_run_job(app, directory_type, skip_existing, started))
     app[SCAN_TASKS].add(task)
     task.add_done_callback(app[SCAN_TASKS].discard)
     return await started
