@@ -50,6 +50,11 @@ setup(
         "test": [
             "jsonschema>=4.18,<5",
             "mypy>=1.8",
+            # Stubs for the imports that ship no types of their own (make typecheck).
+            "asyncpg-stubs>=0.29,<1",
+            "types-jsonschema>=4.18",
+            "types-psutil>=5.9",
+            "types-tqdm>=4.66",
             "playwright>=1.40,<2",
             "psutil>=5.9,<8",  # tests/outages: the server's processes to SIGSTOP
             "pytest>=8,<10",

@@ -70,7 +70,9 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Applica
 def _database(given: AsyncEngine | None) -> Callable[[web.Application], AsyncIterator[None]]:
     async def context(app: web.Application) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            engine = given or await stack.enter_async_context(open_database(app[CONFIG]))
+            engine = given
+            if engine is None:
+                engine = await stack.enter_async_context(open_database(app[CONFIG]))
             app[ENGINE] = engine
             app[VIDEOS] = AdminVideoRepository(engine)
             app[SCAN_WRITES] = VideoRepository(engine)

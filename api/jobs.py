@@ -136,7 +136,7 @@ async def fail_orphaned_jobs(app: web.Application, jobs: list[ScanJob] | None = 
 
 async def cancel_jobs(app: web.Application) -> None:
     """Stop this process's running scans (shutdown); each marks its job cancelled."""
-    tasks = list(app[SCAN_TASKS])
+    tasks: list[asyncio.Task[None]] = [*app[SCAN_TASKS]]
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

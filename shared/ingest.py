@@ -279,7 +279,11 @@ async def _vanished_twins(
     library: Library, repository: VideoRepository, batch: Sequence[ExaminedFile]
 ) -> set[str]:
     """Recorded paths holding the content of a file in the batch, whose file is gone."""
-    keys = {(f.size, f.sha256) for f in batch if f.sha256 and f.invalid_reason is None}
+    keys = {
+        (f.size, f.sha256)
+        for f in batch
+        if f.size is not None and f.sha256 and f.invalid_reason is None
+    }
     if not keys:
         return set()
     paths = {f.path for f in batch}

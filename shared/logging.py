@@ -40,4 +40,4 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     """A logger bound with the module name."""
-    return structlog.get_logger(module=name)
+    return structlog.stdlib.get_logger(module=name)

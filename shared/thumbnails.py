@@ -38,7 +38,7 @@ _CONTEXT = multiprocessing.get_context("forkserver")
 
 def retry_delay(attempts: int, base_seconds: float) -> float:
     """Seconds to wait after the `attempts`-th failure: base, doubling, at most a day."""
-    return min(base_seconds * 2 ** max(attempts - 1, 0), MAX_RETRY_SECONDS)
+    return min(base_seconds * 2.0 ** max(attempts - 1, 0), MAX_RETRY_SECONDS)
 
 
 def thumbnail_name(video_id: uuid.UUID) -> str:

@@ -76,8 +76,9 @@ class ExaminedFile:
     path: str
     filename: str
     directory_type: str
-    size: int
-    mtime_ns: int
+    #: None when the file could not be stat-ed (unreadable); the columns allow it.
+    size: int | None
+    mtime_ns: int | None
     sha256: str | None
     metadata: Metadata | None
     #: Why the probe failed, shown to users; None when it succeeded.

@@ -56,7 +56,8 @@ async def add_video(config: Config, stored: str, **values: Any) -> uuid.UUID:
         result = await connection.execute(
             insert(videos).values(**row, **values).returning(videos.c.id)
         )
-        return result.scalar_one()
+        video_id: uuid.UUID = result.scalar_one()
+        return video_id
 
 
 async def test_login_sets_a_strict_http_only_cookie(client: Client) -> None:

@@ -13,6 +13,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis
@@ -134,7 +135,7 @@ def test_api_answers_as_documented(served: ServedApp) -> None:
             database=None,  # no example store written into the tree
             phases=[Phase.explicit, Phase.generate, Phase.shrink],
         )
-        def answers_as_documented(case: schemathesis.Case) -> None:
+        def answers_as_documented(case: schemathesis.Case[Any]) -> None:
             case.call_and_validate(headers=headers, checks=CHECKS, timeout=30)
 
         tried += 1

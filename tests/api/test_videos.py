@@ -299,8 +299,8 @@ async def test_update_rejects(
     client: Client,
     auth: dict[str, str],
     engine: AsyncEngine,
-    edit: dict,
-    field: str,  # type: ignore[type-arg]
+    edit: dict[str, object],
+    field: str,
 ) -> None:
     (video_id,) = await insert_rows(engine, row("videos/a.mp4"))
     response = await client.put(f"{URL}/{video_id}", json=edit, headers=auth)

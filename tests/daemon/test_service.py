@@ -117,7 +117,7 @@ async def test_a_folder_rename_moves_every_record(
         os.rename(folder, library_root / "videos" / "holiday")
 
         async def moved() -> dict[str, object]:
-            now = {v.path: v.id for v in await rows(engine)}
+            now: dict[str, object] = {v.path: v.id for v in await rows(engine)}
             return now if set(now) == {"videos/holiday/day1/a.mp4", "videos/holiday/b.mp4"} else {}
 
         after = await eventually(moved, 5, "the folder move")

@@ -34,7 +34,8 @@ async def add_video(engine: AsyncEngine, stored: str, **values: Any) -> uuid.UUI
         result = await connection.execute(
             insert(videos).values(**row, **values).returning(videos.c.id)
         )
-        return result.scalar_one()
+        video_id: uuid.UUID = result.scalar_one()
+        return video_id
 
 
 async def row_of(engine: AsyncEngine, table: Any, video_id: uuid.UUID) -> Any:

@@ -61,10 +61,10 @@ def append_while_reading(path: str, settings: ProbeSettings) -> Examination:
     """Append to the file between examine's two stats, like a copy still in progress."""
     original = examine_module.sha256_file
 
-    def append_then_hash(target: str) -> str:
-        with open(target, "ab") as file:
+    def append_then_hash(path: str | os.PathLike[str]) -> str:
+        with open(path, "ab") as file:
             file.write(b"\0" * 4096)
-        return original(target)
+        return original(path)
 
     examine_module.sha256_file = append_then_hash
     try:
@@ -258,7 +258,7 @@ def test_workers_that_cannot_start_fail_calls_without_a_restart_loop(
 ) -> None:
     async def scenario() -> tuple[list[BaseException], int]:
         async with ExaminerPool(1, UnloadableSettings(), 30.0) as pool:
-            errors = []
+            errors: list[BaseException] = []
             for path in videos[:2]:
                 with pytest.raises(RuntimeError, match="could not start") as raised:
                     await pool.examine(str(path))

@@ -10,12 +10,13 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from tests.media import make_video
 from tests.ops.test_metric_names import free_port
 
 
-def get_json(url: str, token: str) -> dict[str, object]:
+def get_json(url: str, token: str) -> dict[str, Any]:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())  # type: ignore[no-any-return]
@@ -75,7 +76,7 @@ def test_run_starts_everything_lists_a_drop_and_stops_on_one_signal(tmp_path: Pa
 
         def listed() -> bool:
             data = get_json(base, token)["data"]
-            return [v["path"] for v in data] == ["videos/clip.mp4"]  # type: ignore[index,union-attr]
+            return [v["path"] for v in data] == ["videos/clip.mp4"]
 
         wait_for(listed, 30)
         process.send_signal(signal.SIGINT)

@@ -30,7 +30,9 @@ from videolib.shared.db.engine import open_engine
 
 # pgserver's own directory, found without importing it (its import warns; embedded.py
 # imports it under a filter).
-PG_CTL = Path(importlib.util.find_spec("pgserver").origin or "").parent / "pginstall/bin/pg_ctl"
+_PGSERVER = importlib.util.find_spec("pgserver")
+assert _PGSERVER is not None and _PGSERVER.origin is not None  # an install requirement
+PG_CTL = Path(_PGSERVER.origin).parent / "pginstall/bin/pg_ctl"
 #: pgserver runs the server as its own user when we are root (as in CI containers).
 PG_USER = "pgserver" if os.geteuid() == 0 else None
 #: Small, so that using every slot up is cheap.

@@ -84,7 +84,10 @@ async def outage_client(
 AUTH = {"Authorization": f"Bearer {issue_token(SECRET)}"}
 
 
-async def answer(client: Client, method: str, path: str, body: object = None) -> tuple:
+Answer = tuple[int, dict[str, str], str, float]  # status, headers, body text, seconds
+
+
+async def answer(client: Client, method: str, path: str, body: object = None) -> Answer:
     path = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
     started = time.monotonic()
     async with client.request(method, path, json=body, headers=AUTH) as response:
@@ -93,7 +96,9 @@ async def answer(client: Client, method: str, path: str, body: object = None) ->
         return response.status, dict(response.headers), text, elapsed
 
 
-def assert_unavailable(status: int, headers: dict, text: str, elapsed: float, what: str) -> None:
+def assert_unavailable(
+    status: int, headers: dict[str, str], text: str, elapsed: float, what: str
+) -> None:
     assert status == 503, f"{what}: {status} {text}"
     assert headers.get("Retry-After") == "2", what  # ceil(1.5)
     assert '"error": "database_' in text or '"error":"database_' in text, text
@@ -110,7 +115,7 @@ async def test_every_route_answers_without_500_when_the_database_is_stopped(
     try:
         for method, path, body in DATABASE_ROUTES:
             assert_unavailable(*await answer(outage_client, method, path, body), f"{method} {path}")
-        app = outage_client.server.app
+        app = outage_client.app
         assert app is not None
         for route in app.router.routes():
             if route.method in ("HEAD", "OPTIONS"):

@@ -13,12 +13,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from videolib.shared.db.repository import Fault, classify, translate, translate_errors
 from videolib.shared.errors import DatabaseBusyError, DatabaseUnavailableError, NotFoundError
 
-_dbapi = AsyncAdapt_asyncpg_dbapi(asyncpg)
+_dbapi = AsyncAdapt_asyncpg_dbapi(asyncpg)  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
 
 
 def wrapped(error: Exception, kind: type[DBAPIError] = DBAPIError) -> DBAPIError:
     """The error as SQLAlchemy hands it to a caller: DBAPIError(orig=adapted(cause=asyncpg))."""
-    adapted = _dbapi.Error(str(error), error)
+    adapted = _dbapi.Error(str(error), error)  # type: ignore[no-untyped-call]
     adapted.__cause__ = error
     return kind("SELECT 1", {}, adapted)
 

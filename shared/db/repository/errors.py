@@ -13,8 +13,8 @@ import contextvars
 import enum
 import functools
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import ParamSpec, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
 from sqlalchemy.exc import DBAPIError
@@ -166,7 +166,7 @@ async def translated() -> AsyncIterator[None]:
 
 def translate_errors(
     method: Callable[P, Awaitable[T]],
-) -> Callable[P, Awaitable[T]]:
+) -> Callable[P, Coroutine[Any, Any, T]]:  # a coroutine, so asyncio.create_task takes it
     """Run a repository call within the call bound, re-run it when its transaction lost a
     race (40001, 40P01: each repository call is one idempotent unit), and turn driver
     errors that mean "unavailable" or "busy" into DatabaseUnavailableError."""
