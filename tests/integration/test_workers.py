@@ -44,6 +44,13 @@ def hang_on_marked(path: str, settings: ProbeSettings) -> Examination:
     return examine(path, settings)
 
 
+def hang_after_saying(path: str, settings: ProbeSettings) -> Examination:
+    """Create `<path>.started` (so a test knows the worker is busy), then hang."""
+    Path(path).with_suffix(".started").touch()
+    time.sleep(600)
+    return examine(path, settings)
+
+
 def slow_with_pid(path: str, settings: ProbeSettings) -> Examination:
     """Take 0.5 s and say which process did the work."""
     time.sleep(0.5)

@@ -1,0 +1,112 @@
+"""No orphan processes: kill -9 a daemon or `videolib run`, and nothing of its tree lives on.
+
+Real processes on a test database and library; /proc says who is left (tests/processes.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import processes
+from tests.media import make_video
+from videolib.shared.config import Config
+
+pytestmark = pytest.mark.timeout(120)
+
+#: Workers must go within this long of their owner's death (issue 10, item 7).
+WORKER_EXIT_S = 2.0
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _wait_for(condition: object, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not in {seconds:g} s: {what}")
+
+
+def _tree(pid: int) -> dict[int, str]:
+    return {child: processes.command_line(child) for child in processes.descendants(pid)}
+
+
+POOL_OWNER = """
+import asyncio, sys
+from tests.integration.test_workers import SETTINGS, hang_after_saying
+from videolib.shared.media.workers import ExaminerPool
+
+async def main() -> None:
+    async with ExaminerPool(2, SETTINGS, 600.0, job=hang_after_saying) as pool:
+        await asyncio.gather(*(pool.examine(path) for path in sys.argv[1:]))
+
+asyncio.run(main())
+"""
+
+
+def test_busy_workers_die_within_2_s_of_their_owner(tmp_path: Path) -> None:
+    paths = [tmp_path / "hang-1.mp4", tmp_path / "hang-2.mp4"]
+    owner = subprocess.Popen(
+        [sys.executable, "-c", POOL_OWNER, *map(str, paths)], cwd=REPO, stderr=subprocess.PIPE
+    )
+    try:
+        # Both workers are inside the job (a hung probe), not waiting on their pipe.
+        _wait_for(lambda: all(p.with_suffix(".started").exists() for p in paths), 60, "busy")
+        tree = _tree(owner.pid)
+        assert sum("multiprocessing.spawn" in line for line in tree.values()) == 2, tree
+        owner.kill()
+        owner.wait()
+        assert processes.wait_gone(tree, WORKER_EXIT_S) == set(), tree
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+        assert owner.stderr is not None
+        owner.stderr.close()
+
+
+def _daemon_environment(config: Config, tmp_path: Path) -> dict[str, str]:
+    settings = tmp_path / "daemon.toml"
+    settings.write_text(
+        "[daemon]\nsettle_seconds = 0.3\nquiet_seconds = 0.05\nmetrics_port = 0\n"
+        "[probe]\nworkers = 2\n[thumbnails]\npoll_seconds = 0.5\n"
+    )
+    return {
+        **os.environ,
+        "VIDEOLIB_CONFIG": str(settings),
+        "DATABASE_URL": config.database.url,
+        "MEDIA_LIBRARY_PATH": str(config.library_root),
+        "VIDEOLIB_STATE_DIR": str(tmp_path / "state"),
+    }
+
+
+def test_kill_9_of_a_daemon_leaves_no_worker(
+    config: Config, library_root: Path, tmp_path: Path
+) -> None:
+    for name in ("a.mp4", "b.mp4"):
+        make_video(library_root / "videos" / name)
+    command = [sys.executable, "-m", "videolib.shared.cli", "daemon"]
+    daemon = subprocess.Popen(
+        command, env=_daemon_environment(config, tmp_path), stderr=subprocess.DEVNULL
+    )
+    thumbnails = tmp_path / "state" / "thumbnails"
+    try:
+        # Both pools have worked: examiners recorded the files, the thumbnailer made JPEGs.
+        _wait_for(lambda: len(list(thumbnails.rglob("*.jpg"))) == 2, 60, "two thumbnails")
+        tree = _tree(daemon.pid)
+        workers = [pid for pid, line in tree.items() if "multiprocessing.spawn" in line]
+        assert len(workers) == 3, tree  # two examiners and one thumbnailer
+        daemon.kill()
+        daemon.wait()
+        # Workers, and the resource tracker that lives as long as they do, are gone.
+        assert processes.wait_gone(tree, WORKER_EXIT_S) == set(), tree
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
