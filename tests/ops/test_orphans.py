@@ -15,6 +15,8 @@ import pytest
 
 from tests import processes
 from tests.media import make_video
+from tests.ops.test_metric_names import free_port
+from tests.ops.test_run import get_json
 from videolib.shared.config import Config
 
 pytestmark = pytest.mark.timeout(120)
@@ -110,3 +112,93 @@ def test_kill_9_of_a_daemon_leaves_no_worker(
         if daemon.poll() is None:
             daemon.kill()
             daemon.wait()
+
+
+class Run:
+    """`videolib run` on an embedded database under `home`, as the README starts it."""
+
+    def __init__(self, home: Path) -> None:
+        port, metrics_port = free_port(), free_port()
+        config = home / "config.toml"
+        config.write_text(f"[daemon]\nmetrics_port = {metrics_port}\n")
+        unset = ("DATABASE_URL", "JWT_SECRET", "MEDIA_LIBRARY_PATH", "MEDIA_INBOX_PATH")
+        env = {k: v for k, v in os.environ.items() if k not in unset}
+        env.update(
+            MEDIA_API_PORT=str(port),
+            MEDIA_API_HOST="127.0.0.1",
+            MEDIA_LIBRARY_PATH=str(home / "var" / "library"),
+            VIDEOLIB_STATE_DIR=str(home / "var"),
+            VIDEOLIB_LOG_LEVEL="warning",
+        )
+        command = [sys.executable, "-m", "videolib.shared.cli", "--config", str(config), "run"]
+        self.process = subprocess.Popen(
+            command, cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        assert self.process.stdout is not None
+        banner = [self.process.stdout.readline() for _ in range(2)]
+        assert banner[0].startswith("videolib is running"), banner
+        self.token = banner[1].split()[-1]
+        self.videos = f"http://127.0.0.1:{port}/api/media/videos"
+        self.pgdata = home / "var" / "pgdata"
+
+        def api_up() -> bool:
+            try:
+                return get_json(self.videos, self.token)["pagination"] is not None
+            except OSError:
+                return False
+
+        _wait_for(api_up, 60, "the API answers")
+
+    def postmaster(self) -> int:
+        return int((self.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+
+    def guard(self) -> int:
+        [guard] = [p for p, line in _tree(self.process.pid).items() if "embedded_guard" in line]
+        return guard
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+
+#: After a SIGKILL of `videolib run`, nothing of it is left after this long (item 7).
+RUN_EXIT_S = 10.0
+
+
+def test_kill_9_of_run_leaves_nothing_and_a_survivor_server_is_adopted(tmp_path: Path) -> None:
+    first = Run(tmp_path)
+    try:
+        postgres = first.postmaster()
+        tree = {*_tree(first.process.pid), postgres}
+        assert len(tree) >= 4, tree  # API, daemon, its workers, the guard, the server
+        first.process.kill()
+        first.process.wait()
+        assert processes.wait_gone(tree, RUN_EXIT_S) == set(), tree
+    finally:
+        first.close()
+
+    # A server that outlived everything (its guard killed too) is adopted by the next run...
+    second = Run(tmp_path)
+    try:
+        postgres = second.postmaster()
+        os.kill(second.guard(), 9)
+        children = set(_tree(second.process.pid))
+        second.process.kill()
+        second.process.wait()
+        assert processes.wait_gone(children, RUN_EXIT_S) == set()
+        assert processes.alive(postgres)
+    finally:
+        second.close()
+    third = Run(tmp_path)
+    try:
+        assert third.postmaster() == postgres
+        assert get_json(third.videos, third.token)["data"] == []
+        # ...and stopped when that run stops: the killed run's handle was forgotten.
+        third.process.send_signal(2)
+        assert third.process.wait(timeout=30) == 0
+        assert processes.wait_gone({postgres}, RUN_EXIT_S) == set()
+    finally:
+        third.close()
