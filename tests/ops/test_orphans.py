@@ -6,8 +6,10 @@ Real processes on a test database and library; /proc says who is left (tests/pro
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from tests.media import make_video
 from tests.ops.test_metric_names import free_port
 from tests.ops.test_run import get_json
 from videolib.shared.config import Config
+from videolib.shared.tokens import issue_token
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -202,3 +205,85 @@ def test_kill_9_of_run_leaves_nothing_and_a_survivor_server_is_adopted(tmp_path:
         assert processes.wait_gone({postgres}, RUN_EXIT_S) == set()
     finally:
         third.close()
+
+
+#: SIGTERM under load: `videolib api` and `videolib daemon` are gone within this (item 7).
+SIGTERM_EXIT_S = 3.0
+
+
+def _stop_with_sigterm(process: subprocess.Popen[bytes]) -> tuple[int, float, str]:
+    """SIGTERM; (exit code, seconds to exit, stderr)."""
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    try:
+        _out, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _out, err = process.communicate()
+    return process.returncode, time.monotonic() - started, err.decode(errors="replace")
+
+
+def test_sigterm_stops_a_busy_daemon_within_3_s_without_traceback(
+    config: Config, library_root: Path, tmp_path: Path
+) -> None:
+    seed = make_video(tmp_path / "seed.mp4")
+    command = [sys.executable, "-m", "videolib.shared.cli", "daemon"]
+    env = _daemon_environment(config, tmp_path)
+    daemon = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+    try:
+        _wait_for(lambda: bool(_tree(daemon.pid)), 30, "workers started")
+        time.sleep(1.0)  # let it finish its first reconcile: the drop below is the load
+        for n in range(200):  # a drop of files: probes, hashes, writes and thumbnails
+            (library_root / "videos" / f"{n:03d}.mp4").write_bytes(seed.read_bytes())
+        thumbnails = tmp_path / "state" / "thumbnails"
+        _wait_for(lambda: any(thumbnails.rglob("*.jpg")), 60, "the daemon is busy")
+        tree = _tree(daemon.pid)
+        code, seconds, stderr = _stop_with_sigterm(daemon)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.communicate()
+    assert (code, "Traceback" in stderr) == (0, False), stderr[-3000:]
+    assert seconds < SIGTERM_EXIT_S
+    assert processes.wait_gone(tree, WORKER_EXIT_S) == set()
+
+
+def test_sigterm_stops_a_busy_api_within_3_s_without_traceback(
+    config: Config, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {**_daemon_environment(config, tmp_path), "MEDIA_API_PORT": str(port)}
+    env.update(MEDIA_API_HOST="127.0.0.1", JWT_SECRET="s" * 32)
+    command = [sys.executable, "-m", "videolib.shared.cli", "api"]
+    api = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/api/media/videos"
+    token = issue_token("s" * 32, ttl_s=600)
+    answered = 0
+    stop = threading.Event()
+
+    def load() -> None:
+        nonlocal answered
+        while not stop.is_set():
+            try:
+                get_json(url, token)
+                answered += 1
+            except OSError:
+                time.sleep(0.01)
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        _wait_for(lambda: answered >= 50, 60, "the API is under load")
+        tree = _tree(api.pid)
+        code, seconds, stderr = _stop_with_sigterm(api)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        if api.poll() is None:
+            api.kill()
+            api.communicate()
+    assert (code, "Traceback" in stderr) == (0, False), stderr[-3000:]
+    assert seconds < SIGTERM_EXIT_S
+    assert processes.wait_gone(tree, WORKER_EXIT_S) == set()
