@@ -338,20 +338,23 @@ class ExaminerPool(WorkerPool[Examination]):
         try:
             return await self.run(path)
         except WorkerCrashed as crash:
-            return _failed(path, f"prober crashed ({crash.status})", "corrupt")
+            return _failed(path, f"prober crashed ({crash.status})", "corrupt", "crashed")
         except WorkerTimedOut as timeout:
-            return _failed(path, f"prober timed out after {timeout.time_limit_s:g} s", "unreadable")
+            error = f"prober timed out after {timeout.time_limit_s:g} s"
+            return _failed(path, error, "unreadable", "timed out")
 
 
-def _failed(path: str, error: str, invalid_reason: str) -> Examination:
+def _failed(path: str, error: str, invalid_reason: str, lost_worker: str) -> Examination:
     """The report for a file the worker could not finish, fingerprinted so that it is
     skipped until it changes (or its retry is due: shared/decisions.py)."""
     try:
         stat = os.stat(path)
     except OSError:
-        return Examination(path, None, None, error=error, invalid_reason=invalid_reason)
+        size, mtime_ns = None, None
+    else:
+        size, mtime_ns = stat.st_size, stat.st_mtime_ns
     return Examination(
-        path, stat.st_size, stat.st_mtime_ns, error=error, invalid_reason=invalid_reason
+        path, size, mtime_ns, error=error, invalid_reason=invalid_reason, lost_worker=lost_worker
     )
 
 
