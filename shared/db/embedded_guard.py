@@ -68,9 +68,10 @@ def postmaster_running(pgdata: Path) -> bool:
 
 def stop_unless_held(pgdata: Path) -> bool:
     """Stop the server under `pgdata` if no living process holds a handle; True if stopped."""
+    lock = server_lock()  # first: it imports pgserver with its import-time warning muted
     import pgserver
 
-    with server_lock():
+    with lock:
         if forget_dead_handles(pgdata) or not postmaster_running(pgdata):
             return False
         user = "pgserver" if os.geteuid() == 0 else None  # as pgserver runs it as root

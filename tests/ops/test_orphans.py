@@ -134,9 +134,11 @@ class Run:
             VIDEOLIB_LOG_LEVEL="warning",
         )
         command = [sys.executable, "-m", "videolib.shared.cli", "--config", str(config), "run"]
-        self.process = subprocess.Popen(
-            command, cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
+        self.log = home / "run.log"  # the children's log lines, read when a test fails
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=home, env=env, stdout=subprocess.PIPE, stderr=log, text=True
+            )
         assert self.process.stdout is not None
         banner = [self.process.stdout.readline() for _ in range(2)]
         assert banner[0].startswith("videolib is running"), banner
@@ -171,7 +173,8 @@ class Run:
 RUN_EXIT_S = 10.0
 
 
-def test_kill_9_of_run_leaves_nothing_and_a_survivor_server_is_adopted(tmp_path: Path) -> None:
+def test_kill_9_of_run_leaves_nothing_and_a_survivor_server_is_adopted(run_home: Path) -> None:
+    tmp_path = run_home
     first = Run(tmp_path)
     try:
         postgres = first.postmaster()
@@ -191,7 +194,8 @@ def test_kill_9_of_run_leaves_nothing_and_a_survivor_server_is_adopted(tmp_path:
         children = set(_tree(second.process.pid))
         second.process.kill()
         second.process.wait()
-        assert processes.wait_gone(children, RUN_EXIT_S) == set()
+        left = processes.wait_gone(children, RUN_EXIT_S)
+        assert left == set(), [processes.command_line(p) for p in left] + [second.log.read_text()]
         assert processes.alive(postgres)
     finally:
         second.close()
