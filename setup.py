@@ -51,20 +51,23 @@ setup(
             "jsonschema>=4.18,<5",
             "mypy>=1.8",
             "playwright>=1.40,<2",
+            "psutil>=5.9,<8",  # tests/outages: the server's processes to SIGSTOP
             "pytest>=8,<10",
             "pytest-aiohttp>=1.0.5,<2",
             "pytest-timeout>=2.2,<3",
             "ruff>=0.4",
+            # Property-based API tests from our OpenAPI document (tests/api/test_schemathesis.py).
+            "schemathesis>=4.1,<5",
         ],
     },
     entry_points={
-        "console_scripts": ["videolib = videolib.shared.cli:main"],
+        "console_scripts": ["videolib = videolib.shared.commands.cli:main"],
         # Subcommands of the API and the daemon: the CLI in videolib.shared finds them here,
         # so shared never imports api or daemon.
         "videolib.commands": [
             "api = videolib.api.cli:register",
             "daemon = videolib.daemon.cli:register",
-            "thumbnails = videolib.shared.thumbnails_cli:register",
+            "thumbnails = videolib.shared.commands.thumbnails:register",
         ],
     },
 )

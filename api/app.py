@@ -20,9 +20,11 @@ from videolib.api.keys import (
     FLAG,
     JOBS,
     LIBRARY,
+    LOCKS,
     METRICS,
     POOL,
     SCAN_TASKS,
+    SCAN_WRITES,
     TOKENS,
     VIDEOS,
 )
@@ -30,7 +32,13 @@ from videolib.api.metrics import ApiMetrics, refresh, refresh_forever
 from videolib.api.middlewares import MIDDLEWARES
 from videolib.api.routes import health, maintenance, scans, tags, uploads, videos
 from videolib.shared.config import Config
-from videolib.shared.db.repository import AdminVideoRepository, ScanJobRepository
+from videolib.shared.db.repository import (
+    AdminVideoRepository,
+    DirectoryLocks,
+    ScanJobRepository,
+    SettingsRepository,
+    VideoRepository,
+)
 from videolib.shared.errors import DatabaseUnavailableError
 from videolib.shared.library import Library
 from videolib.shared.runtime import examiner_pool, open_database
@@ -65,8 +73,12 @@ def _database(given: AsyncEngine | None) -> Callable[[web.Application], AsyncIte
             engine = given or await stack.enter_async_context(open_database(app[CONFIG]))
             app[ENGINE] = engine
             app[VIDEOS] = AdminVideoRepository(engine)
+            app[SCAN_WRITES] = VideoRepository(engine)
+            app[LOCKS] = DirectoryLocks(engine)
             app[JOBS] = ScanJobRepository(engine)
-            app[FLAG] = FeatureFlag(app[CONFIG].api.media_features, app[VIDEOS].setting)
+            app[FLAG] = FeatureFlag(
+                app[CONFIG].api.media_features, SettingsRepository(engine).setting
+            )
             app[METRICS].watch_pool(engine)
             yield
 

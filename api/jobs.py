@@ -13,8 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from videolib.api.keys import JOBS, LIBRARY, POOL, SCAN_TASKS, VIDEOS
-from videolib.shared.db.repository import ScanJob, translate_errors
+from videolib.api.keys import JOBS, LIBRARY, LOCKS, POOL, SCAN_TASKS, SCAN_WRITES
+from videolib.shared.db.repository import ScanJob, database_call_bound, translate_errors
 from videolib.shared.errors import ConflictError
 from videolib.shared.ingest import ScanResult, scan
 from videolib.shared.logging import get_logger
@@ -31,13 +31,13 @@ def _busy(directory_type: str) -> ConflictError:
 
 async def scan_now(app: web.Application, directory_type: str, skip_existing: bool) -> ScanResult:
     """Scan one directory type while the caller waits."""
-    async with app[VIDEOS].directory_lock([directory_type], wait=False) as locked:
+    async with app[LOCKS].directory_lock([directory_type], wait=False) as locked:
         if not locked:
             raise _busy(directory_type)
         return await scan(
             [directory_type],
             library=app[LIBRARY],
-            repository=app[VIDEOS],
+            repository=app[SCAN_WRITES],
             pool=app[POOL],
             skip_existing=skip_existing,
         )
@@ -46,7 +46,10 @@ async def scan_now(app: web.Application, directory_type: str, skip_existing: boo
 async def start_job(app: web.Application, directory_type: str, skip_existing: bool) -> ScanJob:
     """Start a background scan; returns its job once the lock is held (409 if not free)."""
     started: asyncio.Future[ScanJob] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(_run_job(app, directory_type, skip_existing, started))
+    # The job outlives the request: it must not inherit the request's per-call bound on
+    # the database (a task copies the context it is created in).
+    with database_call_bound(None):
+        task = asyncio.create_task(_run_job(app, directory_type, skip_existing, started))
     app[SCAN_TASKS].add(task)
     task.add_done_callback(app[SCAN_TASKS].discard)
     return await started
@@ -59,7 +62,7 @@ async def _run_job(
     started: asyncio.Future[ScanJob],
 ) -> None:
     try:
-        async with app[VIDEOS].directory_lock([directory_type], wait=False) as locked:
+        async with app[LOCKS].directory_lock([directory_type], wait=False) as locked:
             if not locked:
                 raise _busy(directory_type)
             job = await app[JOBS].create([directory_type], skip_existing)
@@ -94,7 +97,7 @@ async def _scan_job(app: web.Application, job: ScanJob) -> None:
         result = await scan(
             job.directory_types,
             library=app[LIBRARY],
-            repository=app[VIDEOS],
+            repository=app[SCAN_WRITES],
             pool=app[POOL],
             skip_existing=job.skip_existing,
             progress=progress,
@@ -126,7 +129,7 @@ async def fail_orphaned_jobs(app: web.Application, jobs: list[ScanJob] | None = 
     the scan ends and writes its real outcome.)
     """
     for job in await app[JOBS].running() if jobs is None else jobs:
-        async with app[VIDEOS].directory_lock(job.directory_types, wait=False) as free:
+        async with app[LOCKS].directory_lock(job.directory_types, wait=False) as free:
             if free and await app[JOBS].fail_orphan(job.id, ORPHANED):
                 log.warning("scan_job_orphaned", job_id=str(job.id))
 

@@ -11,7 +11,12 @@ from videolib.api.counts import CountCache
 from videolib.api.flag import FeatureFlag
 from videolib.api.metrics import ApiMetrics
 from videolib.shared.config import Config
-from videolib.shared.db.repository import AdminVideoRepository, ScanJobRepository
+from videolib.shared.db.repository import (
+    AdminVideoRepository,
+    DirectoryLocks,
+    ScanJobRepository,
+    VideoRepository,
+)
 from videolib.shared.library import Library
 from videolib.shared.media.workers import ExaminerPool
 from videolib.shared.tokens import TokenVerifier
@@ -19,7 +24,11 @@ from videolib.shared.tokens import TokenVerifier
 CONFIG = web.AppKey("config", Config)
 LIBRARY = web.AppKey("library", Library)
 ENGINE = web.AppKey("engine", AsyncEngine)
+#: Reads, listing and an admin's edits of videos; none of the daemon's writes.
 VIDEOS = web.AppKey("videos", AdminVideoRepository)
+#: What an API scan or validation records: the write path every scan takes.
+SCAN_WRITES = web.AppKey("scan_writes", VideoRepository)
+LOCKS = web.AppKey("locks", DirectoryLocks)
 JOBS = web.AppKey("jobs", ScanJobRepository)
 POOL = web.AppKey("pool", ExaminerPool)
 FLAG = web.AppKey("flag", FeatureFlag)

@@ -7,6 +7,7 @@ id and is counted; errors of the inner layers are rendered as JSON by one middle
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import time
 import uuid
@@ -16,8 +17,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from videolib.api.auth import authenticate
-from videolib.api.keys import COUNTS, FLAG, METRICS, TOKENS
-from videolib.shared.errors import VideolibError
+from videolib.api.keys import CONFIG, COUNTS, FLAG, METRICS, TOKENS
+from videolib.shared.db.repository import database_call_bound, translate
+from videolib.shared.errors import DatabaseUnavailableError, VideolibError
 from videolib.shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -82,12 +84,13 @@ def _code_of(error: web.HTTPException) -> str:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Errors as JSON; each database call of the request bounded (503 with Retry-After)."""
+    bound_s = request.app[CONFIG].api.database_timeout_seconds
     try:
-        return await handler(request)
+        with database_call_bound(bound_s):
+            return await handler(request)
     except VideolibError as error:
-        if error.status >= 500:
-            log.error("request_failed", error=error.code, message=error.message)
-        return error_response(request, error.status, error.code, error.message)
+        return _videolib_error_response(request, error, bound_s)
     except web.HTTPException as error:
         if error.status < 400:
             raise  # redirects and the like are answers, not errors
@@ -101,7 +104,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             if name in error.headers:
                 response.headers[name] = error.headers[name]
         return response
-    except Exception:
+    except Exception as crash:
+        # A driver error that reached a handler past the repository is still a 503.
+        translated = translate(crash)
+        if translated is not None:
+            return _videolib_error_response(request, translated, bound_s)
         log.exception("request_crashed", method=request.method, path=request.path)
         return error_response(
             request,
@@ -109,6 +116,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             "internal_error",
             f"unexpected error; quote request id {request.get(REQUEST_ID, '')}",
         )
+
+
+def _videolib_error_response(
+    request: web.Request, error: VideolibError, retry_after_s: float
+) -> web.Response:
+    if error.status >= 500:
+        log.error("request_failed", error=error.code, message=error.message)
+    response = error_response(request, error.status, error.code, error.message)
+    if isinstance(error, DatabaseUnavailableError):
+        # RFC 9110 §10.2.3: whole seconds; the same bound the call waited.
+        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
+    return response
 
 
 @web.middleware

@@ -108,7 +108,9 @@ def _operation(path: str, op: Operation, components: dict[str, Any]) -> dict[str
         document["security"] = [{"bearer": []}]
     else:
         document["security"] = []
-    responses.setdefault("default", _response(schemas.Error))
+    # Any other client error is the same JSON error; no `default`, so an undocumented 5xx
+    # (a 500 above all) never passes as a documented answer.
+    responses.setdefault("4XX", _response(schemas.Error))
     document["responses"] = responses
     document.update(op.extra)
     return document

@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from videolib.api.text import NameText, PathText, TagText, Text
 from videolib.shared.errors import VideolibError
 from videolib.shared.media.names import DIRECTORY_TYPES
 
@@ -37,9 +38,7 @@ SortKey = Literal[
 InvalidReason = Literal["deleted", "missing", "corrupt", "unreadable"]
 JobStatus = Literal["running", "succeeded", "failed", "cancelled"]
 
-MAX_TEXT = 500
 MAX_TAGS = 100
-MAX_TAG = 100
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -51,6 +50,13 @@ class BadRequestError(VideolibError):
     code = "bad_request"
 
 
+class UnsupportedMediaTypeError(VideolibError):
+    """The body is not of a content type this route reads."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 def parse(model: type[Model], data: Any) -> Model:
     """Validate input into a model; a 400 naming the first offending field otherwise."""
     try:
@@ -58,7 +64,8 @@ def parse(model: type[Model], data: Any) -> Model:
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise BadRequestError(f"{where}: {first['msg']}") from None
+        reason = first["msg"].removeprefix("Value error, ")
+        raise BadRequestError(f"{where}: {reason}") from None
 
 
 class ApiModel(BaseModel):
@@ -78,11 +85,11 @@ class ListQuery(ApiModel):
     orientation: Orientation | None = None
     #: One quality or several, comma-separated (`HD,FHD`: the page's checkboxes).
     quality: list[Quality] | None = None
-    producer: str | None = Field(None, max_length=MAX_TEXT)
-    creator: str | None = Field(None, max_length=MAX_TEXT)
+    producer: Text | None = None
+    creator: Text | None = None
     has_audio: bool | None = None
     is_valid: bool = True
-    search: str | None = Field(None, max_length=MAX_TEXT)
+    search: Text | None = None
     sort: SortKey = "-createdAt"
 
     @field_validator("quality", mode="before")
@@ -103,7 +110,7 @@ class PageQuery(ApiModel):
 class TagsQuery(ApiModel):
     model_config = ConfigDict(extra="ignore")
 
-    prefix: str | None = Field(None, max_length=MAX_TAG)
+    prefix: TagText | None = None
     limit: int = Field(20, ge=1, le=100)
 
 
@@ -124,16 +131,15 @@ def clean_tags(tags: list[str] | None) -> list[str] | None:
 class EditableFields(ApiModel):
     """What an admin may edit (PUT, bulk update, and the metadata of a create)."""
 
-    producer: str | None = Field(None, max_length=MAX_TEXT)
-    creator: str | None = Field(None, max_length=MAX_TEXT)
-    title: str | None = Field(None, max_length=MAX_TEXT)
-    tags: list[str] | None = Field(None, max_length=MAX_TAGS)
+    producer: Text | None = None
+    creator: Text | None = None
+    title: Text | None = None
+    #: Each tag at most MAX_TAG characters (the field names the tag's index).
+    tags: list[TagText] | None = Field(None, max_length=MAX_TAGS)
 
     @field_validator("tags")
     @classmethod
     def _tags(cls, tags: list[str] | None) -> list[str] | None:
-        if tags and any(len(tag) > MAX_TAG for tag in tags):
-            raise ValueError(f"a tag is longer than {MAX_TAG} characters")
         return clean_tags(tags)
 
     def edits(self) -> dict[str, Any]:
@@ -145,7 +151,7 @@ class EditableFields(ApiModel):
 
 
 class UpdateVideo(EditableFields):
-    thumbnail_path: str | None = Field(None, max_length=4096)
+    thumbnail_path: PathText | None = None
 
     @field_validator("thumbnail_path")
     @classmethod
@@ -165,9 +171,9 @@ class UpdateVideo(EditableFields):
 
 
 class CreateVideo(EditableFields):
-    path: str = Field(min_length=1, max_length=4096)
+    path: PathText
     # The seed's body repeats these; they must agree with the path when given.
-    filename: str | None = Field(None, max_length=1024)
+    filename: NameText | None = None
     directory_type: DirectoryType | None = None
 
 

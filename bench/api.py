@@ -303,7 +303,7 @@ async def main() -> None:
                 "VIDEOLIB_LOG_LEVEL": "warning",
             }
             server = subprocess.Popen(
-                [sys.executable, "-m", "videolib.shared.cli", "api"], env=child_env
+                [sys.executable, "-m", "videolib.shared.commands.cli", "api"], env=child_env
             )
             try:
                 print(f"cores={os.cpu_count()} connections={args.connections} "

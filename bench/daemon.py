@@ -67,7 +67,7 @@ class Daemon:
     started: ClassVar[list[subprocess.Popen[str]]] = []  # killed at exit if the bench fails
 
     def __init__(self, env: dict[str, str]) -> None:
-        command = [sys.executable, "-m", "videolib.shared.cli", "daemon"]
+        command = [sys.executable, "-m", "videolib.shared.commands.cli", "daemon"]
         self.process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
         Daemon.started.append(self.process)
         self.metrics_port = 0

@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 from tests.media import make_video  # noqa: E402
 from videolib.shared.config import Config, load_config  # noqa: E402
 from videolib.shared.db.records import ExaminedFile  # noqa: E402
-from videolib.shared.db.repository import VideoRepository  # noqa: E402
+from videolib.shared.db.repository import VideoRepository, ping  # noqa: E402
 from videolib.shared.ingest import ScanResult, scan  # noqa: E402
 from videolib.shared.library import Library  # noqa: E402
 from videolib.shared.media.hashing import sha256_file  # noqa: E402
@@ -87,7 +87,7 @@ async def timed_scan(config: Config, types: list[str]) -> tuple[ScanResult, floa
     async with open_database(config) as engine, examiner_pool(config) as pool:
         repository = VideoRepository(engine)
         # A long-running process has its connection and its workers up already.
-        await repository.ping()
+        await ping(engine)
         await asyncio.gather(*(pool.examine(__file__) for _ in range(pool.workers)))
         started = time.perf_counter()
         result = await scan(

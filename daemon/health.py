@@ -38,9 +38,11 @@ class DatabaseHealth:
         on_recovered: Callable[[], None] = lambda: None,
         first_delay_s: float = 0.5,
         max_delay_s: float = 30.0,
+        probe_timeout_s: float = 5.0,
     ) -> None:
         self._ping, self._metrics, self._on_recovered = ping, metrics, on_recovered
         self.first_delay_s, self.max_delay_s = first_delay_s, max_delay_s
+        self.probe_timeout_s = probe_timeout_s
         self.available = asyncio.Event()
         self.available.set()
         self.reason = ""
@@ -66,20 +68,37 @@ class DatabaseHealth:
         self._probe = asyncio.create_task(self._probe_until_back())
 
     async def _probe_until_back(self) -> None:
+        """Ping with backoff until the database answers. Never dies of an error: one it does
+        not expect (a driver error the repository did not translate, a bug) is logged and
+        the probe goes on, since nothing else would ever set `available` again."""
         for delay in backoff_delays(self.first_delay_s, self.max_delay_s):
             await asyncio.sleep(delay)
             try:
-                await self._ping()
+                # A frozen server must not hold the probe for the command timeout.
+                async with asyncio.timeout(self.probe_timeout_s):
+                    await self._ping()
             except DatabaseUnavailableError as error:
                 self._metrics.db_errors.inc()
                 self.reason = str(error)
+                continue
+            except TimeoutError:
+                self._metrics.db_errors.inc()
+                self.reason = f"no answer within {self.probe_timeout_s:g} s"
+                continue
+            except Exception as error:
+                self._metrics.db_errors.inc()
+                self.reason = f"{type(error).__name__}: {error}"
+                log.exception("database_probe_failed", error=self.reason)
                 continue
             break
         self.reason = ""
         self._metrics.db_up.set(1)
         log.info("database_available")
         self.available.set()
-        self._on_recovered()
+        try:
+            self._on_recovered()
+        except Exception:
+            log.exception("database_recovery_hook_failed")
 
     async def close(self) -> None:
         if self._probe is not None and not self._probe.done():

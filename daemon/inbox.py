@@ -22,7 +22,7 @@ from pathlib import Path
 
 from videolib.shared.config import DaemonConfig
 from videolib.shared.db.records import ExaminedFile
-from videolib.shared.db.repository import VideoRepository
+from videolib.shared.db.repository import DirectoryLocks, VideoRepository
 from videolib.shared.errors import DatabaseUnavailableError
 from videolib.shared.ingest import FoundFile, ScanResult, examine_settled
 from videolib.shared.library import Library
@@ -137,6 +137,7 @@ class Inbox:
     pool: ExaminerPool
     config: DaemonConfig
     metrics: DaemonMetrics
+    locks: DirectoryLocks
     unrecorded: dict[str, tuple[str, ExaminedFile]] = dataclasses.field(default_factory=dict)
 
     async def process(self, file: FoundFile) -> str:
@@ -152,7 +153,7 @@ class Inbox:
             await self.repository.write_examined([examined])
             return examined.invalid_reason
         # Two daemons on one library: only the one holding the file's lock moves it.
-        lock = self.repository.free_directory_locks([f"inbox-file:{file.stored_path}"])
+        lock = self.locks.free_directory_locks([f"inbox-file:{file.stored_path}"])
         async with lock as mine:
             if not mine or not file.absolute.exists():
                 return "skipped"

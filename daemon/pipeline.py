@@ -8,7 +8,6 @@ partial file is never recorded. Inbox files take the inbox step instead.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -18,7 +17,7 @@ from videolib.shared.db.records import ExaminedFile
 from videolib.shared.db.repository import VideoRepository
 from videolib.shared.decisions import Examine, decide_rescan
 from videolib.shared.errors import PathError
-from videolib.shared.ingest import FoundFile, ScanResult, examine_settled
+from videolib.shared.ingest import FoundFile, ScanResult, examine_and_record
 from videolib.shared.library import INBOX, Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.names import is_video_name
@@ -81,6 +80,9 @@ class Pipeline:
         await asyncio.gather(self._ingest_library(rest), *(self._ingest_inbox(f) for f in inbox))
 
     async def _ingest_library(self, found: list[FoundFile]) -> None:
+        """Stat-skip, then the scans' own write path (shared/ingest), told to follow
+        content whose old file is gone: a rename into a folder not watched yet (just
+        created), or across two watches, arrives as a create and a late delete."""
         if not found:
             return
         recorded = await self.repository.fingerprints([f.stored_path for f in found])
@@ -90,19 +92,28 @@ class Pipeline:
             if isinstance(decide_rescan(f.size, f.mtime_ns, recorded.get(f.stored_path)), Examine)
         ]
         self.metrics.files.labels("skipped").inc(len(found) - len(to_read))
-        timed = await asyncio.gather(*(self._examine(f) for f in to_read))
-        examined = [(e, seconds) for e, seconds in timed if e is not None]
-        if not examined:
-            return
-        new = [e for e, _ in examined if e.path not in recorded]
-        moved = await self._reattach_unpaired(new)
-        outcomes = await self.repository.write_examined([e for e, _ in examined])
+        examined: list[tuple[ExaminedFile, float]] = []
+
+        def observe(_file: FoundFile, result: ExaminedFile | None, seconds: float) -> None:
+            self.metrics.examine_seconds.observe(seconds)
+            if result is not None:
+                examined.append((result, seconds))
+
+        outcomes = await examine_and_record(
+            to_read,
+            repository=self.repository,
+            pool=self.pool,
+            result=ScanResult(),
+            library=self.library,
+            observe=observe,
+            batch_wait_s=0.0,  # a watched file is recorded as soon as it is read
+        )
         by_path = {o.path: o for o in outcomes}
-        for path in moved:
-            by_path[path] = dataclasses.replace(by_path[path], outcome="moved")
         for file, seconds in examined:
             written = by_path.get(file.path)
             outcome = file.invalid_reason or (written.outcome if written else "skipped")
+            if outcome == "moved" and file.path not in recorded:
+                log.info("file_moved", new=file.path, by="content")
             self.metrics.files.labels(outcome).inc()
             log.info(
                 "file_ingested",
@@ -113,34 +124,6 @@ class Pipeline:
                 size=file.size,
                 error=file.error,
             )
-
-    async def _reattach_unpaired(self, new: list[ExaminedFile]) -> set[str]:
-        """Give new paths the record of identical content whose file is gone; returns them.
-
-        A rename into a folder not watched yet (just created), or across two watches,
-        arrives as a delete and a create (the delete ~0.5 s late: watchdog waits for the
-        pair); by content the record is kept, as a reconciliation would do.
-        """
-        keys = {(e.size, e.sha256): e for e in new if e.sha256 and e.invalid_reason is None}
-        if not keys:
-            return set()
-        candidates = await self.repository.paths_with_content(keys)
-        moved: set[str] = set()
-        for old_path, _hash in candidates.items():
-            file = next((e for e in new if e.sha256 == _hash and e.path not in moved), None)
-            if file is None or await asyncio.to_thread(_exists, self.library, old_path):
-                continue
-            if await self.repository.move(old_path, file.path) == "moved":
-                moved.add(file.path)
-                log.info("file_moved", old=old_path, new=file.path, by="content")
-        return moved
-
-    async def _examine(self, file: FoundFile) -> tuple[ExaminedFile | None, float]:
-        started = time.monotonic()
-        examined = await examine_settled(self.pool, file, ScanResult())
-        seconds = time.monotonic() - started
-        self.metrics.examine_seconds.observe(seconds)
-        return examined, seconds
 
     async def _ingest_inbox(self, file: FoundFile) -> None:
         started = time.monotonic()

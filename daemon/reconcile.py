@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from videolib.shared.db.repository import VideoRepository
+from videolib.shared.db.repository import DirectoryLocks, VideoRepository
 from videolib.shared.ingest import ScanResult, scan
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
@@ -26,12 +26,13 @@ log = get_logger(__name__)
 async def reconcile(
     library: Library,
     repository: VideoRepository,
+    locks: DirectoryLocks,
     pool: ExaminerPool,
     metrics: DaemonMetrics,
 ) -> ScanResult | None:
     """One pass over the types nobody else is scanning; None when all were taken."""
     started = time.monotonic()
-    async with repository.free_directory_locks(DIRECTORY_TYPES) as types:
+    async with locks.free_directory_locks(DIRECTORY_TYPES) as types:
         busy = sorted(set(DIRECTORY_TYPES) - set(types))
         if busy:
             log.info("reconcile_types_busy", directory_types=busy)

@@ -35,6 +35,12 @@ class LibraryConfig:
 class DatabaseConfig:
     url: str = ""
     pool_size: int = 10
+    #: Opening a connection gives up after this long (a server that does not answer).
+    connect_timeout_seconds: float = 5.0
+    #: One statement gives up after this long (daemon, CLI; the API bounds its own calls).
+    command_timeout_seconds: float = 60.0
+    #: Waiting for a free pooled connection gives up after this long (back-pressure).
+    pool_timeout_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ class ApiConfig:
     media_features: bool = True
     max_json_bytes: int = 1024 * 1024
     max_upload_bytes: int = 20 * 1024**3
+    #: Each database call of a request gives up after this long: 503 with Retry-After.
+    database_timeout_seconds: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -159,6 +167,10 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
 
 _POSITIVE = {
     ("database", "pool_size"),
+    ("database", "connect_timeout_seconds"),
+    ("database", "command_timeout_seconds"),
+    ("database", "pool_timeout_seconds"),
+    ("api", "database_timeout_seconds"),
     ("api", "max_json_bytes"),
     ("api", "max_upload_bytes"),
     ("thumbnails", "width"),

@@ -81,3 +81,11 @@ class DatabaseUnavailableError(VideolibError):
 
     status = 503
     code = "database_unavailable"
+
+
+class DatabaseBusyError(DatabaseUnavailableError):
+    """The database is busy: no pooled connection came free in time, or a transaction kept
+    losing a race. Back-pressure: every path that waits out an unavailable database and
+    retries treats this the same way, so no batch is lost."""
+
+    code = "database_busy"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -82,6 +83,8 @@ class ScanResult:
 
 
 Progress = Callable[[ScanResult, int], None]
+#: Told of each examination: the file, what it found (None: unsettled or gone), seconds.
+Observe = Callable[[FoundFile, ExaminedFile | None, float], None]
 
 
 def walk(library: Library, directory_type: str, result: ScanResult) -> Iterator[FoundFile]:
@@ -99,7 +102,7 @@ def walk(library: Library, directory_type: str, result: ScanResult) -> Iterator[
             with os.scandir(folder) as scanner:
                 entries = list(scanner)
         except OSError as error:
-            result.fail(f"{stored_folder}: {error.strerror or error}")
+            _skip(result, stored_folder, error.strerror or str(error))
             continue
         for entry in entries:
             stored = f"{stored_folder}/{entry.name}"
@@ -114,24 +117,33 @@ def walk(library: Library, directory_type: str, result: ScanResult) -> Iterator[
 def _found_file(
     library: Library, entry: os.DirEntry[str], stored: str, result: ScanResult
 ) -> FoundFile | None:
+    # Problems are reported under the entry's own stored path (a link's name, not its
+    # target's): that is what the user finds in the tree, and it leaks no server path.
     try:
         stored.encode("utf-8")
+        target = stored
         if entry.is_symlink():
             # The target must stay inside the library; it is recorded under its own path.
-            stored = library.stored_path(Path(entry.path))
+            target = library.stored_path(Path(entry.path))
         stat = os.stat(entry.path) if entry.is_symlink() else entry.stat(follow_symlinks=False)
     except UnicodeEncodeError:
-        result.fail(f"{stored.encode('utf-8', 'replace').decode()}: name is not valid UTF-8")
+        _skip(result, stored.encode("utf-8", "replace").decode(), "name is not valid UTF-8")
         return None
-    except PathError as error:
-        result.fail(error.message)
+    except PathError as error:  # a loop, a target outside the library
+        _skip(result, stored, error.reason)
         return None
-    except OSError as error:
-        result.fail(f"{stored}: {error.strerror or error}")
+    except OSError as error:  # a dangling link, a name too long, ELOOP
+        _skip(result, stored, error.strerror or str(error))
         return None
     if not S_ISREG(stat.st_mode):
         return None
-    return FoundFile(stored, entry.path, stat.st_size, stat.st_mtime_ns)
+    return FoundFile(target, entry.path, stat.st_size, stat.st_mtime_ns)
+
+
+def _skip(result: ScanResult, stored: str, reason: str) -> None:
+    """One entry the walk cannot take: one error in the result, one log line, walk on."""
+    log.warning("walk_entry_skipped", path=stored, reason=reason)
+    result.fail(f"{stored}: {reason}")
 
 
 def _walk_all(library: Library, directory_types: list[str], result: ScanResult) -> list[FoundFile]:
@@ -217,14 +229,20 @@ async def examine_and_record(
     pool: ExaminerPool,
     result: ScanResult,
     progress: Progress | None = None,
-    extra: Callable[[FoundFile, ExaminedFile], ExaminedFile] | None = None,
+    library: Library | None = None,
+    observe: Observe | None = None,
+    batch_wait_s: float = BATCH_WAIT_S,
     remember: Callable[[Sequence[ExaminedFile]], Awaitable[None]] | None = None,
 ) -> list[WriteOutcome]:
     """Probe and hash files in the worker pool and record them in batches.
 
-    `remember` is called with each batch once it is written (the scan's failure memory).
-
     Reading and writing overlap: a writer task records batch N while batch N+1 is read.
+    `remember` is called with each batch once it is written (the scan's failure memory).
+    With `library` (the daemon), a new path also takes the record of identical content
+    whose file is gone from disk though nothing marked it missing yet; a scan marks
+    vanished files missing before it writes, so it needs no look at the disk.
+    `observe(file, examined, seconds)` hears of every examination (the daemon's metrics);
+    `batch_wait_s` trades round trips for latency.
     """
     outcomes: list[WriteOutcome] = []
     pending: asyncio.Queue[ExaminedFile | None] = asyncio.Queue(maxsize=WRITE_BATCH * 2)
@@ -233,9 +251,10 @@ async def examine_and_record(
     async def writer() -> None:
         finished = False
         while not finished:
-            batch, finished = await _next_batch(pending)
+            batch, finished = await _next_batch(pending, batch_wait_s)
             if batch:
-                written = await repository.write_examined(batch)
+                vanished = await _vanished_twins(library, repository, batch) if library else set()
+                written = await repository.write_examined(batch, vanished=vanished)
                 if remember is not None:
                     await remember(batch)
                 _count(result, batch, written)
@@ -244,9 +263,12 @@ async def examine_and_record(
                     progress(result, total)
 
     async def read(file: FoundFile) -> None:
+        started = time.monotonic()
         examined = await examine_settled(pool, file, result)
+        if observe:
+            observe(file, examined, time.monotonic() - started)
         if examined is not None:
-            await pending.put(extra(file, examined) if extra else examined)
+            await pending.put(examined)
 
     writing = asyncio.create_task(writer())
     # Bounded fan-out: a burst of 100,000 files never becomes 100,000 tasks at once.
@@ -276,8 +298,31 @@ async def examine_and_record(
     return outcomes
 
 
+async def _vanished_twins(
+    library: Library, repository: VideoRepository, batch: Sequence[ExaminedFile]
+) -> set[str]:
+    """Recorded paths holding the content of a file in the batch, whose file is gone."""
+    keys = {(f.size, f.sha256) for f in batch if f.sha256 and f.invalid_reason is None}
+    if not keys:
+        return set()
+    paths = {f.path for f in batch}
+    twins = [p for p in await repository.paths_with_content(keys) if p not in paths]
+    return set(await asyncio.to_thread(_gone_from_disk, library, twins)) if twins else set()
+
+
+def _gone_from_disk(library: Library, stored_paths: Sequence[str]) -> list[str]:
+    gone = []
+    for stored in stored_paths:
+        try:
+            if not library.absolute(stored).exists():
+                gone.append(stored)
+        except PathError:
+            gone.append(stored)
+    return gone
+
+
 async def _next_batch(
-    pending: asyncio.Queue[ExaminedFile | None],
+    pending: asyncio.Queue[ExaminedFile | None], wait_s: float
 ) -> tuple[list[ExaminedFile], bool]:
     """The next files to write, and whether the end mark came.
 
@@ -289,7 +334,7 @@ async def _next_batch(
         return [], True
     batch = [first]
     if pending.qsize() < WRITE_BATCH:
-        await asyncio.sleep(BATCH_WAIT_S)
+        await asyncio.sleep(wait_s)
     while len(batch) < WRITE_BATCH and not pending.empty():
         item = pending.get_nowait()
         if item is None:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from videolib.shared.config import Config
 from videolib.shared.db import migrate
-from videolib.shared.db.engine import database_url, open_engine
+from videolib.shared.db.engine import DatabaseTimeouts, database_url, open_engine
 from videolib.shared.db.repository import translate_errors
 from videolib.shared.errors import ConfigError
 from videolib.shared.media.examine import ProbeSettings
@@ -27,7 +27,8 @@ async def open_database(
     been upgraded with `videolib db upgrade`, as an admin would do on an upgrade.
     """
     with database_url(config) as url:
-        async with open_engine(url, pool_size or config.database.pool_size) as engine:
+        size = pool_size or config.database.pool_size
+        async with open_engine(url, size, DatabaseTimeouts.from_config(config)) as engine:
             if config.embedded_database:
                 await translate_errors(migrate.upgrade)(engine)
             else:

@@ -52,6 +52,8 @@ def issue_token(
 
 def verify_token(token: str, secret: str) -> Claims:
     """The claims of a valid token; TokenError otherwise. Only HS256 is accepted (no `none`)."""
+    if not token.isascii():  # a JWT is base64url; PyJWT would fail to encode other text
+        raise TokenError("not a JWT: it has characters that are not ASCII")
     try:
         payload = jwt.decode(
             token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "role"]}

@@ -20,7 +20,7 @@ def binary_responses(content_type: str, description: str, *statuses: int) -> dic
         "304": {"description": "Not modified (If-None-Match matched the ETag)"},
     }
     responses.update({str(status): ERROR for status in statuses})
-    responses["default"] = ERROR
+    responses["4XX"] = ERROR  # no `default`: a 5xx is never a documented answer
     return {"responses": responses}
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from videolib.api.requests import path_text
 from videolib.shared.errors import NotFoundError
 
 STATIC = Path(__file__).parent / "static"
@@ -34,7 +35,7 @@ async def to_index(request: web.Request) -> web.Response:
 
 async def static_file(request: web.Request) -> web.FileResponse:
     """A file of the page (scripts, styles); only files of the package's static folder."""
-    name = request.match_info["name"]
+    name = path_text(request, "name")  # a NUL would make resolve() raise ValueError
     file = (STATIC / name).resolve()
     if STATIC.resolve() not in file.parents or not file.is_file() or file.suffix not in _TYPES:
         raise NotFoundError(f"/admin/static/{name}: no such file")

@@ -21,7 +21,8 @@ from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
 
 from videolib.api.auth import ForbiddenError, UnauthorizedError
-from videolib.api.schemas import ApiModel, BadRequestError
+from videolib.api.schemas import ApiModel, BadRequestError, UnsupportedMediaTypeError
+from videolib.api.text import text_problem
 from videolib.shared.tokens import ADMIN_ROLE, Claims, TokenError, verify_token
 
 SESSION_COOKIE = "videolib_session"
@@ -69,7 +70,11 @@ def csrf_token(secret: str, session_token: str) -> str:
 
 
 def csrf_ok(secret: str, session_token: str, given: str | None) -> bool:
-    return bool(given) and hmac.compare_digest(csrf_token(secret, session_token), given or "")
+    # Bytes, not str: compare_digest raises TypeError on non-ASCII text (a header's bytes).
+    expected = csrf_token(secret, session_token).encode()
+    return bool(given) and hmac.compare_digest(
+        expected, (given or "").encode("utf-8", "surrogateescape")
+    )
 
 
 def admin_claims(token: str, secret: str) -> Claims:
@@ -91,6 +96,10 @@ def _json_error(status: int, code: str, message: str) -> web.Response:
 async def cookie_bridge(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Session cookie -> Bearer header on media routes (CSRF-checked when unsafe)."""
     session = request.cookies.get(SESSION_COOKIE)
+    if session and not session.isascii():
+        # Not a JWT, and not a header value either: copying it into Authorization would
+        # fail outside the error middleware (a plain-text 500).
+        return _json_error(401, "unauthorized", f"the {SESSION_COOKIE} cookie is not a token")
     if session and request.path.startswith(MEDIA_PREFIX) and "Authorization" not in request.headers:
         secret = request.app[ADMIN].secret
         if request.method not in SAFE_METHODS and not csrf_ok(
@@ -134,7 +143,7 @@ async def login(request: web.Request) -> web.Response:
     secret = request.app[ADMIN].secret
     # JSON only: a cross-site HTML form cannot send it without a CORS preflight.
     if request.content_type != "application/json":
-        raise BadRequestError('body: send JSON {"token": "..."}')
+        raise UnsupportedMediaTypeError('body: send JSON {"token": "..."}')
     try:
         given = json.loads(await request.read())
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -142,6 +151,8 @@ async def login(request: web.Request) -> web.Response:
     token = given.get("token") if isinstance(given, dict) else None
     if not isinstance(token, str) or not token.strip():
         raise BadRequestError("token: a token is required (`videolib token` prints one)")
+    if (problem := text_problem(token)) is not None:
+        raise BadRequestError(f"token: {problem}")
     token = token.strip()
     claims = admin_claims(token, secret)
     response = web.json_response(session_json(secret, token))

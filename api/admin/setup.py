@@ -13,7 +13,7 @@ from aiohttp.typedefs import Handler
 
 from videolib.api import schemas
 from videolib.api.admin import pages, session
-from videolib.api.admin.openapi import FILE_NAME_PARAMETER, binary_responses
+from videolib.api.admin.openapi import ERROR, FILE_NAME_PARAMETER, binary_responses
 from videolib.api.admin.thumbnails import thumbnail
 from videolib.api.openapi import operation
 from videolib.shared.config import Config
@@ -46,8 +46,16 @@ def setup_admin(app: web.Application, config: Config) -> None:
     app.middlewares.insert(0, session.cookie_bridge)
     router = app.router
     router.add_get("/api/media/videos/{id}/thumbnail", thumbnail)
+    redirect = {"responses": {"302": {"description": "Redirect to /admin/"}, "4XX": ERROR}}
     router.add_get(
-        "/admin", _file_route("The library page (redirect)", pages.to_index, "text/html")
+        "/admin",
+        operation(
+            summary="The library page (redirect)",
+            responses={},
+            tags=TAGS,
+            public=True,
+            extra=redirect,
+        )(pages.to_index),
     )
     router.add_get("/admin/", _file_route("The library page", pages.index, "text/html"))
     router.add_get(

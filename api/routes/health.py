@@ -6,8 +6,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from videolib.api import schemas
-from videolib.api.keys import METRICS, VIDEOS
+from videolib.api.keys import ENGINE, METRICS
 from videolib.api.openapi import build_document, operation
+from videolib.shared.db.repository import ping
 
 routes = web.RouteTableDef()
 TAGS = ("operations",)
@@ -29,7 +30,7 @@ async def healthz(request: web.Request) -> web.Response:
     public=True,
 )
 async def readyz(request: web.Request) -> web.Response:
-    await request.app[VIDEOS].ping()  # DatabaseUnavailableError: 503 by the error middleware
+    await ping(request.app[ENGINE])  # DatabaseUnavailableError: 503 by the error middleware
     return web.json_response({"status": "ready"})
 
 

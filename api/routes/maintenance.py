@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from videolib.api import schemas
-from videolib.api.keys import LIBRARY, POOL, VIDEOS
+from videolib.api.keys import LIBRARY, POOL, SCAN_WRITES, VIDEOS
 from videolib.api.openapi import operation
 from videolib.api.requests import body, query
 from videolib.api.routes.videos import existing
@@ -59,7 +59,7 @@ async def bulk(request: web.Request) -> web.Response:
         checked = await validate_many(
             ids,
             library=request.app[LIBRARY],
-            repository=request.app[VIDEOS],
+            repository=request.app[SCAN_WRITES],
             pool=request.app[POOL],
         )
         results = [_validation_json(v) for v in checked]
@@ -88,10 +88,12 @@ def _validation_json(validation: Validation) -> dict[str, Any]:
     tags=TAGS,
 )
 async def validate(request: web.Request) -> web.Response:
-    repository = request.app[VIDEOS]
-    video = await existing(repository, request)
+    video = await existing(request.app[VIDEOS], request)
     checked = await validate_one(
-        video, library=request.app[LIBRARY], repository=repository, pool=request.app[POOL]
+        video,
+        library=request.app[LIBRARY],
+        repository=request.app[SCAN_WRITES],
+        pool=request.app[POOL],
     )
     after = checked.video or video
     if checked.error and after.invalid_reason in ("corrupt", "unreadable"):

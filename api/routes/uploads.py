@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -18,13 +19,15 @@ import uuid
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from videolib.api import schemas
 from videolib.api.keys import CONFIG, LIBRARY, POOL, VIDEOS
 from videolib.api.openapi import operation
-from videolib.api.schemas import BadRequestError, parse
+from videolib.api.schemas import BadRequestError, UnsupportedMediaTypeError, parse
 from videolib.api.serialize import video_json
+from videolib.api.text import text_problem
 from videolib.shared.errors import ConflictError, VideolibError
 from videolib.shared.ingest import to_examined
 from videolib.shared.logging import get_logger
@@ -46,10 +49,19 @@ class UploadTooLargeError(VideolibError):
     code = "payload_too_large"
 
 
+class InsufficientStorageError(VideolibError):
+    """The inbox's file system is full."""
+
+    status = 507
+    code = "insufficient_storage"
+
+
 def safe_name(client_name: str | None) -> str:
     """A file name from the client's, without folders, control or reserved characters."""
     raw = PureWindowsPath(PurePosixPath(client_name or "").name).name
     name = _UNSAFE.sub("_", raw).strip().lstrip(".")
+    if (problem := text_problem(name)) is not None:  # NUL is replaced above; surrogates not
+        raise BadRequestError(f"video: the file name {problem}")
     if not name:
         raise BadRequestError("video: the part has no file name")
     if not is_video_name(name):
@@ -72,15 +84,23 @@ def free_name(folder: Path, name: str, written: Path) -> Path:
 
 
 async def _receive(part: BodyPartReader, target: Path, limit: int) -> str:
-    """Stream a part to a file, hashing it; the SHA-256. 413 past the limit."""
+    """Stream a part to a file, hashing it; the SHA-256. 413 past the limit, 507 when the
+    disk is full (the write or the close that flushes it)."""
     digest, size = hashlib.sha256(), 0
-    with target.open("wb") as file:
-        while chunk := await part.read_chunk(CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise UploadTooLargeError(f"video: larger than the limit of {limit} bytes")
-            digest.update(chunk)
-            await asyncio.to_thread(file.write, chunk)
+    try:
+        with target.open("wb") as file:
+            while chunk := await part.read_chunk(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise UploadTooLargeError(f"video: larger than the limit of {limit} bytes")
+                digest.update(chunk)
+                await asyncio.to_thread(file.write, chunk)
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InsufficientStorageError(
+                f"video: no space left in the inbox after {size} bytes"
+            ) from None
+        raise
     return digest.hexdigest()
 
 
@@ -90,7 +110,10 @@ async def _field(part: BodyPartReader) -> str:
         data += chunk
         if len(data) > MAX_FIELD:
             raise BadRequestError(f"{part.name}: longer than {MAX_FIELD} bytes")
-    return data.decode("utf-8", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequestError(f"{part.name}: not valid UTF-8") from None
 
 
 def _metadata(fields: dict[str, str]) -> schemas.EditableFields:
@@ -119,7 +142,14 @@ def _metadata(fields: dict[str, str]) -> schemas.EditableFields:
             }
         }
     },
-    responses={201: schemas.Video, 400: schemas.Error, 413: schemas.Error},
+    responses={
+        201: schemas.Video,
+        400: schemas.Error,
+        409: schemas.Error,
+        413: schemas.Error,
+        415: schemas.Error,
+        507: schemas.Error,
+    },
     tags=("uploads",),
 )
 async def upload(request: web.Request) -> web.Response:
@@ -127,7 +157,7 @@ async def upload(request: web.Request) -> web.Response:
     if request.content_length is not None and request.content_length > limit + MAX_FIELD * 8:
         raise UploadTooLargeError(f"request larger than the limit of {limit} bytes")
     if not request.content_type.startswith("multipart/"):
-        raise BadRequestError("body: multipart/form-data with a `video` part is required")
+        raise UnsupportedMediaTypeError("body: multipart/form-data with a `video` part is required")
     inbox = request.app[LIBRARY].inbox
     temporary = inbox / f".upload-{uuid.uuid4().hex}.part"
     try:
@@ -136,7 +166,31 @@ async def upload(request: web.Request) -> web.Response:
         # Too large, a bad part, or the client gone: nothing is left behind.
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
-    return await _record(request, final, original, sha256, metadata)
+    try:
+        return await _record(request, final, original, sha256, metadata)
+    except BaseException:
+        # Not recorded (database down, the client gone, a bug): the file goes too, unless
+        # a record of it exists, which is then the daemon's (it recorded the file first).
+        await _remove_unrecorded(request, final)
+        raise
+
+
+async def _remove_unrecorded(request: web.Request, final: Path) -> None:
+    stored = request.app[LIBRARY].stored_path(final)
+    with contextlib.suppress(VideolibError):
+        if await request.app[VIDEOS].get_by_path(stored) is not None:
+            return
+    with contextlib.suppress(FileNotFoundError):
+        final.unlink()
+        log.info("upload_removed", path=stored, reason="not recorded")
+
+
+async def _next_part(reader: MultipartReader) -> BodyPartReader | MultipartReader | None:
+    """The next part; 400 for a malformed one (aiohttp raises its parser's errors)."""
+    try:
+        return await reader.next()
+    except (HttpProcessingError, ValueError) as error:  # a bad header, a bad boundary
+        raise BadRequestError(f"body: malformed multipart: {error}") from None
 
 
 async def _read_parts(
@@ -145,7 +199,7 @@ async def _read_parts(
     reader = await request.multipart()
     fields: dict[str, str] = {}
     received: tuple[str, str] | None = None
-    while (part := await reader.next()) is not None:
+    while (part := await _next_part(reader)) is not None:
         if not isinstance(part, BodyPartReader):
             raise BadRequestError("body: nested multipart is not accepted")
         if part.name == "video":
@@ -183,8 +237,7 @@ async def _record(
     examined = dataclasses.replace(to_examined(stored, examination), original_filename=original)
     video = await repository.insert_new(examined, metadata.edits())
     if video is None:  # the daemon recorded it first: answer with that record
-        recorded = await repository.fingerprints([stored])
-        video = await repository.get(recorded[stored].id) if stored in recorded else None
+        video = await repository.get_by_path(stored)
     if video is None:
         raise ConflictError(f"{stored}: moved away before it could be recorded")
     return web.json_response(video_json(video), status=201)

@@ -8,23 +8,22 @@ from pathlib import Path
 from aiohttp import web
 
 from videolib.api import schemas
-from videolib.api.keys import COUNTS, LIBRARY, POOL, VIDEOS
+from videolib.api.keys import COUNTS, LIBRARY, POOL, SCAN_WRITES, VIDEOS
 from videolib.api.openapi import operation
 from videolib.api.requests import body, path_id, query
 from videolib.api.serialize import page_body, video_json
 from videolib.shared.db.records import Video
-from videolib.shared.db.repository import AdminVideoRepository, VideoQuery
+from videolib.shared.db.repository import VideoQuery, VideoReader
 from videolib.shared.errors import ConflictError, NotFoundError, PathError
 from videolib.shared.ingest import to_examined
 from videolib.shared.library import Library
 from videolib.shared.media.names import directory_type_of, is_video_name
-from videolib.shared.validate import validate_one
 
 routes = web.RouteTableDef()
 TAGS = ("videos",)
 
 
-async def existing(repository: AdminVideoRepository, request: web.Request) -> Video:
+async def existing(repository: VideoReader, request: web.Request) -> Video:
     video_id = path_id(request)
     video = await repository.get(video_id)
     if video is None:
@@ -151,19 +150,27 @@ async def delete_video(request: web.Request) -> web.Response:
 
 @routes.post("/api/media/videos/{id}/restore")
 @operation(
-    summary="Make a deleted video valid again after a re-probe (a missing file stays invalid)",
-    responses={200: schemas.Video, 400: schemas.Error, 404: schemas.Error},
+    summary="Make a deleted video valid again after a re-probe (409 if the file no longer probes)",
+    responses={200: schemas.Video, 400: schemas.Error, 404: schemas.Error, 409: schemas.Error},
     tags=TAGS,
 )
 async def restore_video(request: web.Request) -> web.Response:
-    video_id = path_id(request)
-    repository = request.app[VIDEOS]
-    video = await repository.undelete(video_id)
-    if video is None:
-        raise NotFoundError(f"{video_id}: no such video")
-    # Valid first, then the re-probe decides: a missing or corrupt file makes it invalid
-    # again with the real reason.
-    checked = await validate_one(
-        video, library=request.app[LIBRARY], repository=repository, pool=request.app[POOL]
-    )
-    return web.json_response(video_json(checked.video or video))
+    repository, library = request.app[VIDEOS], request.app[LIBRARY]
+    video = await existing(repository, request)
+    # The probe first: a file that is gone or no longer a video leaves the record as it
+    # was (invalid), and the caller hears why.
+    absolute = library.absolute(video.path)
+    examination = await request.app[POOL].examine(str(absolute)) if absolute.is_file() else None
+    if examination is None or examination.invalid_reason == "missing":
+        raise ConflictError(f"{video.path}: cannot restore: file not found")
+    if examination.invalid_reason is not None:
+        raise ConflictError(
+            f"{video.path}: cannot restore: {examination.invalid_reason}: {examination.error}"
+        )
+    if await repository.undelete(video.id) is None:
+        raise NotFoundError(f"{video.id}: no such video")
+    await request.app[SCAN_WRITES].write_examined([to_examined(video.path, examination)])
+    restored = await repository.get(video.id)
+    if restored is None:
+        raise NotFoundError(f"{video.id}: no such video")
+    return web.json_response(video_json(restored))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -22,24 +23,61 @@ def database_url(config: Config) -> Iterator[URL]:
         yield config.sqlalchemy_url()
 
 
-def make_engine(url: URL, pool_size: int = 10) -> AsyncEngine:
-    """An asyncio engine on asyncpg with a bounded pool."""
+@dataclass(frozen=True)
+class DatabaseTimeouts:
+    """How long a connection may take to open, a statement to answer, a checkout to wait.
+
+    Each expiry reads as "database unavailable" (repository/errors.py). The command
+    timeout is long: migrations, a scan's batched upserts and a CLI scan waiting on an
+    advisory lock are legitimate long statements. The API bounds each of its calls more
+    tightly on its own (api.database_timeout_seconds).
+    """
+
+    connect_s: float = 5.0
+    command_s: float = 60.0
+    pool_s: float = 10.0
+
+    @classmethod
+    def from_config(cls, config: Config) -> DatabaseTimeouts:
+        database = config.database
+        return cls(
+            connect_s=database.connect_timeout_seconds,
+            command_s=database.command_timeout_seconds,
+            pool_s=database.pool_timeout_seconds,
+        )
+
+
+def make_engine(
+    url: URL, pool_size: int = 10, timeouts: DatabaseTimeouts | None = None
+) -> AsyncEngine:
+    """An asyncio engine on asyncpg with a bounded pool and bounded waits."""
+    timeouts = timeouts or DatabaseTimeouts()
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=0,
+        # A checkout that waits longer is back-pressure (DatabaseBusyError), not a hang.
+        pool_timeout=timeouts.pool_s,
         # No pre-ping: it costs a round trip per checkout (a third of a list request).
         # A connection broken by a database restart fails once, is invalidated, and the
         # caller's DatabaseUnavailableError path (503, daemon backoff) covers that once.
-        # A statement that hangs must not hold a connection forever.
-        connect_args={"command_timeout": 60, "server_settings": {"application_name": "videolib"}},
+        connect_args={
+            # A server that accepts the TCP connection but never answers (frozen, swapping)
+            # must not hold a connect for asyncpg's default 60 s.
+            "timeout": timeouts.connect_s,
+            # A statement that hangs must not hold a connection forever.
+            "command_timeout": timeouts.command_s,
+            "server_settings": {"application_name": "videolib"},
+        },
     )
 
 
 @contextlib.asynccontextmanager
-async def open_engine(url: URL, pool_size: int = 10) -> AsyncIterator[AsyncEngine]:
+async def open_engine(
+    url: URL, pool_size: int = 10, timeouts: DatabaseTimeouts | None = None
+) -> AsyncIterator[AsyncEngine]:
     """An engine that is disposed of on exit."""
-    engine = make_engine(url, pool_size)
+    engine = make_engine(url, pool_size, timeouts)
     try:
         yield engine
     finally:

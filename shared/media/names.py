@@ -58,8 +58,15 @@ def relative_library_path(root: Path, path: Path) -> str:
 
     Symlinks are resolved first, so a link pointing out of the root is refused like `..`.
     """
-    resolved_root = root.resolve()
-    resolved = (path if path.is_absolute() else resolved_root / path).resolve()
+    try:
+        resolved_root = root.resolve()
+        resolved = (path if path.is_absolute() else resolved_root / path).resolve()
+    except RuntimeError:  # Python 3.11's resolve() on a symlink loop
+        raise PathError(_printable(path), "symlink loop") from None
+    except OSError as error:  # ENAMETOOLONG, EACCES on a parent, ELOOP from the kernel
+        raise PathError(_printable(path), error.strerror or str(error)) from None
+    except ValueError:  # an embedded NUL
+        raise PathError(_printable(path), "contains a NUL character") from None
     try:
         relative = resolved.relative_to(resolved_root)
     except ValueError:

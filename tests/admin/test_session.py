@@ -92,7 +92,8 @@ async def test_login_refuses_bad_tokens(client: Client, body: object, status: in
 async def test_login_takes_json_only(client: Client) -> None:
     # A cross-site HTML form posts urlencoded without a preflight: refused.
     response = await client.post("/admin/login", data={"token": TOKEN})
-    assert response.status == 400
+    assert response.status == 415
+    assert (await response.json())["error"] == "unsupported_media_type"
 
 
 async def test_cookie_works_as_bearer_and_unsafe_calls_need_csrf(

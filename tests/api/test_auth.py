@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.conftest import SECRET, Client
 from videolib.api.keys import FLAG
-from videolib.shared.db.repository import VideoRepository
+from videolib.shared.db.repository import SettingsRepository
 from videolib.shared.tokens import issue_token
 
 
@@ -82,7 +82,7 @@ async def test_settings_row_switches_media_off(
     client: Client, auth: dict[str, str], engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert (await client.get("/api/media/videos", headers=auth)).status == 200
-    await VideoRepository(engine).set_setting("ENABLE_MEDIA_FEATURES", "false")
+    await SettingsRepository(engine).set_setting("ENABLE_MEDIA_FEATURES", "false")
     # The row is re-read at most every few seconds: skip the wait by moving the clock.
     monkeypatch.setattr(client.app[FLAG], "_read_at", -1e9)
     response = await client.get("/api/media/videos", headers=auth)
@@ -99,6 +99,6 @@ async def test_config_switch_off(
     config = api_config.replace("api", media_features=False)  # type: ignore[attr-defined]
     client = await aiohttp_client(create_app(config, engine))  # type: ignore[operator]
     assert (await client.get("/api/media/videos", headers=auth)).status == 503
-    await VideoRepository(engine).set_setting("ENABLE_MEDIA_FEATURES", "true")
+    await SettingsRepository(engine).set_setting("ENABLE_MEDIA_FEATURES", "true")
     client.app[FLAG]._read_at = -1e9
     assert (await client.get("/api/media/videos", headers=auth)).status == 200

@@ -38,7 +38,7 @@ def test_refuses_to_start_without_a_secret(database_url: URL, library_root: Path
     env = _env(database_url, library_root)
     env.pop("JWT_SECRET", None)
     done = subprocess.run(
-        [sys.executable, "-m", "videolib.shared.cli", "api"],
+        [sys.executable, "-m", "videolib.shared.commands.cli", "api"],
         env=env,
         capture_output=True,
         text=True,
@@ -60,7 +60,8 @@ def test_serves_notifies_and_stops_on_sigterm(
             database_url, library_root, JWT_SECRET=SECRET, NOTIFY_SOCKET=notify_path,
             MEDIA_API_HOST="127.0.0.1", MEDIA_API_PORT=str(port),
         )  # fmt: skip
-        process = subprocess.Popen([sys.executable, "-m", "videolib.shared.cli", "api"], env=env)
+        command = [sys.executable, "-m", "videolib.shared.commands.cli", "api"]
+        process = subprocess.Popen(command, env=env)
         try:
             assert notify.recv(64) == b"READY=1"
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:

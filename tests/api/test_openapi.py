@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.conftest import Client, insert_rows, row
@@ -35,7 +36,10 @@ async def test_every_route_is_documented(client: Client, auth: dict[str, str]) -
 def check(doc: dict[str, Any], method: str, path: str, status: int, body: Any) -> None:
     """Validate a response body against the document's schema for that route and status."""
     responses = doc["paths"][path][method]["responses"]
-    media = responses.get(str(status), responses["default"])["content"]["application/json"]
+    assert "default" not in responses, (method, path)  # it would make a 500 a match
+    declared = responses.get(str(status)) or responses.get(f"{status // 100}XX")
+    assert declared is not None, f"{method} {path}: {status} is not a documented answer"
+    media = declared["content"]["application/json"]
     schema = {**media["schema"], "components": doc["components"]}
     jsonschema.validate(body, schema, cls=jsonschema.Draft202012Validator)
 
@@ -81,3 +85,13 @@ async def test_real_responses_match_the_document(
         "/api/media/videos/bulk", json={"ids": [video_id], "action": "validate"}, headers=auth
     )
     check(doc, "post", "/api/media/videos/bulk", bulk.status, await bulk.json())
+
+
+async def test_a_500_is_never_a_documented_answer(client: Client, auth: dict[str, str]) -> None:
+    doc = await document(client, auth)
+    crash = {"error": "internal_error", "message": "unexpected error", "requestId": "x-1"}
+    for path, methods in doc["paths"].items():
+        for method in methods:
+            with pytest.raises(AssertionError, match="500 is not a documented answer"):
+                check(doc, method, path, 500, crash)
+    check(doc, "get", "/api/media/videos", 418, crash)  # a client error: the 4XX entry

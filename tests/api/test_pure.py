@@ -8,6 +8,7 @@ from videolib.api.counts import CountCache
 from videolib.api.flag import FeatureFlag
 from videolib.api.routes.uploads import safe_name
 from videolib.api.schemas import BadRequestError
+from videolib.api.text import text_problem
 from videolib.shared.db.repository import search_query
 from videolib.shared.errors import DatabaseUnavailableError
 
@@ -61,7 +62,18 @@ def test_safe_name(given: str, expected: str) -> None:
     assert safe_name(given) == expected
 
 
-@pytest.mark.parametrize("given", [None, "", "notes.txt", "x.mp4.part", "..."])
+@pytest.mark.parametrize("given", [None, "", "notes.txt", "x.mp4.part", "...", "bad\ud800.mp4"])
 def test_safe_name_refuses(given: str | None) -> None:
     with pytest.raises(BadRequestError):
         safe_name(given)
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [("", None), ("plain", None), ("é 日本 🎬", None), ("a\x00b", "contains a NUL character"),
+     ("\ud800", "contains a lone surrogate (not valid Unicode)"),
+     ("x\udcff", "contains a lone surrogate (not valid Unicode)"),
+     ("\U0001f3ac", None)],  # an astral character is a surrogate pair in JSON, fine here
+)  # fmt: skip
+def test_text_problem(given: str, problem: str | None) -> None:
+    assert text_problem(given) == problem

@@ -16,7 +16,7 @@ from tests.media import make_video
 from videolib.api.app import create_app
 from videolib.api.jobs import ORPHANED
 from videolib.shared.config import Config
-from videolib.shared.db.repository import ScanJobRepository, VideoRepository
+from videolib.shared.db.repository import DirectoryLocks, ScanJobRepository
 from videolib.shared.db.schema import videos
 
 SCAN = "/api/media/videos/scan"
@@ -77,7 +77,7 @@ async def test_second_scan_of_a_type_gets_409(
     client: Client, auth: dict[str, str], engine: AsyncEngine
 ) -> None:
     # Someone else (the daemon, the CLI, another API process) is scanning `gifs`.
-    async with VideoRepository(engine).directory_lock(["gifs"]) as held:
+    async with DirectoryLocks(engine).directory_lock(["gifs"]) as held:
         assert held
         for body in ({"directoryType": "gifs"}, {"directoryType": "gifs", "async": True}):
             response = await client.post(SCAN, json=body, headers=auth)
@@ -113,7 +113,7 @@ async def test_a_job_whose_process_died_is_failed_not_running_for_ever(
     # Rows as a killed API process leaves them: running, and nobody holds the type's lock.
     orphan = await jobs.create(["gifs"], True)
     live = await jobs.create(["videos"], True)
-    async with VideoRepository(engine).directory_lock(["videos"]) as held:
+    async with DirectoryLocks(engine).directory_lock(["videos"]) as held:
         assert held  # `videos` is still being scanned by someone alive
         body = await (await client.get(f"/api/media/scans/{orphan.id}", headers=auth)).json()
         assert body["status"] == "failed" and body["error"] == ORPHANED

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import io
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.api.conftest import Client
+from tests.api.conftest import Client, insert_rows, row
+from tests.api.test_inputs import NUL, count_rows
 from tests.media import make_video
 from videolib.api.app import create_app
 from videolib.shared.config import Config
@@ -47,7 +52,7 @@ async def test_upload_records_into_the_inbox(
 
 
 async def test_upload_refusals(
-    client: Client, auth: dict[str, str], tmp_path: Path, library_root: Path
+    client: Client, auth: dict[str, str], tmp_path: Path, library_root: Path, engine: AsyncEngine
 ) -> None:
     clip = make_video(tmp_path / "clip.mp4")
     for data, field in (
@@ -59,12 +64,24 @@ async def test_upload_refusals(
         response = await client.post(UPLOAD, data=data, headers=auth)
         assert response.status == 400, await response.text()
         assert (await response.json())["message"].startswith(f"{field}:")
-    no_file = aiohttp.FormData()
+    no_file = aiohttp.FormData(default_to_multipart=True)
     no_file.add_field("title", "x")
     response = await client.post(UPLOAD, data=no_file, headers=auth)
     assert response.status == 400
+    assert (await response.json())["message"].startswith("video:")
+    # Form fields follow the one text rule (api/text.py); bytes that are not UTF-8 (a lone
+    # surrogate cannot even be encoded) are refused, not replaced.
+    for bad in (NUL.encode(), "bad\ud800".encode("utf-8", "surrogatepass"), b"\xff"):
+        raw_form = aiohttp.MultipartWriter("form-data")
+        raw_form.append(bad).set_content_disposition("form-data", name="title")
+        video = raw_form.append(io.BytesIO(clip.read_bytes()))
+        video.set_content_disposition("form-data", name="video", filename="clip.mp4")
+        response = await client.post(UPLOAD, data=raw_form, headers=auth)
+        assert response.status == 400, await response.text()
+        assert (await response.json())["message"].startswith("title:")
     response = await client.post(UPLOAD, json={"video": "x"}, headers=auth)
-    assert response.status == 400
+    assert response.status == 415
+    assert await count_rows(engine) == 0
     assert inbox_files(library_root) == []
 
 
@@ -82,7 +99,7 @@ async def test_upload_over_the_limit_leaves_nothing(
 
 
 async def test_client_cut_mid_stream_leaves_nothing(
-    client: Client, token: str, library_root: Path
+    client: Client, token: str, library_root: Path, engine: AsyncEngine
 ) -> None:
     server = client.server
     _reader, writer = await asyncio.open_connection(server.host, server.port)
@@ -114,4 +131,86 @@ async def test_client_cut_mid_stream_leaves_nothing(
             break
         await asyncio.sleep(0.05)
     assert inbox_files(library_root) == []
+    assert await count_rows(engine) == 0
     assert isinstance(client.app, web.Application)
+
+
+@pytest.fixture
+def small_inbox(library_root: Path) -> Iterator[Path]:
+    """The inbox on a real 256 KiB tmpfs, so a write fails with ENOSPC."""
+    inbox = library_root / "inbox"
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(inbox)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield inbox
+    finally:
+        subprocess.run(["umount", "-l", str(inbox)], check=True)
+
+
+async def test_a_full_disk_is_a_507_and_leaves_nothing(
+    client: Client, auth: dict[str, str], engine: AsyncEngine, small_inbox: Path, tmp_path: Path
+) -> None:
+    clip = make_video(tmp_path / "big.mp4", seconds=3, noise=True)
+    assert clip.stat().st_size > 256 * 1024  # larger than the file system
+    response = await client.post(UPLOAD, data=form(clip), headers=auth)
+    assert response.status == 507, await response.text()
+    answer = await response.json()
+    assert answer["error"] == "insufficient_storage"
+    assert answer["message"].startswith("video: no space left")
+    assert list(small_inbox.iterdir()) == []
+    assert await count_rows(engine) == 0
+
+
+async def test_an_upload_the_daemon_recorded_first_answers_with_that_record(
+    client: Client, auth: dict[str, str], engine: AsyncEngine, tmp_path: Path, library_root: Path
+) -> None:
+    # The daemon's record of inbox/clip.mp4 is in place before the upload's insert runs.
+    [recorded_id] = await insert_rows(engine, row("inbox/clip.mp4", producer="daemon"))
+    clip = make_video(tmp_path / "clip.mp4")
+    response = await client.post(UPLOAD, data=form(clip, producer="upload"), headers=auth)
+    assert response.status == 201, await response.text()
+    video = await response.json()
+    assert (video["id"], video["producer"]) == (recorded_id, "daemon")
+    assert inbox_files(library_root) == ["clip.mp4"]  # the file the record points at
+    assert await count_rows(engine) == 1
+
+
+async def test_an_upload_the_database_refuses_leaves_no_file(
+    client: Client, auth: dict[str, str], engine: AsyncEngine, tmp_path: Path, library_root: Path
+) -> None:
+    # A real refusal by PostgreSQL at the insert (a trigger): "the server is shutting down".
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'going down' USING ERRCODE = 'admin_shutdown'; END $$"
+        )
+        await connection.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON videos FOR EACH ROW EXECUTE FUNCTION refuse()"
+        )
+    clip = make_video(tmp_path / "clip.mp4")
+    response = await client.post(UPLOAD, data=form(clip), headers=auth)
+    # 57P01 means the server is going away: a 503 the client may retry, and no file and no
+    # record stay behind.
+    assert response.status == 503, await response.text()
+    assert "Retry-After" in response.headers
+    assert "error" in await response.json()
+    assert inbox_files(library_root) == []
+    assert await count_rows(engine) == 0
+
+
+async def test_a_malformed_multipart_header_is_a_400(
+    client: Client, auth: dict[str, str], library_root: Path
+) -> None:
+    # Found by tests/api/test_schemathesis.py: a control character in a part's header made
+    # aiohttp's parser raise InvalidHeader, answered 500.
+    body = b'--b\r\nContent-Disposition: form-data; name="x\x1fy"\r\n\r\nvalue\r\n--b--\r\n'
+    headers = {**auth, "Content-Type": "multipart/form-data; boundary=b"}
+    response = await client.post(UPLOAD, data=body, headers=headers)
+    assert response.status == 400, await response.text()
+    assert (await response.json())["message"].startswith("body: malformed multipart")
+    assert inbox_files(library_root) == []

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.conftest import Client, insert_rows, row
 from tests.media import make_video
-from videolib.shared.db import repository
+from videolib.shared.db.repository import listing as listing_statements
 
 URL = "/api/media/videos"
 
@@ -115,7 +115,7 @@ async def test_deep_pages_by_deferred_join_match_direct_reads(
     deep_from: int,
 ) -> None:
     """Every page reads the same rows whichever way PostgreSQL finds them."""
-    monkeypatch.setattr(repository, "DEFERRED_JOIN_FROM", deep_from)
+    monkeypatch.setattr(listing_statements, "DEFERRED_JOIN_FROM", deep_from)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     await insert_rows(
         engine,
@@ -340,5 +340,7 @@ async def test_restore(client: Client, auth: dict[str, str], video_file: Path) -
     assert (await restored.json())["isValid"] is True
     await client.delete(f"{URL}/{created['id']}", headers=auth)
     video_file.unlink()
-    missing = await (await client.post(f"{URL}/{created['id']}/restore", headers=auth)).json()
-    assert (missing["isValid"], missing["invalidReason"]) == (False, "missing")
+    missing = await client.post(f"{URL}/{created['id']}/restore", headers=auth)
+    assert missing.status == 409  # the record stays deleted (tests/api/test_inputs.py)
+    after = await (await client.get(f"{URL}/{created['id']}", headers=auth)).json()
+    assert (after["isValid"], after["invalidReason"]) == (False, "deleted")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from videolib.daemon.main import Service
+from videolib.daemon.scheduler import Scheduler
 from videolib.shared.config import Config
 from videolib.shared.db.engine import open_engine
 from videolib.shared.db.records import Video
@@ -60,10 +60,10 @@ async def row(engine: AsyncEngine, path: str) -> Video | None:
 
 
 @contextlib.asynccontextmanager
-async def running_service(config: Config, database_url: URL) -> AsyncIterator[Service]:
-    """A Service with its own engine and pool, started and, on exit, stopped cleanly."""
+async def running_service(config: Config, database_url: URL) -> AsyncIterator[Scheduler]:
+    """A Scheduler with its own engine and pool, started and, on exit, stopped cleanly."""
     async with open_engine(database_url, pool_size=8) as engine, examiner_pool(config) as pool:
-        service = Service(config, engine, pool)
+        service = Scheduler(config, engine, pool)
         stop = asyncio.Event()
         task = asyncio.create_task(service.run(stop))
 

@@ -33,7 +33,7 @@ def start_daemon(config: Config, tmp_path: Path) -> subprocess.Popen[bytes]:
         "MEDIA_LIBRARY_PATH": str(config.library_root),
         "VIDEOLIB_STATE_DIR": str(tmp_path / "state"),
     }
-    command = [sys.executable, "-m", "videolib.shared.cli", "daemon"]
+    command = [sys.executable, "-m", "videolib.shared.commands.cli", "daemon"]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

@@ -25,7 +25,7 @@ def dsn(url: URL) -> str:
 
 def videolib(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "videolib.shared.cli", *args],
+        [sys.executable, "-m", "videolib.shared.commands.cli", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

@@ -13,7 +13,7 @@ from tests.media import make_text_file_named, make_truncated_mp4, make_video
 from videolib.shared.config import Config
 from videolib.shared.db.repository import VideoRepository
 from videolib.shared.db.schema import videos
-from videolib.shared.ingest import ScanResult, scan
+from videolib.shared.ingest import FoundFile, ScanResult, examine_and_record, scan
 from videolib.shared.library import Library
 from videolib.shared.media.names import DIRECTORY_TYPES
 from videolib.shared.runtime import examiner_pool
@@ -196,6 +196,68 @@ async def test_vanished_files_are_marked_missing_and_moves_reattach(
         "missing",
     )
     assert "videos/keep.mp4" not in after
+
+
+async def record_found(
+    config: Config, repository: VideoRepository, path: Path, *, follow_moves: bool
+) -> ScanResult:
+    """One file through the daemon's write path (examine_and_record), as a watcher hands it."""
+    library = Library.from_config(config)
+    stat = path.stat()
+    stored = path.relative_to(config.library.root).as_posix()
+    found = FoundFile(stored, path, stat.st_size, stat.st_mtime_ns)
+    result = ScanResult(scanned=1)
+    async with examiner_pool(config) as pool:
+        await examine_and_record(
+            [found],
+            repository=repository,
+            pool=pool,
+            result=result,
+            library=library if follow_moves else None,
+        )
+    return result
+
+
+@pytest.mark.parametrize("follow_moves", [True, False])
+async def test_a_new_path_takes_the_record_of_its_vanished_content_only_when_asked(
+    config: Config, repository: VideoRepository, library_root: Path, follow_moves: bool
+) -> None:
+    # The daemon sees a rename as a create before the delete: the old record is still
+    # valid, not missing, and only a look at the disk says its file is gone.
+    original = video(library_root / "videos" / "a.mp4")
+    await run_scan(config, repository)
+    before = (await rows(repository))["videos/a.mp4"]
+    moved = original.rename(library_root / "studios" / "b.mp4")
+
+    result = await record_found(config, repository, moved, follow_moves=follow_moves)
+
+    after = await rows(repository)
+    if follow_moves:
+        assert (result.moved, result.created) == (1, 0)
+        assert list(after) == ["studios/b.mp4"]
+        assert after["studios/b.mp4"]["id"] == before["id"]
+        assert after["studios/b.mp4"]["directory_type"] == "studios"
+    else:  # a scan: the old record waits for the pass that marks it missing
+        assert (result.moved, result.created) == (0, 1)
+        assert sorted(after) == ["studios/b.mp4", "videos/a.mp4"]
+        assert after["studios/b.mp4"]["id"] != before["id"]
+    assert after["studios/b.mp4"]["is_valid"] is True
+
+
+async def test_a_twin_still_on_disk_keeps_its_record(
+    config: Config, repository: VideoRepository, library_root: Path
+) -> None:
+    original = video(library_root / "videos" / "a.mp4")
+    await run_scan(config, repository)
+    copy = library_root / "studios" / "copy.mp4"
+    copy.write_bytes(original.read_bytes())
+
+    result = await record_found(config, repository, copy, follow_moves=True)
+
+    after = await rows(repository)
+    assert (result.moved, result.created) == (0, 1)
+    assert sorted(after) == ["studios/copy.mp4", "videos/a.mp4"]
+    assert after["videos/a.mp4"]["is_valid"] is True
 
 
 async def test_missing_type_folder_is_not_a_mass_deletion(

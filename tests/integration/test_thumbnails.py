@@ -15,6 +15,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.media import make_text_file_named, make_video
+from videolib.shared.commands.thumbnails import backfill
 from videolib.shared.config import Config
 from videolib.shared.db.repository import ThumbnailRepository
 from videolib.shared.db.schema import thumbnails, videos
@@ -26,7 +27,6 @@ from videolib.shared.thumbnails import (
     ThumbnailWorker,
     thumbnail_name,
 )
-from videolib.shared.thumbnails_cli import backfill
 
 STALE = timedelta(minutes=5)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
-from videolib.shared import doctor
-from videolib.shared.doctor import (
+from videolib.shared.commands import doctor
+from videolib.shared.commands.doctor import (
     DatabaseFacts,
     DirectoryFacts,
     ProbeFacts,
@@ -188,7 +188,7 @@ def dsn(url: URL) -> str:
 def videolib_doctor(
     env: dict[str, str], *, user: int | None = None
 ) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "videolib.shared.cli", "doctor"]
+    command = [sys.executable, "-m", "videolib.shared.commands.cli", "doctor"]
     if user is not None:
         command = [
             "setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *command,

@@ -56,6 +56,6 @@ def test_rollback_snippet_downgrades_and_db_upgrade_returns_to_head(database_url
     assert down.returncode == 0, down.stderr
     assert asyncio.run(revision_of(database_url)) == revision
 
-    up = run(["-m", "videolib.shared.cli", "db", "upgrade"], database_url)
+    up = run(["-m", "videolib.shared.commands.cli", "db", "upgrade"], database_url)
     assert up.returncode == 0, up.stderr
     assert asyncio.run(revision_of(database_url)) == migrate.head_revision()

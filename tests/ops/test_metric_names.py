@@ -106,7 +106,7 @@ def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
 def videolib(command: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "videolib.shared.cli", command],
+            [sys.executable, "-m", "videolib.shared.commands.cli", command],
             env={**os.environ, **env},
             stdout=output,
             stderr=subprocess.STDOUT,

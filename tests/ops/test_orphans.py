@@ -96,7 +96,7 @@ def test_kill_9_of_a_daemon_leaves_no_worker(
 ) -> None:
     for name in ("a.mp4", "b.mp4"):
         make_video(library_root / "videos" / name)
-    command = [sys.executable, "-m", "videolib.shared.cli", "daemon"]
+    command = [sys.executable, "-m", "videolib.shared.commands.cli", "daemon"]
     daemon = subprocess.Popen(
         command, env=_daemon_environment(config, tmp_path), stderr=subprocess.DEVNULL
     )
@@ -133,7 +133,8 @@ class Run:
             VIDEOLIB_STATE_DIR=str(home / "var"),
             VIDEOLIB_LOG_LEVEL="warning",
         )
-        command = [sys.executable, "-m", "videolib.shared.cli", "--config", str(config), "run"]
+        cli = [sys.executable, "-m", "videolib.shared.commands.cli"]
+        command = [*cli, "--config", str(config), "run"]
         self.log = home / "run.log"  # the children's log lines, read when a test fails
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
@@ -231,7 +232,7 @@ def test_sigterm_stops_a_busy_daemon_within_3_s_without_traceback(
     config: Config, library_root: Path, tmp_path: Path
 ) -> None:
     seed = make_video(tmp_path / "seed.mp4")
-    command = [sys.executable, "-m", "videolib.shared.cli", "daemon"]
+    command = [sys.executable, "-m", "videolib.shared.commands.cli", "daemon"]
     env = _daemon_environment(config, tmp_path)
     daemon = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
     try:
@@ -258,7 +259,7 @@ def test_sigterm_stops_a_busy_api_within_3_s_without_traceback(
     port = free_port()
     env = {**_daemon_environment(config, tmp_path), "MEDIA_API_PORT": str(port)}
     env.update(MEDIA_API_HOST="127.0.0.1", JWT_SECRET="s" * 32)
-    command = [sys.executable, "-m", "videolib.shared.cli", "api"]
+    command = [sys.executable, "-m", "videolib.shared.commands.cli", "api"]
     api = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}/api/media/videos"
     token = issue_token("s" * 32, ttl_s=600)

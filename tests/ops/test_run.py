@@ -48,7 +48,7 @@ def test_run_starts_everything_lists_a_drop_and_stops_on_one_signal(run_home: Pa
         VIDEOLIB_LOG_LEVEL="warning",
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "videolib.shared.cli", "--config", str(config), "run"],
+        [sys.executable, "-m", "videolib.shared.commands.cli", "--config", str(config), "run"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

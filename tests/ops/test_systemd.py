@@ -87,7 +87,7 @@ def test_services_restart_on_failure_but_not_on_bad_config(service: str) -> None
     settings = unit_settings(service)
     assert settings["Type"] == ["notify"]
     assert settings["Restart"] == ["on-failure"]
-    # shared/cli.py: EXIT_USAGE = 2, EXIT_STARTUP = 3.
+    # shared/commands/cli.py: EXIT_USAGE = 2, EXIT_STARTUP = 3.
     assert settings["RestartPreventExitStatus"] == ["2 3"]
     assert settings["User"] == ["videolib"]
     assert settings["ExecStart"] == [f"/{EXEC_START} {service.split('-')[1].split('.')[0]}"]
@@ -96,7 +96,7 @@ def test_services_restart_on_failure_but_not_on_bad_config(service: str) -> None
 
 def test_only_the_daemon_has_a_watchdog_and_only_it_writes_the_library() -> None:
     daemon, api = unit_settings(SERVICES[0]), unit_settings(SERVICES[1])
-    # Only the daemon sends WATCHDOG=1 (daemon/main.py); a watchdog the API never feeds
+    # Only the daemon sends WATCHDOG=1 (daemon/scheduler.py); a watchdog the API never feeds
     # would kill it every period.
     assert "WatchdogSec" in daemon
     assert "WatchdogSec" not in api

@@ -15,11 +15,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 
-from videolib.shared import doctor, supervisor
+from videolib.shared.commands import doctor, supervisor
 from videolib.shared.config import Config, load_config
 from videolib.shared.db import migrate
-from videolib.shared.db.engine import database_url, open_engine
-from videolib.shared.db.repository import VideoRepository
+from videolib.shared.db.engine import DatabaseTimeouts, database_url, open_engine
+from videolib.shared.db.repository import DirectoryLocks, VideoRepository, ping, translate
 from videolib.shared.errors import ConfigError, DatabaseUnavailableError, VideolibError
 from videolib.shared.ingest import ScanResult, scan
 from videolib.shared.library import Library
@@ -80,6 +80,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VideolibError as error:
         print(f"videolib {args.command}: {error.message}", file=sys.stderr)
         return exit_code_for(error)
+    except Exception as crash:
+        # A driver error that got past the repository (a migration, a raw statement): one
+        # line and exit 3 when it means "unavailable", a traceback only for a real bug.
+        translated = translate(crash)
+        if translated is None:
+            raise
+        print(f"videolib {args.command}: {translated.message}", file=sys.stderr)
+        return exit_code_for(translated)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
 
@@ -102,8 +110,8 @@ def _config_without_library(path: str | None) -> Config:
 def _db_upgrade(args: argparse.Namespace, config: Config) -> int:
     async def upgrade() -> str | None:
         with database_url(config) as url:
-            async with open_engine(url, pool_size=1) as engine:
-                await VideoRepository(engine).ping()
+            async with open_engine(url, 1, DatabaseTimeouts.from_config(config)) as engine:
+                await ping(engine)
                 await migrate.upgrade(engine, args.revision)
                 return await migrate.current_revision(engine)
 
@@ -162,11 +170,11 @@ async def _run_scan(config: Config, types: list[str], skip_existing: bool) -> Sc
 
     try:
         async with open_database(config) as engine:
-            repository = VideoRepository(engine)
-            async with repository.directory_lock(types, wait=False) as free:
+            repository, locks = VideoRepository(engine), DirectoryLocks(engine)
+            async with locks.directory_lock(types, wait=False) as free:
                 if not free:
                     print("another scan of these types is running; waiting for it", file=sys.stderr)
-            async with repository.directory_lock(types), examiner_pool(config) as pool:
+            async with locks.directory_lock(types), examiner_pool(config) as pool:
                 return await scan(
                     types,
                     library=Library.from_config(config),

@@ -80,7 +80,7 @@ def run(config: Config, config_path: str | None, environ: Mapping[str, str]) -> 
     with database_url(config) as url:
         asyncio.run(_migrate(url))
         env = child_environment(config, url, secret, environ)
-        command = [sys.executable, "-m", "videolib.shared.cli"]
+        command = [sys.executable, "-m", "videolib.shared.commands.cli"]
         if config_path:
             command += ["--config", config_path]
         with _children([[*command, name] for name in CHILDREN], env) as processes:

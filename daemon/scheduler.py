@@ -1,0 +1,338 @@
+"""The daemon's scheduler: events -> debounce -> bounded ready queue -> ingest; reconcile.
+
+Back-pressure: complete paths move from the debouncer into a bounded, coalesced ready
+queue only while it has room, so a burst of 100,000 files is held as small per-path
+entries, and beyond the debouncer's capacity dropped in favour of a reconciliation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import time
+from collections import deque
+from collections.abc import Coroutine
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from videolib.shared.config import Config
+from videolib.shared.db.repository import (
+    DirectoryLocks,
+    ThumbnailRepository,
+    VideoRepository,
+    ping,
+)
+from videolib.shared.errors import DatabaseUnavailableError, PathError
+from videolib.shared.library import Library
+from videolib.shared.logging import get_logger
+from videolib.shared.media.workers import ExaminerPool
+from videolib.shared.systemd import Notifier
+from videolib.shared.thumbnails import ThumbnailWorker
+
+from .debounce import Debouncer, Signal, Stat, Timing
+from .events import (
+    Action,
+    FsEvent,
+    Ignore,
+    MarkMissing,
+    MarkMissingTree,
+    Move,
+    MoveTree,
+    Touch,
+    TypeFolderGone,
+    Walk,
+    decide_event,
+)
+from .health import DatabaseHealth
+from .inbox import Inbox
+from .metrics import DaemonMetrics, metrics_app, start_server
+from .pipeline import Pipeline, walk_videos
+from .reconcile import reconcile
+from .watch import Watcher
+
+log = get_logger(__name__)
+
+READY_CAPACITY = 1_000  # complete paths waiting for an ingest slot
+ACTION_CAPACITY = 10_000  # moves and deletions waiting for the database
+BATCH = 64  # paths per ingest batch: one fingerprint query, one upsert
+INGESTERS = 2  # concurrent batches
+WATCH_CHECK_S = 5.0  # how often dead or missing watches are retried
+STOP_GRACE_S = 3.0  # in-flight work may finish within this after a stop signal
+
+
+class Scheduler:
+    """The daemon's state and tasks; `run(stop)` returns after a clean shutdown."""
+
+    def __init__(
+        self,
+        config: Config,
+        engine: AsyncEngine,
+        pool: ExaminerPool,
+        *,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.config = config
+        self.library = Library.from_config(config)
+        self.repository = VideoRepository(engine)
+        self.locks = DirectoryLocks(engine)
+        self.pool = pool
+        self.notifier = notifier or Notifier(None)
+        self.metrics = DaemonMetrics()
+        self.health = DatabaseHealth(
+            functools.partial(ping, engine),
+            self.metrics,
+            on_recovered=self._on_database_back,
+            probe_timeout_s=config.database.connect_timeout_seconds,
+        )
+        self.inbox = Inbox(
+            self.library, self.repository, pool, config.daemon, self.metrics, self.locks
+        )
+        self.pipeline = Pipeline(
+            self.library, self.repository, pool, self.metrics, self.inbox, self.touch
+        )
+        self.debouncer = Debouncer(self._timing(close_events=not config.daemon.polling))
+        # Thumbnails are made after ingest, off the scan's hot path (seed: "Thumbnail
+        # Generation"), by their own bounded worker.
+        self.thumbnails = ThumbnailWorker.from_config(config, ThumbnailRepository(engine))
+        self.ready: dict[str, None] = {}  # ordered and coalesced: a path is in it once
+        self.actions: deque[Action] = deque()
+        self._ready_event = asyncio.Event()
+        self._actions_event = asyncio.Event()
+        self._reconcile_now = asyncio.Event()
+        self._stopping = False
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.watching = False
+        self.reconciled = 0  # passes finished
+        self.metrics_port: int | None = None
+
+    def _timing(self, close_events: bool) -> Timing:
+        daemon = self.config.daemon
+        return Timing(daemon.settle_seconds, daemon.quiet_seconds, close_events)
+
+    # -- events (on the loop, from the watcher) -----------------------------------------
+
+    def on_event(self, event: FsEvent) -> None:
+        self.metrics.events.labels(event.kind.value).inc()
+        self.handle(decide_event(event))
+
+    def handle(self, action: Action) -> None:
+        if isinstance(action, Ignore):
+            return
+        if isinstance(action, Touch):
+            self.touch(action.path, action.signal)
+        elif isinstance(action, Walk):
+            self._spawn(self._walk(action.prefix))
+        elif isinstance(action, TypeFolderGone):
+            # A mount went away: say so, keep the records (issue 4 §8); `check` re-watches.
+            log.warning("type_folder_gone", directory_type=action.directory_type)
+            self.debouncer.forget_under(action.directory_type)
+        else:
+            self._queue_action(action)
+
+    def touch(self, path: str, signal: Signal) -> None:
+        self.debouncer.event(path, signal, time.monotonic())
+        self.ready.pop(path, None)  # written again: it must settle again
+
+    def _queue_action(self, action: Action) -> None:
+        if isinstance(action, Move | MarkMissing):
+            gone = action.old if isinstance(action, Move) else action.path
+            self.debouncer.forget(gone)
+            self.ready.pop(gone, None)
+        elif isinstance(action, MoveTree | MarkMissingTree):
+            self.debouncer.forget_under(
+                action.old if isinstance(action, MoveTree) else action.prefix
+            )
+        if len(self.actions) >= ACTION_CAPACITY:
+            self._overflowed("actions")
+            return
+        self.actions.append(action)
+        self._actions_event.set()
+
+    def _overflowed(self, where: str) -> None:
+        self.metrics.dropped.inc()
+        if not self._reconcile_now.is_set():
+            log.warning("capacity_reached", where=where, then="reconcile")
+        self._reconcile_now.set()
+
+    async def _walk(self, prefix: str) -> None:
+        for path in await asyncio.to_thread(walk_videos, self.library, prefix):
+            self.touch(path, Signal.APPEAR)
+
+    # -- the loops ----------------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        """Move complete paths from the debouncer to the ready queue, as room allows."""
+        daemon = self.config.daemon
+        period = max(0.02, min(0.1, daemon.quiet_seconds / 2, daemon.settle_seconds / 4))
+        while True:
+            await asyncio.sleep(period)
+            to_stat = self.debouncer.to_stat()
+            if to_stat:
+                stats = await asyncio.to_thread(_stat_all, self.library, to_stat)
+                self.debouncer.observed(stats, time.monotonic())
+            room = READY_CAPACITY - len(self.ready)
+            for path in self.debouncer.take(time.monotonic(), room):
+                self.ready[path] = None
+            if self.ready:
+                self._ready_event.set()
+            if self.debouncer.overflowed:
+                self.debouncer.overflowed = False
+                self._overflowed("debouncer")
+            self.metrics.queue_depth.labels("settling").set(len(self.debouncer))
+            self.metrics.queue_depth.labels("ready").set(len(self.ready))
+
+    async def _ingester(self) -> None:
+        while not self._stopping:
+            await self.health.wait()
+            await self._ready_event.wait()
+            batch = list(self.ready)[:BATCH]
+            for path in batch:
+                del self.ready[path]
+            if not self.ready:
+                self._ready_event.clear()
+            if not batch:
+                continue
+            self._in_flight += len(batch)
+            self.metrics.in_flight.set(self._in_flight)
+            try:
+                await self.pipeline.ingest(batch)
+                self.thumbnails.wake()
+            except DatabaseUnavailableError as error:
+                for path in batch:  # kept, coalesced, for when it is back
+                    self.ready.setdefault(path, None)
+                self._ready_event.set()
+                self.health.failed(error)
+            except Exception:
+                log.exception("ingest_failed", paths=len(batch))
+            finally:
+                self._in_flight -= len(batch)
+                self.metrics.in_flight.set(self._in_flight)
+
+    async def _actor(self) -> None:
+        """Moves and deletions, in event order, each retried while the database is away."""
+        while True:
+            await self._actions_event.wait()
+            while self.actions:
+                await self.health.wait()
+                try:
+                    await self.pipeline.apply(self.actions[0])
+                except DatabaseUnavailableError as error:
+                    self.health.failed(error)
+                    continue
+                except Exception:
+                    log.exception("action_failed", action=repr(self.actions[0]))
+                self.actions.popleft()
+            self._actions_event.clear()
+
+    async def _reconciler(self, first_started: asyncio.Event) -> None:
+        interval = self.config.daemon.reconcile_interval
+        while True:
+            await self.health.wait()
+            self._reconcile_now.clear()
+            first_started.set()
+            try:
+                await reconcile(self.library, self.repository, self.locks, self.pool, self.metrics)
+                await self._walk("inbox")  # what waits in the inbox goes through its step
+                await self.inbox.retry_unrecorded()
+                self.reconciled += 1
+            except DatabaseUnavailableError as error:
+                self.health.failed(error)
+                continue
+            except Exception:
+                log.exception("reconcile_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reconcile_now.wait(), interval)
+
+    async def _watch_checker(self, watcher: Watcher) -> None:
+        while True:
+            await asyncio.sleep(WATCH_CHECK_S)
+            if await asyncio.to_thread(watcher.check):
+                self._reconcile_now.set()
+
+    async def _systemd_watchdog(self) -> None:
+        interval = self.notifier.watchdog_interval_s
+        while interval:
+            self.notifier.watchdog()
+            await asyncio.sleep(interval)
+
+    def _on_database_back(self) -> None:
+        # Catch up: what was pending is retried by the loops; a pass finds the rest.
+        self._reconcile_now.set()
+
+    def readiness(self) -> tuple[bool, str]:
+        if not self.health.up:
+            return False, f"database unavailable: {self.health.reason}"
+        if not self.watching:
+            return False, "not watching yet"
+        return True, "ok"
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Watch, ingest and reconcile until `stop` is set; then shut down cleanly."""
+        runner, self.metrics_port = await start_server(
+            metrics_app(self.metrics, self.readiness), self.config.daemon.metrics_port
+        )
+        watcher = Watcher(
+            self.library,
+            self.on_event,
+            asyncio.get_running_loop(),
+            polling=self.config.daemon.polling,
+        )
+        try:
+            await asyncio.to_thread(watcher.start)
+            self.debouncer.timing = self._timing(watcher.close_events)
+            self.watching = True
+            first_started = asyncio.Event()
+            self._start_loops(watcher, first_started)
+            await first_started.wait()
+            self.notifier.ready()
+            log.info("daemon_ready", metrics_port=self.metrics_port, root=str(self.library.root))
+            await stop.wait()
+        finally:
+            self.notifier.stopping()
+            log.info("daemon_stopping")
+            await asyncio.to_thread(watcher.stop)
+            await self._drain()
+            await self.health.close()
+            await runner.cleanup()
+
+    def _start_loops(self, watcher: Watcher, first_started: asyncio.Event) -> None:
+        self._spawn(self._tick())
+        for _ in range(INGESTERS):
+            self._spawn(self._ingester())
+        self._spawn(self._actor())
+        self._spawn(self._reconciler(first_started))
+        self._spawn(self._watch_checker(watcher))
+        self._spawn(self._systemd_watchdog())
+        self._spawn(self.thumbnails.run())
+
+    async def _drain(self) -> None:
+        """Let in-flight files finish briefly; abandon the rest (the next pass finds them)."""
+        self._stopping = True
+        deadline = time.monotonic() + STOP_GRACE_S
+        while self._in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _stat_all(library: Library, paths: list[str]) -> list[tuple[str, Stat]]:
+    results: list[tuple[str, Stat]] = []
+    for path in paths:
+        try:
+            stat = os.stat(library.absolute(path))
+            results.append((path, (stat.st_size, stat.st_mtime_ns)))
+        except (OSError, PathError):
+            results.append((path, None))
+    return results

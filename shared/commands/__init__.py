@@ -1,0 +1,1 @@
+"""The command layer: the `videolib` command, `videolib run`'s process tree, doctor, thumbnails."""

@@ -1,0 +1,111 @@
+"""Scan locks: PostgreSQL advisory locks on directory types, held for a scan's duration.
+
+Two scans (daemon reconcile, API scan, CLI scan) of one tree never run at once, in this
+process or another: PostgreSQL frees a lock when its session ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from videolib.shared.errors import VideolibError
+
+from .errors import bounded_call, is_connection_problem, translated
+
+
+class DirectoryLocks:
+    """The advisory locks of directory types (and of other keys, such as an inbox file)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @contextlib.asynccontextmanager
+    async def free_directory_locks(
+        self, directory_types: Iterable[str]
+    ) -> AsyncIterator[list[str]]:
+        """Take, without waiting, the scan locks of those types nobody holds; yield them.
+
+        The daemon reconciles the types it got and skips the others (an API scan or
+        another daemon is on them). One connection holds them all.
+        """
+        async with translated():
+            connection = await self.engine.connect().start()
+        taken: list[str] = []
+        try:
+            async with translated():
+                for key in sorted(set(directory_types)):
+                    if await _advisory_lock(connection, key, wait=False):
+                        taken.append(key)
+            yield taken
+        finally:
+            await _release(connection, taken, commit=True)
+
+    @contextlib.asynccontextmanager
+    async def directory_lock(
+        self, directory_types: Iterable[str], *, wait: bool = True
+    ) -> AsyncIterator[bool]:
+        """Hold PostgreSQL advisory locks on directory types for the body's duration.
+
+        Two scans (daemon reconcile, API scan, CLI scan) of one tree never run at once.
+        Yields False, holding nothing, when ``wait`` is false and a lock is taken.
+        Only the lock statements are translated: an error of the body passes unchanged.
+        """
+        keys = sorted(set(directory_types))
+        async with translated():
+            connection = await self.engine.connect().start()
+            # Session locks need no transaction; without one the connection is idle, not
+            # "idle in transaction" for the whole scan, which servers time out and kill.
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+        taken: list[str] = []
+        try:
+            locked = True
+            async with translated():
+                for key in keys:
+                    if not await _advisory_lock(connection, key, wait):
+                        locked = False
+                        break
+                    taken.append(key)
+            if not locked:
+                await _release(connection, taken, commit=False)
+                taken.clear()
+            yield locked
+        finally:
+            await _release(connection, taken, commit=False)
+
+
+async def _release(connection: AsyncConnection, taken: list[str], *, commit: bool) -> None:
+    """Unlock and give the connection back. A lost session has freed its locks already
+    (PostgreSQL ends them with it), so a connection problem here is not an error."""
+    try:
+        async with bounded_call():
+            for key in taken:
+                await connection.execute(
+                    text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": _lock(key)}
+                )
+            if commit:
+                await connection.commit()
+    except Exception as error:
+        if not is_connection_problem(error) and not isinstance(error, VideolibError):
+            raise
+    finally:
+        try:
+            await connection.close()
+        except Exception as error:
+            if not is_connection_problem(error):
+                raise
+
+
+def _lock(directory_type: str) -> str:
+    return f"videolib:scan:{directory_type}"
+
+
+async def _advisory_lock(connection: AsyncConnection, key: str, wait: bool) -> bool:
+    function = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+    result = await connection.execute(
+        text(f"SELECT {function}(hashtext(:key))"), {"key": _lock(key)}
+    )
+    return wait or bool(result.scalar())
