@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from stat import S_ISREG
 
+from videolib.shared.db.failures import FailureRepository
 from videolib.shared.db.records import ExaminedFile, WriteOutcome
 from videolib.shared.db.repository import WRITE_BATCH, VideoRepository
 from videolib.shared.decisions import Examine, decide_rescan
@@ -172,9 +174,11 @@ async def scan(
         else:
             result.errors.append(f"{directory_type}: directory not found: {folder}")
     # The walk (a thread, syscalls) and the query (the database) overlap.
-    found, recorded = await asyncio.gather(
+    failure_repository = FailureRepository(repository.engine)
+    found, recorded, failures = await asyncio.gather(
         asyncio.to_thread(_walk_all, library, present_types, result),
         repository.fingerprints_under(present_types),
+        failure_repository.under(present_types),
     )
     if mark_missing:
         on_disk = {f.stored_path for f in found}
@@ -186,9 +190,15 @@ async def scan(
         result.missing = await repository.mark_missing(vanished)
     result.scanned = len(found)
     to_read = []
+    now = datetime.now(UTC)
     for file in found:
         decision = decide_rescan(
-            file.size, file.mtime_ns, recorded.get(file.stored_path), skip_existing=skip_existing
+            file.size,
+            file.mtime_ns,
+            recorded.get(file.stored_path),
+            skip_existing=skip_existing,
+            failure=failures.get(file.stored_path),
+            now=now,
         )
         if isinstance(decision, Examine):
             to_read.append(file)
@@ -196,8 +206,17 @@ async def scan(
             result.skipped += 1
     if progress:
         progress(result, result.scanned)
+
+    async def remember(batch: Sequence[ExaminedFile]) -> None:
+        await failure_repository.remember(batch, failures, datetime.now(UTC))
+
     await examine_and_record(
-        to_read, repository=repository, pool=pool, result=result, progress=progress
+        to_read,
+        repository=repository,
+        pool=pool,
+        result=result,
+        progress=progress,
+        remember=remember,
     )
     log.info("scan_finished", directory_types=list(directory_types), **_counts(result))
     return result
@@ -213,10 +232,12 @@ async def examine_and_record(
     library: Library | None = None,
     observe: Observe | None = None,
     batch_wait_s: float = BATCH_WAIT_S,
+    remember: Callable[[Sequence[ExaminedFile]], Awaitable[None]] | None = None,
 ) -> list[WriteOutcome]:
     """Probe and hash files in the worker pool and record them in batches.
 
     Reading and writing overlap: a writer task records batch N while batch N+1 is read.
+    `remember` is called with each batch once it is written (the scan's failure memory).
     With `library` (the daemon), a new path also takes the record of identical content
     whose file is gone from disk though nothing marked it missing yet; a scan marks
     vanished files missing before it writes, so it needs no look at the disk.
@@ -234,6 +255,8 @@ async def examine_and_record(
             if batch:
                 vanished = await _vanished_twins(library, repository, batch) if library else set()
                 written = await repository.write_examined(batch, vanished=vanished)
+                if remember is not None:
+                    await remember(batch)
                 _count(result, batch, written)
                 outcomes.extend(written)
                 if progress:
@@ -355,6 +378,7 @@ def to_examined(stored_path: str, examination: Examination) -> ExaminedFile:
         metadata=examination.metadata,
         error=examination.error,
         invalid_reason=examination.invalid_reason,
+        lost_worker=examination.lost_worker,
     )
 
 
