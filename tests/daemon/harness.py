@@ -33,9 +33,9 @@ def fast(config: Config, **changes: object) -> Config:
 
 
 async def eventually(
-    check: Callable[[], Awaitable[T]], timeout: float = 10.0, what: str = "condition"
+    check: Callable[[], Awaitable[T | None]], timeout: float = 10.0, what: str = "condition"
 ) -> T:
-    """Poll `check` until it returns something truthy, within `timeout` seconds."""
+    """Poll `check` until it returns something truthy, within `timeout` seconds; that."""
     deadline = time.monotonic() + timeout
     while True:
         value = await check()
@@ -130,6 +130,4 @@ async def running_service(config: Config, database_url: URL) -> AsyncIterator[Ob
 
 async def listed(engine: AsyncEngine, path: str, timeout: float = 5.0) -> Video:
     """The record of a path, once there is one."""
-    found = await eventually(lambda: row(engine, path), timeout, f"a record of {path}")
-    assert found is not None
-    return found
+    return await eventually(lambda: row(engine, path), timeout, f"a record of {path}")
