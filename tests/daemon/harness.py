@@ -33,9 +33,13 @@ def fast(config: Config, **changes: object) -> Config:
 
 
 async def eventually(
-    check: Callable[[], Awaitable[T | None]], timeout: float = 10.0, what: str = "condition"
+    check: Callable[[], Awaitable[T | None]], timeout: float = 30.0, what: str = "condition"
 ) -> T:
-    """Poll `check` until it returns something truthy, within `timeout` seconds; that."""
+    """Poll `check` until it returns something truthy, within `timeout` seconds; that.
+
+    Bounds are generous: they only cost time when a test fails, and a loaded 2-core
+    machine can take seconds for what takes milliseconds alone.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = await check()
@@ -82,7 +86,7 @@ class ObservedScheduler(Scheduler):
 
 
 async def arrived(
-    service: ObservedScheduler, *expected: tuple[Kind, str], timeout: float = 20.0
+    service: ObservedScheduler, *expected: tuple[Kind, str], timeout: float = 30.0
 ) -> None:
     """Wait until every expected event has come to the service (handled or not)."""
 
@@ -93,7 +97,7 @@ async def arrived(
 
 
 async def settled(
-    service: ObservedScheduler, *expected: tuple[Kind, str], timeout: float = 20.0
+    service: ObservedScheduler, *expected: tuple[Kind, str], timeout: float = 30.0
 ) -> None:
     """Wait until every expected event has come and everything it caused has been done.
 
@@ -128,6 +132,6 @@ async def running_service(config: Config, database_url: URL) -> AsyncIterator[Ob
             await asyncio.wait_for(task, 10)
 
 
-async def listed(engine: AsyncEngine, path: str, timeout: float = 5.0) -> Video:
+async def listed(engine: AsyncEngine, path: str, timeout: float = 30.0) -> Video:
     """The record of a path, once there is one."""
     return await eventually(lambda: row(engine, path), timeout, f"a record of {path}")

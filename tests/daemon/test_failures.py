@@ -57,7 +57,7 @@ async def test_database_away_under_load_loses_nothing(
         async def not_ready() -> bool:
             return await readyz(service.metrics_port or 0) == 503
 
-        await eventually(not_ready, 10, "readyz to say not ready")
+        await eventually(not_ready, 30, "readyz to say not ready")
         (library_root / "videos" / originals[0].name).rename(
             library_root / "videos" / "renamed-while-down.mp4"
         )
@@ -71,7 +71,7 @@ async def test_database_away_under_load_loses_nothing(
             found = [v for v in await rows(engine) if v.is_valid and v.file_hash]
             return found if len(found) == 16 else []
 
-        found = await eventually(caught_up, 20, "the catch-up")
+        found = await eventually(caught_up, 60, "the catch-up")
         assert await readyz(service.metrics_port) == 200
     await proxy.cut()
     by_name = {v.filename: v for v in found}
@@ -103,7 +103,7 @@ async def test_inotify_limit_falls_back_to_polling(
         async def listed() -> bool:
             return any(v.path == "videos/p.mp4" for v in await rows(engine))
 
-        await eventually(listed, 10, "the polled drop")
+        await eventually(listed, 30, "the polled drop")
 
 
 async def test_metrics_are_served(config: Config, database_url: URL, library_root: Path) -> None:
