@@ -93,7 +93,7 @@ async def test_a_rename_keeps_the_id_without_a_re_probe(
     (library_root / "studios" / "s1").mkdir()
     async with running_service(fast(config), database_url):
         before = await row(engine, "videos/a.mp4")
-        assert before is not None
+        assert before is not None and before.last_validated is not None
         os.rename(library_root / "videos" / "a.mp4", library_root / "studios" / "s1" / "b.mp4")
         after = await listed(engine, "studios/s1/b.mp4")
         assert after.id == before.id and after.directory_type == "studios"
