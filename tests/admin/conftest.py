@@ -152,9 +152,10 @@ def server(config: Config, library_root: Path, tmp_path: Path) -> Iterator[Serve
     asyncio.run(_prepare_library(config))
     thread = _ServerThread(lambda: build_app(config))
     thread.start()
-    thread.ready.wait(timeout=60)
+    started = thread.ready.wait(timeout=60)
     if thread.error is not None:
         raise thread.error
+    assert started, "the admin test server did not start within 60 s"
     try:
         yield Server(f"http://127.0.0.1:{thread.port}", config, issue_token(SECRET, ttl_s=3600))
     finally:

@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -68,9 +67,7 @@ def test_serves_notifies_and_stops_on_sigterm(
                 assert r.status == 200
             process.send_signal(signal.SIGTERM)
             assert notify.recv(64) == b"STOPPING=1"
-            started = time.monotonic()
-            assert process.wait(30) == 0
-            assert time.monotonic() - started < 30
+            assert process.wait(30) == 0  # raises TimeoutExpired past the bound
         finally:
             if process.poll() is None:
                 process.kill()

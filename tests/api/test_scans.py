@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -62,12 +63,13 @@ async def test_async_scan_job(client: Client, auth: dict[str, str], library_root
     assert response.status == 202
     job_id = (await response.json())["jobId"]
     assert response.headers["Location"] == f"/api/media/scans/{job_id}"
-    for _ in range(100):
+    deadline = time.monotonic() + 60  # generous: workers start slowly on a loaded machine
+    while True:
         job = await (await client.get(f"/api/media/scans/{job_id}", headers=auth)).json()
-        if job["status"] != "running":
+        if job["status"] != "running" or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.1)
-    assert job["status"] == "succeeded"
+    assert job["status"] == "succeeded", job
     assert job["result"]["created"] == 1 and job["finishedAt"].endswith("Z")
     assert (await client.get(f"/api/media/scans/{uuid.uuid4()}", headers=auth)).status == 404
     assert (await client.get("/api/media/scans/nope", headers=auth)).status == 400

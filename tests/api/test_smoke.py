@@ -21,7 +21,9 @@ async def test_create_then_get(client: Client, auth: dict[str, str], video_file:
         "/api/media/videos", json={"path": "videos/clip.mp4", "title": "Clip"}, headers=auth
     )
     assert response.status == 201, await response.text()
-    body = await response.json()
-    print(body)
-    response = await client.get(f"/api/media/videos/{body['id']}", headers=auth)
+    created = await response.json()
+    assert (created["path"], created["title"]) == ("videos/clip.mp4", "Clip")
+    assert created["isValid"] is True and created["width"] == 320
+    response = await client.get(f"/api/media/videos/{created['id']}", headers=auth)
     assert response.status == 200
+    assert await response.json() == created

@@ -8,12 +8,13 @@ import hashlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from videolib.daemon.events import FsEvent, Kind
 from videolib.daemon.scheduler import Scheduler
 from videolib.shared.config import Config
 from videolib.shared.db.engine import open_engine
@@ -32,9 +33,13 @@ def fast(config: Config, **changes: object) -> Config:
 
 
 async def eventually(
-    check: Callable[[], Awaitable[T]], timeout: float = 10.0, what: str = "condition"
+    check: Callable[[], Awaitable[T | None]], timeout: float = 30.0, what: str = "condition"
 ) -> T:
-    """Poll `check` until it returns something truthy, within `timeout` seconds."""
+    """Poll `check` until it returns something truthy, within `timeout` seconds; that.
+
+    Bounds are generous: they only cost time when a test fails, and a loaded 2-core
+    machine can take seconds for what takes milliseconds alone.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = await check()
@@ -59,11 +64,58 @@ async def row(engine: AsyncEngine, path: str) -> Video | None:
     return next((v for v in await rows(engine) if v.path == path), None)
 
 
+class ObservedScheduler(Scheduler):
+    """The real Scheduler, keeping every event it received so that tests can wait on them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.received: list[FsEvent] = []
+
+    def on_event(self, event: FsEvent) -> None:
+        self.received.append(event)
+        super().on_event(event)
+
+    def has_received(self, kind: Kind, path: str) -> bool:
+        """An event of `kind` about `path` (as its source or, for a move, its target) came."""
+        return any(e.kind is kind and path in (e.path, e.dest) for e in self.received)
+
+    def is_idle(self) -> bool:
+        """Nothing received is still pending: settling, ready, being ingested, or an action."""
+        in_flight = self.metrics.registry.get_sample_value("videolib_daemon_in_flight")
+        return not (len(self.debouncer) or self.ready or self.actions or in_flight)
+
+
+async def arrived(
+    service: ObservedScheduler, *expected: tuple[Kind, str], timeout: float = 30.0
+) -> None:
+    """Wait until every expected event has come to the service (handled or not)."""
+
+    async def came() -> bool:
+        return all(service.has_received(*e) for e in expected)
+
+    await eventually(came, timeout, f"the events {expected}")
+
+
+async def settled(
+    service: ObservedScheduler, *expected: tuple[Kind, str], timeout: float = 30.0
+) -> None:
+    """Wait until every expected event has come and everything it caused has been done.
+
+    What a test checks afterwards is then the daemon's answer to those events, not a
+    snapshot taken before it got to them (a sleep on a loaded machine).
+    """
+
+    async def done() -> bool:
+        return all(service.has_received(*e) for e in expected) and service.is_idle()
+
+    await eventually(done, timeout, f"the events {expected} to be handled")
+
+
 @contextlib.asynccontextmanager
-async def running_service(config: Config, database_url: URL) -> AsyncIterator[Scheduler]:
+async def running_service(config: Config, database_url: URL) -> AsyncIterator[ObservedScheduler]:
     """A Scheduler with its own engine and pool, started and, on exit, stopped cleanly."""
     async with open_engine(database_url, pool_size=8) as engine, examiner_pool(config) as pool:
-        service = Scheduler(config, engine, pool)
+        service = ObservedScheduler(config, engine, pool)
         stop = asyncio.Event()
         task = asyncio.create_task(service.run(stop))
 
@@ -80,8 +132,6 @@ async def running_service(config: Config, database_url: URL) -> AsyncIterator[Sc
             await asyncio.wait_for(task, 10)
 
 
-async def listed(engine: AsyncEngine, path: str, timeout: float = 5.0) -> Video:
+async def listed(engine: AsyncEngine, path: str, timeout: float = 30.0) -> Video:
     """The record of a path, once there is one."""
-    found = await eventually(lambda: row(engine, path), timeout, f"a record of {path}")
-    assert found is not None
-    return found
+    return await eventually(lambda: row(engine, path), timeout, f"a record of {path}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import shutil
 from pathlib import Path
@@ -13,10 +12,11 @@ import pytest
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.daemon.harness import eventually, fast, rows, running_service, sha256
+from tests.daemon.harness import arrived, eventually, fast, rows, running_service, sha256
 from tests.daemon.proxy import CuttableProxy
 from tests.media import make_video
 from videolib.daemon import watch
+from videolib.daemon.events import Kind
 from videolib.shared.config import Config
 
 
@@ -47,7 +47,8 @@ async def test_database_away_under_load_loses_nothing(
         assert await readyz(service.metrics_port) == 200
         for original in originals[:4]:
             shutil.copyfile(original, library_root / "videos" / original.name)
-        await asyncio.sleep(0.2)  # some may be in flight when the database goes
+        # Seen, so that some may be in flight when the database goes.
+        await arrived(service, *((Kind.CLOSED, f"videos/{o.name}") for o in originals[:4]))
         await proxy.cut()
         for original in originals[4:12]:
             shutil.copyfile(original, library_root / "videos" / original.name)
@@ -56,11 +57,12 @@ async def test_database_away_under_load_loses_nothing(
         async def not_ready() -> bool:
             return await readyz(service.metrics_port or 0) == 503
 
-        await eventually(not_ready, 10, "readyz to say not ready")
+        await eventually(not_ready, 30, "readyz to say not ready")
         (library_root / "videos" / originals[0].name).rename(
             library_root / "videos" / "renamed-while-down.mp4"
         )
-        await asyncio.sleep(1.0)
+        # The rename's event came while the database is away (it is then kept for later).
+        await arrived(service, (Kind.MOVED, "videos/renamed-while-down.mp4"))
         await proxy.restore()
         for original in originals[13:]:
             shutil.copyfile(original, library_root / "videos" / original.name)
@@ -69,7 +71,7 @@ async def test_database_away_under_load_loses_nothing(
             found = [v for v in await rows(engine) if v.is_valid and v.file_hash]
             return found if len(found) == 16 else []
 
-        found = await eventually(caught_up, 20, "the catch-up")
+        found = await eventually(caught_up, 60, "the catch-up")
         assert await readyz(service.metrics_port) == 200
     await proxy.cut()
     by_name = {v.filename: v for v in found}
@@ -101,7 +103,7 @@ async def test_inotify_limit_falls_back_to_polling(
         async def listed() -> bool:
             return any(v.path == "videos/p.mp4" for v in await rows(engine))
 
-        await eventually(listed, 10, "the polled drop")
+        await eventually(listed, 30, "the polled drop")
 
 
 async def test_metrics_are_served(config: Config, database_url: URL, library_root: Path) -> None:

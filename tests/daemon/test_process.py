@@ -94,7 +94,7 @@ async def test_kill_9_in_a_burst_then_changes_while_down_are_reconciled(
     async def some_recorded() -> bool:
         return len(await rows(engine)) >= 3
 
-    await eventually(some_recorded, 10, "the burst to start being recorded")
+    await eventually(some_recorded, 30, "the burst to start being recorded")
     daemon.kill()  # SIGKILL in the middle of the burst
     daemon.wait(10)
     ids_before = {v.path: v.id for v in await rows(engine)}
@@ -125,7 +125,7 @@ async def test_kill_9_in_a_burst_then_changes_while_down_are_reconciled(
             v.file_hash == sha256(on_disk[p]) for p, v in valid.items()
         )
 
-    await eventually(reconciled, 30, "the reconciliation after restart")
+    await eventually(reconciled, 60, "the reconciliation after restart")
     final = await rows(engine)
     assert len({v.path for v in final}) == len(final)
     assert len({v.file_hash for v in final}) == len(final), "a file recorded twice"

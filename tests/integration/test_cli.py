@@ -111,8 +111,22 @@ def test_token_is_signed_with_the_secret(env: dict[str, str]) -> None:
     assert verify_token(result.stdout.strip(), SECRET).role == "SUPER_ADMIN"
 
 
+def recorded_validity(url: URL) -> dict[str, tuple[bool, str | None]]:
+    """(is_valid, invalid_reason) of every record, by path."""
+
+    async def read() -> dict[str, tuple[bool, str | None]]:
+        connection = await asyncpg.connect(dsn(url))
+        try:
+            found = await connection.fetch("SELECT path, is_valid, invalid_reason FROM videos")
+        finally:
+            await connection.close()
+        return {r["path"]: (r["is_valid"], r["invalid_reason"]) for r in found}
+
+    return asyncio.run(read())
+
+
 def test_validate_marks_vanished_and_corrupted_files(
-    env: dict[str, str], library_root: Path
+    env: dict[str, str], library_root: Path, database_url: URL
 ) -> None:
     kept = make_video(library_root / "videos" / "kept.mp4")
     gone = make_video(library_root / "videos" / "gone.mp4")
@@ -127,6 +141,12 @@ def test_validate_marks_vanished_and_corrupted_files(
     assert "Validated 3 videos: 1 valid, 2 failed" in result.stdout
     assert "videos/gone.mp4: file not found" in result.stdout
     assert kept.exists()
+    # Marked, not only printed: every record kept, each with what is wrong with it.
+    assert recorded_validity(database_url) == {
+        "videos/kept.mp4": (True, None),
+        "videos/gone.mp4": (False, "missing"),
+        "videos/broken.mp4": (False, "corrupt"),
+    }
 
 
 def test_db_upgrade_from_empty(template_url: URL, library_root: Path) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.media import make_text_file_named, make_video
 from videolib.shared.commands.thumbnails import backfill
 from videolib.shared.config import Config
-from videolib.shared.db.repository import ThumbnailRepository
+from videolib.shared.db.repository import ThumbnailRepository, ThumbnailTask
 from videolib.shared.db.schema import thumbnails, videos
 from videolib.shared.library import Library
 from videolib.shared.media.frames import FrameResult, grab_frame
@@ -184,18 +184,32 @@ async def test_backfill_command_makes_missing_thumbnails(
     assert counts == {"done": 1, "failed": 1, "missing": 1}
 
 
+class CountingRepository(ThumbnailRepository):
+    """The real repository, counting the worker's looks for work."""
+
+    claims = 0
+
+    async def claim(self, limit: int, stale: timedelta) -> list[ThumbnailTask]:
+        tasks = await super().claim(limit, stale)
+        self.claims += 1
+        return tasks
+
+
 async def test_worker_loop_picks_up_new_videos_when_woken(
     config: Config, engine: AsyncEngine, library_root: Path, tmp_path: Path
 ) -> None:
     import asyncio
 
     settings = ThumbnailSettings(directory=tmp_path / "thumbs", poll_seconds=60.0)
-    repository = ThumbnailRepository(engine)
+    repository = CountingRepository(engine)
     library = Library.from_config(config)
     worker = ThumbnailWorker(ThumbnailMaker(repository, library, settings))
     task = asyncio.create_task(worker.run())
     try:
-        await asyncio.sleep(0.2)  # idle: nothing to do, waiting for the poll or a wake
+        # Idle: it looked, found nothing, and waits for the poll (60 s) or a wake.
+        async with asyncio.timeout(30):
+            while repository.claims < 1:
+                await asyncio.sleep(0.05)
         make_video(library_root / "videos" / "late.mp4")
         video_id = await add_video(engine, "videos/late.mp4")
         worker.wake()  # what the daemon does after an ingest: no wait for the next poll
