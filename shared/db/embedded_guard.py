@@ -54,7 +54,8 @@ def server_lock() -> contextlib.AbstractContextManager[object]:
         warnings.simplefilter("ignore")  # platformdirs on XDG_RUNTIME_DIR: see embedded.py
         import pgserver
 
-    return pgserver.PostgresServer._lock
+    lock: contextlib.AbstractContextManager[object] = pgserver.PostgresServer._lock
+    return lock
 
 
 def postmaster_running(pgdata: Path) -> bool:
