@@ -8,7 +8,7 @@ import hashlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.engine import URL
@@ -60,10 +60,15 @@ async def row(engine: AsyncEngine, path: str) -> Video | None:
 
 
 @contextlib.asynccontextmanager
-async def running_service(config: Config, database_url: URL) -> AsyncIterator[Scheduler]:
-    """A Scheduler with its own engine and pool, started and, on exit, stopped cleanly."""
+async def running_service(
+    config: Config, database_url: URL, **options: Any
+) -> AsyncIterator[Scheduler]:
+    """A Scheduler with its own engine and pool, started and, on exit, stopped cleanly.
+
+    `options` go to the Scheduler (notifier, restarts).
+    """
     async with open_engine(database_url, pool_size=8) as engine, examiner_pool(config) as pool:
-        service = Scheduler(config, engine, pool)
+        service = Scheduler(config, engine, pool, **options)
         stop = asyncio.Event()
         task = asyncio.create_task(service.run(stop))
 
