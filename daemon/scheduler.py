@@ -51,7 +51,7 @@ from .inbox import Inbox
 from .metrics import DaemonMetrics, metrics_app, start_server
 from .pipeline import Pipeline, walk_videos
 from .reconcile import reconcile
-from .supervision import LoopFailedError, RestartPolicy, Supervisor
+from .supervision import LoopFailedError, RestartPolicy, Supervisor, cancelling
 from .watch import Watcher
 
 log = get_logger(__name__)
@@ -208,11 +208,15 @@ class Scheduler:
                 await self.pipeline.ingest(batch)
                 self.thumbnails.wake()
             except DatabaseUnavailableError as error:
+                if cancelling():
+                    raise
                 for path in batch:  # kept, coalesced, for when it is back
                     self.ready.setdefault(path, None)
                 self._ready_event.set()
                 self.health.failed(error)
             except Exception:
+                if cancelling():
+                    raise
                 log.exception("ingest_failed", paths=len(batch))
             finally:
                 self._in_flight -= len(batch)
@@ -227,9 +231,13 @@ class Scheduler:
                 try:
                     await self.pipeline.apply(self.actions[0])
                 except DatabaseUnavailableError as error:
+                    if cancelling():
+                        raise
                     self.health.failed(error)
                     continue
                 except Exception:
+                    if cancelling():
+                        raise
                     log.exception("action_failed", action=repr(self.actions[0]))
                 self.actions.popleft()
             self._actions_event.clear()
@@ -246,9 +254,13 @@ class Scheduler:
                 await self.inbox.retry_unrecorded()
                 self.reconciled += 1
             except DatabaseUnavailableError as error:
+                if cancelling():
+                    raise
                 self.health.failed(error)
                 continue
             except Exception:
+                if cancelling():
+                    raise  # a stop, surfacing as a database error: not a failed pass
                 log.exception("reconcile_failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._reconcile_now.wait(), interval)

@@ -32,6 +32,20 @@ log = get_logger(__name__)
 
 LoopFactory = Callable[[], Coroutine[Any, Any, None]]
 
+#: How long `stop` waits for the loops to end after cancelling them.
+STOP_TIMEOUT_S = 5.0
+
+
+def cancelling() -> bool:
+    """Whether the current task is being cancelled.
+
+    A loop's catch-all must re-raise then: a cancellation that hits a database call can
+    surface as another error (SQLAlchemy's "rollback() fully" after an interrupted
+    transaction), and swallowing it would leave the loop running after a stop.
+    """
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
 
 @dataclass(frozen=True, slots=True)
 class RestartPolicy:
@@ -108,6 +122,8 @@ class Supervisor:
                 log.info("loop_finished", loop=name)
                 return
             except Exception as error:  # CancelledError is a BaseException: it propagates
+                if cancelling():
+                    raise asyncio.CancelledError from error
                 now = self._clock()
                 history.append(now)
                 self._crashes.labels(name).inc()
@@ -135,9 +151,13 @@ class Supervisor:
             self.failure = failure
             self._on_give_up(failure)
 
-    async def stop(self) -> None:
-        """Cancel every loop and wait for them to end."""
+    async def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Cancel every loop and wait for them to end, at most `timeout_s`."""
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if not tasks:
+            return
+        _done, pending = await asyncio.wait(tasks, timeout=timeout_s)
+        for task in pending:  # it swallowed the cancellation: say so, do not hang the exit
+            log.error("loop_ignored_stop", loop=task.get_name(), waited_s=timeout_s)

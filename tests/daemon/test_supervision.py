@@ -158,3 +158,26 @@ async def test_the_daemon_exits_non_zero_when_a_loop_keeps_failing(
     )
     code = await asyncio.wait_for(main.serve(fast(config), {}), 30)
     assert code == main.EXIT_LOOP_FAILED != 0
+
+
+async def test_a_stop_during_the_first_reconciliation_ends_the_daemon(
+    config: Config, database_url: URL
+) -> None:
+    # A cancellation inside a transaction (here the pass's directory-lock query) can surface
+    # as a database error; the reconciler used to log it as a failed pass and wait out its
+    # interval (600 s) instead of stopping. systemd saw a stop that never ended.
+    config = fast(config)
+    async with examiner_pool(config) as pool:
+        for attempt in range(8):  # the stop must land mid-query: vary the moment
+            async with open_engine(database_url, pool_size=8) as engine:  # cold, as at start
+                service = Scheduler(config, engine, pool, restarts=QUICK)
+                stop = asyncio.Event()
+                task = asyncio.create_task(service.run(stop))
+                await eventually(functools.partial(_first_pass_running, service), 30, "start")
+                await asyncio.sleep(0.002 * attempt)
+                stop.set()
+                await asyncio.wait_for(task, 15)  # not the reconcile interval
+
+
+async def _first_pass_running(service: Scheduler) -> bool:
+    return service.watching

@@ -102,3 +102,47 @@ async def test_cancellation_is_not_a_crash() -> None:
     await supervisor.stop()
     assert crashes.labels("forever")._value.get() == 0
     assert supervisor.failure is None
+
+
+async def test_an_error_raised_by_a_cancellation_stops_the_loop_not_restarts_it() -> None:
+    # SQLAlchemy can turn a cancellation inside a transaction into another error.
+    crashes = Counter("crashes", "test", ["loop"], registry=CollectorRegistry())
+    supervisor = Supervisor(crashes, policy=RestartPolicy(first_delay_s=0.001))
+    started = asyncio.Event()
+    runs = 0
+
+    async def converts_cancellation() -> None:
+        nonlocal runs
+        runs += 1
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise RuntimeError("Please rollback() fully") from None
+
+    supervisor.start("db", converts_cancellation)
+    await asyncio.wait_for(started.wait(), 10)
+    await asyncio.wait_for(supervisor.stop(), 10)
+    assert runs == 1
+    assert crashes.labels("db")._value.get() == 0
+
+
+async def test_stop_is_bounded_when_a_loop_swallows_its_cancellation() -> None:
+    crashes = Counter("crashes", "test", ["loop"], registry=CollectorRegistry())
+    supervisor = Supervisor(crashes)
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def stubborn() -> None:
+        started.set()
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue  # swallowed: what a careless catch-all does
+
+    supervisor.start("stubborn", stubborn)
+    await asyncio.wait_for(started.wait(), 10)
+    with capture_logs() as logs:
+        await asyncio.wait_for(supervisor.stop(timeout_s=0.1), 10)
+    assert [e["event"] for e in logs] == ["loop_ignored_stop"]
+    release.set()
