@@ -70,6 +70,11 @@ class DaemonMetrics:
             ["loop"],
             registry=r,
         )
+        self.poll_walks = Counter(
+            "videolib_daemon_poll_walks",
+            "Stat-walks of polled folders (daemon.polling, or inotify's limit reached)",
+            registry=r,
+        )
         self.dropped = Counter(
             "videolib_daemon_dropped_events",
             "Events dropped at capacity (a reconciliation follows)",

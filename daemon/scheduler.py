@@ -32,7 +32,8 @@ from videolib.shared.media.workers import ExaminerPool
 from videolib.shared.systemd import Notifier
 from videolib.shared.thumbnails import ThumbnailWorker
 
-from .debounce import Debouncer, Signal, Stat, Timing
+from . import poll
+from .debounce import Debouncer, Signal, Stat, Timing, with_close_events
 from .events import (
     Action,
     FsEvent,
@@ -113,6 +114,7 @@ class Scheduler:
         )
         self.watching = False
         self.reconciled = 0  # passes finished
+        self.polls = 0  # stat-walks of polled folders
         self.metrics_port: int | None = None
 
     def _timing(self, close_events: bool) -> Timing:
@@ -270,6 +272,36 @@ class Scheduler:
             await asyncio.sleep(WATCH_CHECK_S)
             if await asyncio.to_thread(watcher.check):
                 self._reconcile_now.set()
+            self._follow_close_events(watcher)
+
+    def _follow_close_events(self, watcher: Watcher) -> None:
+        """Switch the debouncer's timing when inotify fell back to polling while running."""
+        timing = with_close_events(self.debouncer.timing, watcher.close_events)
+        if timing is not self.debouncer.timing:
+            log.info("debounce_timing_switched", close_events=timing.close_events)
+            self.debouncer.timing = timing
+
+    async def _poller(self, watcher: Watcher) -> None:
+        """Stat-walk the polled folders every poll interval; the changes become events."""
+        interval = self.config.daemon.poll_interval_seconds
+        root, inbox = str(self.library.root), str(self.library.inbox)
+        last: dict[str, poll.Snapshot] = {}  # per folder: a folder polled later starts fresh
+        while True:
+            if watcher.polled:
+                walked = await asyncio.to_thread(poll.walk_each, list(watcher.polled))
+                self.polls += 1
+                self.metrics.poll_walks.inc()
+                for top, snapshot in walked.items():
+                    if poll.looks_unmounted(last.get(top, {}), snapshot):
+                        # The reconciliation checks each type folder before marking missing.
+                        log.warning("polled_folder_emptied", path=top, then="reconcile")
+                        self._reconcile_now.set()
+                        continue
+                    if top in last:
+                        for event in poll.to_events(poll.diff(last[top], snapshot), root, inbox):
+                            self.on_event(event)
+                    last[top] = snapshot
+            await asyncio.sleep(interval)
 
     async def _systemd_watchdog(self) -> None:
         interval = self.notifier.watchdog_interval_s
@@ -312,7 +344,7 @@ class Scheduler:
         )
         try:
             await asyncio.to_thread(watcher.start)
-            self.debouncer.timing = self._timing(watcher.close_events)
+            self._follow_close_events(watcher)
             self.watching = True
             first_started = asyncio.Event()
             self._start_loops(watcher, first_started)
@@ -341,6 +373,7 @@ class Scheduler:
         start("actor", self._actor)
         start("reconciler", functools.partial(self._reconciler, first_started))
         start("watch_checker", functools.partial(self._watch_checker, watcher))
+        start("poller", functools.partial(self._poller, watcher))
         start("systemd_watchdog", self._systemd_watchdog)
         start("thumbnails", self.thumbnails.run)
 

@@ -23,8 +23,13 @@ from videolib.shared.runtime import examiner_pool
 
 T = TypeVar("T")
 
-#: Short timings so that tests take seconds (the defaults are 2 s and 0.3 s).
-FAST = {"settle_seconds": 0.3, "quiet_seconds": 0.05, "metrics_port": 0}
+#: Short timings so that tests take seconds (the defaults are 2 s, 0.3 s and 10 s).
+FAST = {
+    "settle_seconds": 0.3,
+    "quiet_seconds": 0.05,
+    "metrics_port": 0,
+    "poll_interval_seconds": 0.2,
+}
 
 
 def fast(config: Config, **changes: object) -> Config:
