@@ -119,7 +119,7 @@ class Supervisor:
         while True:
             try:
                 await factory()
-                log.info("loop_finished", loop=name)
+                log.debug("loop_finished", loop=name)  # e.g. the watchdog, not under systemd
                 return
             except Exception as error:  # CancelledError is a BaseException: it propagates
                 if cancelling():
