@@ -47,10 +47,14 @@ async def serve(config: Config, notifier: Notifier) -> None:
     """Run the app until a stop signal; in-flight requests finish, then the pool closes."""
     from aiohttp import web  # the server's imports only when it runs
 
+    from videolib.api.access_log import AccessLogger
     from videolib.api.app import create_app
 
     runner = web.AppRunner(
-        create_app(config), shutdown_timeout=SHUTDOWN_GRACE_S, handle_signals=False
+        create_app(config),
+        shutdown_timeout=SHUTDOWN_GRACE_S,
+        handle_signals=False,
+        access_log_class=AccessLogger,
     )
     await runner.setup()  # opens the database and the probe workers (cleanup_ctx)
     stop = asyncio.Event()

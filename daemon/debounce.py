@@ -18,6 +18,7 @@ which paths are due (tests/daemon/test_debounce.py).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -55,6 +56,17 @@ class Timing:
     quiet_seconds: float
     close_events: bool  # True on inotify, False for the polling observer
     stall_seconds: float = STALL_SECONDS
+
+
+def with_close_events(timing: Timing, close_events: bool) -> Timing:
+    """The timing once close events stop (or start) coming, e.g. inotify fell back to polling.
+
+    Without the switch, a polled file seen written would wait out `stall_seconds` for a
+    close that never comes.
+    """
+    if timing.close_events == close_events:
+        return timing
+    return dataclasses.replace(timing, close_events=close_events)
 
 
 def apply(entry: Pending | None, signal: Signal, now: float) -> Pending:

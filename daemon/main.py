@@ -16,12 +16,17 @@ from videolib.shared.systemd import Notifier
 
 from .health import backoff_delays
 from .scheduler import Scheduler
+from .supervision import LoopFailedError
+
+#: A background loop kept crashing: systemd's Restart=on-failure starts a fresh daemon.
+EXIT_LOOP_FAILED = 1
 
 log = get_logger(__name__)
 
 
 async def serve(config: Config, environ: Mapping[str, str]) -> int:
-    """Run the daemon until SIGTERM or SIGINT; exit code 0 after a clean stop.
+    """Run the daemon until SIGTERM or SIGINT; exit code 0 after a clean stop, 1 when a
+    background loop kept crashing (daemon/supervision.py).
 
     A database that is away at start is waited for with backoff (it may boot after us);
     a second signal stops at once (uvicorn `server.py: handle_exit`).
@@ -43,6 +48,9 @@ async def serve(config: Config, environ: Mapping[str, str]) -> int:
                     )
                     await scheduler.run(stop)
                     return 0
+            except LoopFailedError as failure:
+                log.error("daemon_exiting", reason=str(failure), exit_code=EXIT_LOOP_FAILED)
+                return EXIT_LOOP_FAILED
             except DatabaseUnavailableError as error:
                 if not logged:
                     log.warning("database_unavailable", error=str(error), at="start")

@@ -64,6 +64,17 @@ class DaemonMetrics:
         self.inbox_moves = Counter(
             "videolib_daemon_inbox_moves", "Inbox files moved, by result", ["result"], registry=r
         )
+        self.loop_crashes = Counter(
+            "videolib_daemon_loop_crashes",
+            "Crashes of a background loop (each restarted with backoff)",
+            ["loop"],
+            registry=r,
+        )
+        self.poll_walks = Counter(
+            "videolib_daemon_poll_walks",
+            "Stat-walks of polled folders (daemon.polling, or inotify's limit reached)",
+            registry=r,
+        )
         self.dropped = Counter(
             "videolib_daemon_dropped_events",
             "Events dropped at capacity (a reconciliation follows)",

@@ -32,7 +32,8 @@ from videolib.shared.media.workers import ExaminerPool
 from videolib.shared.systemd import Notifier
 from videolib.shared.thumbnails import ThumbnailWorker
 
-from .debounce import Debouncer, Signal, Stat, Timing
+from . import poll
+from .debounce import Debouncer, Signal, Stat, Timing, with_close_events
 from .events import (
     Action,
     FsEvent,
@@ -51,6 +52,7 @@ from .inbox import Inbox
 from .metrics import DaemonMetrics, metrics_app, start_server
 from .pipeline import Pipeline, walk_videos
 from .reconcile import reconcile
+from .supervision import LoopFailedError, RestartPolicy, Supervisor, cancelling
 from .watch import Watcher
 
 log = get_logger(__name__)
@@ -73,6 +75,7 @@ class Scheduler:
         pool: ExaminerPool,
         *,
         notifier: Notifier | None = None,
+        restarts: RestartPolicy | None = None,
     ) -> None:
         self.config = config
         self.library = Library.from_config(config)
@@ -104,9 +107,14 @@ class Scheduler:
         self._reconcile_now = asyncio.Event()
         self._stopping = False
         self._in_flight = 0
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()  # one-shot work (walks)
+        self._loop_failed = asyncio.Event()
+        self.supervisor = Supervisor(
+            self.metrics.loop_crashes, policy=restarts, on_give_up=self._on_loop_failed
+        )
         self.watching = False
         self.reconciled = 0  # passes finished
+        self.polls = 0  # stat-walks of polled folders
         self.metrics_port: int | None = None
 
     def _timing(self, close_events: bool) -> Timing:
@@ -202,11 +210,15 @@ class Scheduler:
                 await self.pipeline.ingest(batch)
                 self.thumbnails.wake()
             except DatabaseUnavailableError as error:
+                if cancelling():
+                    raise
                 for path in batch:  # kept, coalesced, for when it is back
                     self.ready.setdefault(path, None)
                 self._ready_event.set()
                 self.health.failed(error)
             except Exception:
+                if cancelling():
+                    raise
                 log.exception("ingest_failed", paths=len(batch))
             finally:
                 self._in_flight -= len(batch)
@@ -221,9 +233,13 @@ class Scheduler:
                 try:
                     await self.pipeline.apply(self.actions[0])
                 except DatabaseUnavailableError as error:
+                    if cancelling():
+                        raise
                     self.health.failed(error)
                     continue
                 except Exception:
+                    if cancelling():
+                        raise
                     log.exception("action_failed", action=repr(self.actions[0]))
                 self.actions.popleft()
             self._actions_event.clear()
@@ -240,9 +256,13 @@ class Scheduler:
                 await self.inbox.retry_unrecorded()
                 self.reconciled += 1
             except DatabaseUnavailableError as error:
+                if cancelling():
+                    raise
                 self.health.failed(error)
                 continue
             except Exception:
+                if cancelling():
+                    raise  # a stop, surfacing as a database error: not a failed pass
                 log.exception("reconcile_failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._reconcile_now.wait(), interval)
@@ -252,18 +272,54 @@ class Scheduler:
             await asyncio.sleep(WATCH_CHECK_S)
             if await asyncio.to_thread(watcher.check):
                 self._reconcile_now.set()
+            self._follow_close_events(watcher)
+
+    def _follow_close_events(self, watcher: Watcher) -> None:
+        """Switch the debouncer's timing when inotify fell back to polling while running."""
+        timing = with_close_events(self.debouncer.timing, watcher.close_events)
+        if timing is not self.debouncer.timing:
+            log.info("debounce_timing_switched", close_events=timing.close_events)
+            self.debouncer.timing = timing
+
+    async def _poller(self, watcher: Watcher) -> None:
+        """Stat-walk the polled folders every poll interval; the changes become events."""
+        interval = self.config.daemon.poll_interval_seconds
+        root, inbox = str(self.library.root), str(self.library.inbox)
+        last: dict[str, poll.Snapshot] = {}  # per folder: a folder polled later starts fresh
+        while True:
+            if watcher.polled:
+                walked = await asyncio.to_thread(poll.walk_each, list(watcher.polled))
+                self.polls += 1
+                self.metrics.poll_walks.inc()
+                for top, snapshot in walked.items():
+                    if poll.looks_unmounted(last.get(top, {}), snapshot):
+                        # The reconciliation checks each type folder before marking missing.
+                        log.warning("polled_folder_emptied", path=top, then="reconcile")
+                        self._reconcile_now.set()
+                        continue
+                    if top in last:
+                        for event in poll.to_events(poll.diff(last[top], snapshot), root, inbox):
+                            self.on_event(event)
+                    last[top] = snapshot
+            await asyncio.sleep(interval)
 
     async def _systemd_watchdog(self) -> None:
         interval = self.notifier.watchdog_interval_s
-        while interval:
+        # No ping once a loop is given up: systemd then restarts us even if the exit hangs.
+        while interval and self.supervisor.failure is None:
             self.notifier.watchdog()
             await asyncio.sleep(interval)
+
+    def _on_loop_failed(self, _failure: LoopFailedError) -> None:
+        self._loop_failed.set()  # `run` stops the daemon and raises it: exit non-zero
 
     def _on_database_back(self) -> None:
         # Catch up: what was pending is retried by the loops; a pass finds the rest.
         self._reconcile_now.set()
 
     def readiness(self) -> tuple[bool, str]:
+        if self.supervisor.failure is not None:
+            return False, str(self.supervisor.failure)
         if not self.health.up:
             return False, f"database unavailable: {self.health.reason}"
         if not self.watching:
@@ -273,7 +329,10 @@ class Scheduler:
     # -- lifecycle ----------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Watch, ingest and reconcile until `stop` is set; then shut down cleanly."""
+        """Watch, ingest and reconcile until `stop` is set; then shut down cleanly.
+
+        Raises LoopFailedError, after the same shutdown, when a loop kept crashing.
+        """
         runner, self.metrics_port = await start_server(
             metrics_app(self.metrics, self.readiness), self.config.daemon.metrics_port
         )
@@ -285,31 +344,38 @@ class Scheduler:
         )
         try:
             await asyncio.to_thread(watcher.start)
-            self.debouncer.timing = self._timing(watcher.close_events)
+            self._follow_close_events(watcher)
             self.watching = True
             first_started = asyncio.Event()
             self._start_loops(watcher, first_started)
-            await first_started.wait()
-            self.notifier.ready()
-            log.info("daemon_ready", metrics_port=self.metrics_port, root=str(self.library.root))
-            await stop.wait()
+            if await _first(first_started, self._loop_failed):
+                self.notifier.ready()
+                log.info(
+                    "daemon_ready", metrics_port=self.metrics_port, root=str(self.library.root)
+                )
+                await _first(stop, self._loop_failed)
         finally:
             self.notifier.stopping()
             log.info("daemon_stopping")
             await asyncio.to_thread(watcher.stop)
             await self._drain()
             await self.health.close()
+            await self.thumbnails.maker.close()  # once more is harmless; after a crash, needed
             await runner.cleanup()
+        if self.supervisor.failure is not None:
+            raise self.supervisor.failure
 
     def _start_loops(self, watcher: Watcher, first_started: asyncio.Event) -> None:
-        self._spawn(self._tick())
-        for _ in range(INGESTERS):
-            self._spawn(self._ingester())
-        self._spawn(self._actor())
-        self._spawn(self._reconciler(first_started))
-        self._spawn(self._watch_checker(watcher))
-        self._spawn(self._systemd_watchdog())
-        self._spawn(self.thumbnails.run())
+        start = self.supervisor.start
+        start("tick", self._tick)
+        for number in range(INGESTERS):
+            start(f"ingester-{number}", self._ingester)
+        start("actor", self._actor)
+        start("reconciler", functools.partial(self._reconciler, first_started))
+        start("watch_checker", functools.partial(self._watch_checker, watcher))
+        start("poller", functools.partial(self._poller, watcher))
+        start("systemd_watchdog", self._systemd_watchdog)
+        start("thumbnails", self.thumbnails.run)
 
     async def _drain(self) -> None:
         """Let in-flight files finish briefly; abandon the rest (the next pass finds them)."""
@@ -317,14 +383,34 @@ class Scheduler:
         deadline = time.monotonic() + STOP_GRACE_S
         while self._in_flight and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        await self.supervisor.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """One-shot work (a walk): its failure is logged, never left unretrieved."""
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
+        task.add_done_callback(_log_failure)
         task.add_done_callback(self._tasks.discard)
+
+
+async def _first(wanted: asyncio.Event, failed: asyncio.Event) -> bool:
+    """Wait for `wanted` or `failed`; True if `wanted` came (and `failed` did not)."""
+    waits = [asyncio.ensure_future(wanted.wait()), asyncio.ensure_future(failed.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+    return wanted.is_set() and not failed.is_set()
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("task_failed", task=task.get_name(), exc_info=error)
 
 
 def _stat_all(library: Library, paths: list[str]) -> list[tuple[str, Stat]]:

@@ -5,6 +5,8 @@ paired move, not a delete and a create) and one on the inbox when it lives elsew
 watchdog's recursive inotify watch adds watches for folders created later and reports
 the contents of a folder moved in. inotify drops events when its queue overflows and
 watchdog says nothing (gorakhargosh/watchdog#654): the periodic reconciliation covers that.
+A folder that cannot be watched (`daemon.polling`, or the watch limit reached) is listed in
+`Watcher.polled` for the scheduler's stat-walk poller (daemon/poll.py).
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
-from watchdog.observers.polling import PollingObserver
 
 from videolib.daemon.events import FsEvent, Kind, stored_path
 from videolib.shared.library import Library
@@ -63,7 +64,6 @@ LIMIT_HINT = (
     "raise the limit: sysctl fs.inotify.max_user_watches=524288 "
     "(and fs.inotify.max_user_instances=1024), persist it in /etc/sysctl.d/"
 )
-POLL_INTERVAL_S = 1.0
 
 
 def _text(path: bytes | str) -> str:
@@ -96,7 +96,13 @@ class _Handler(FileSystemEventHandler):
 
 
 class Watcher:
-    """The observers of one library; `close_events` says whether FileClosedEvent comes."""
+    """The inotify watches of one library, and the folders polled instead.
+
+    `close_events` says whether FileClosedEvent comes: False as soon as any folder is
+    polled (`daemon.polling`, or the watch limit hit at start or while running), and the
+    scheduler switches the debouncer's timing to match. The polling itself is the
+    scheduler's stat-walk loop over `polled` (daemon/poll.py).
+    """
 
     def __init__(
         self,
@@ -114,30 +120,29 @@ class Watcher:
         if not inbox.startswith(root + "/"):
             self._targets.append(inbox)
         self._inotify: BaseObserver | None = None if polling else Observer()
-        self._poller: BaseObserver | None = None
         self._watches: dict[str, tuple[BaseObserver, ObservedWatch]] = {}
+        #: Folders walked by the poller instead of watched, in the order they were added.
+        self.polled: list[str] = []
         self.close_events = not polling
 
     def start(self) -> None:
         """Start observing; folders missing now are retried by `check`."""
-        for observer in (self._inotify,):
-            if observer is not None:
-                observer.start()
+        if self._inotify is not None:
+            self._inotify.start()
         for target in self._targets:
             self._schedule(target)
 
     def stop(self) -> None:
-        for observer in (self._inotify, self._poller):
-            if observer is not None and observer.is_alive():
-                observer.stop()
-        for observer in (self._inotify, self._poller):
-            if observer is not None and observer.is_alive():
-                observer.join(timeout=2.0)
+        if self._inotify is not None and self._inotify.is_alive():
+            self._inotify.stop()
+            self._inotify.join(timeout=2.0)
 
     def check(self) -> bool:
         """Re-watch folders that were missing or whose watch died; True if any was added."""
         added = False
         for target in self._targets:
+            if target in self.polled:
+                continue  # the poller sees it whenever it is there
             current = self._watches.get(target)
             if current is not None and self._alive(*current):
                 continue
@@ -155,28 +160,25 @@ class Watcher:
         if not Path(target).is_dir():
             log.warning("watch_folder_missing", path=target)
             return False
-        observer = self._inotify or self._polling_observer()
+        if self._inotify is None:
+            return self._poll(target)
         try:
-            watch = observer.schedule(
+            watch = self._inotify.schedule(
                 self._handler, target, recursive=True, event_filter=EVENT_FILTER
             )
         except OSError as error:
-            if error.errno not in _LIMIT_ERRORS or observer is not self._inotify:
+            if error.errno not in _LIMIT_ERRORS:
                 log.error("watch_failed", path=target, error=str(error))
                 return False
             # One clear line, then this subtree is polled (issue 4 §8).
             log.error("inotify_limit_reached", path=target, error=str(error), fix=LIMIT_HINT)
-            self.close_events = False
-            observer = self._polling_observer()
-            watch = observer.schedule(
-                self._handler, target, recursive=True, event_filter=EVENT_FILTER
-            )
-        self._watches[target] = (observer, watch)
-        log.info("watching", path=target, polling=observer is self._poller)
+            return self._poll(target)
+        self._watches[target] = (self._inotify, watch)
+        log.info("watching", path=target, polling=False)
         return True
 
-    def _polling_observer(self) -> BaseObserver:
-        if self._poller is None:
-            self._poller = PollingObserver(timeout=POLL_INTERVAL_S)
-            self._poller.start()
-        return self._poller
+    def _poll(self, target: str) -> bool:
+        self.polled.append(target)
+        self.close_events = False
+        log.info("watching", path=target, polling=True)
+        return True

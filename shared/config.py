@@ -74,6 +74,8 @@ class DaemonConfig:
     quiet_seconds: float = 0.3
     reconcile_interval: float = 600
     polling: bool = False
+    #: Seconds between stat-walks of polled folders (daemon.polling, or inotify's limit hit).
+    poll_interval_seconds: float = 10.0
     metrics_port: int = 9464
     inbox_target: str = "videos"
     inbox_gif_max_seconds: float = 0
@@ -177,6 +179,7 @@ _POSITIVE = {
     ("thumbnails", "workers"),
     ("thumbnails", "poll_seconds"),
     ("thumbnails", "retry_seconds"),
+    ("daemon", "poll_interval_seconds"),
 }
 _NON_NEGATIVE = {
     ("probe", "workers"),

@@ -211,5 +211,8 @@ class ThumbnailWorker:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.maker.settings.poll_seconds):
                         await self._wake.wait()
-        finally:
+        except asyncio.CancelledError:
+            # Only on cancellation: after a crash the daemon's supervisor runs this again,
+            # with the same workers (daemon/supervision.py).
             await self.maker.close()
+            raise

@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     loader: Callable[[str | None], Config] = getattr(args, "load_config", load_config)
     try:
         config = loader(args.config)
-        configure_logging(config.log.level, config.log.format)
+        configure_logging(config.log.level, config.log.format, environ=os.environ)
         return int(args.handler(args, config))
     except VideolibError as error:
         print(f"videolib {args.command}: {error.message}", file=sys.stderr)

@@ -24,8 +24,13 @@ from videolib.shared.runtime import examiner_pool
 
 T = TypeVar("T")
 
-#: Short timings so that tests take seconds (the defaults are 2 s and 0.3 s).
-FAST = {"settle_seconds": 0.3, "quiet_seconds": 0.05, "metrics_port": 0}
+#: Short timings so that tests take seconds (the defaults are 2 s, 0.3 s and 10 s).
+FAST = {
+    "settle_seconds": 0.3,
+    "quiet_seconds": 0.05,
+    "metrics_port": 0,
+    "poll_interval_seconds": 0.2,
+}
 
 
 def fast(config: Config, **changes: object) -> Config:
@@ -112,10 +117,15 @@ async def settled(
 
 
 @contextlib.asynccontextmanager
-async def running_service(config: Config, database_url: URL) -> AsyncIterator[ObservedScheduler]:
-    """A Scheduler with its own engine and pool, started and, on exit, stopped cleanly."""
+async def running_service(
+    config: Config, database_url: URL, **options: Any
+) -> AsyncIterator[ObservedScheduler]:
+    """A Scheduler with its own engine and pool, started and, on exit, stopped cleanly.
+
+    `options` go to the Scheduler (notifier, restarts).
+    """
     async with open_engine(database_url, pool_size=8) as engine, examiner_pool(config) as pool:
-        service = ObservedScheduler(config, engine, pool)
+        service = ObservedScheduler(config, engine, pool, **options)
         stop = asyncio.Event()
         task = asyncio.create_task(service.run(stop))
 

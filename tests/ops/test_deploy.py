@@ -56,6 +56,7 @@ def test_both_processes_are_scraped_and_every_issue_alert_exists() -> None:
         "VideolibApiSlow",
         "VideolibDatabaseErrors",
         "VideolibInboxBacklogGrowing",
+        "VideolibDaemonLoopCrashing",
     } <= alerts
 
 
