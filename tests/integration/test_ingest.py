@@ -8,6 +8,7 @@ import os
 import shutil
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -365,6 +366,15 @@ async def wait_for(check: Callable[[], Awaitable[bool]], timeout_s: float, what:
         await asyncio.sleep(0.05)
 
 
+async def ended(task: asyncio.Task[Any], timeout_s: float = 60) -> asyncio.Task[Any]:
+    """The task once it ended by itself: a stall fails the test (never cancelled to end)."""
+    done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    if not done:
+        task.cancel()
+        raise AssertionError(f"stalled: still running after {timeout_s} s")
+    return task
+
+
 async def count_rows(url: URL) -> int:
     connection = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(False))
     try:
@@ -406,7 +416,7 @@ async def test_writer_failing_behind_a_full_queue_ends_the_scan(
             await asyncio.sleep(1.0)
         server.stop()
         with pytest.raises(DatabaseUnavailableError):
-            await asyncio.wait_for(scanning, 60)
+            (await ended(scanning)).result()
     assert examined < len(found), "the readers went on after the writer failed"
 
 
@@ -425,7 +435,7 @@ async def test_database_stopped_mid_scan_ends_it_and_a_rescan_completes(
         await wait_for(some_written, 120, "the first rows")
         server.stop()
         with pytest.raises(DatabaseUnavailableError):
-            await asyncio.wait_for(scanning, 60)
+            (await ended(scanning)).result()
         server.start()
         written = await count_rows(server.url)
         assert 50 <= written < 600
