@@ -6,8 +6,11 @@ import asyncio
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from subprocess import PIPE
 from typing import Any
 
 import asyncpg
@@ -442,3 +445,36 @@ async def test_database_stopped_mid_scan_ends_it_and_a_rescan_completes(
         again = await run_scan(config, repository, "videos")
     assert (again.created, again.skipped, again.failed) == (600 - written, written, 0)
     assert await count_rows(server.url) == 600
+
+
+async def test_cli_scan_cut_off_from_the_database_exits_3_with_one_line(
+    server: StoppablePostgres, library_root: Path, tmp_path: Path
+) -> None:
+    copies(video(tmp_path / "one.mp4", seconds=0.2), library_root / "videos", 600)
+    env = {
+        **os.environ,
+        "DATABASE_URL": server.dsn,
+        "MEDIA_LIBRARY_PATH": str(library_root),
+        "VIDEOLIB_LOG_LEVEL": "warning",
+    }
+    command = [sys.executable, "-m", "videolib.shared.commands.cli", "scan", "videos"]
+    with subprocess.Popen(command, env=env, stdout=PIPE, stderr=PIPE, text=True) as scanning:
+
+        async def some_written() -> bool:
+            assert scanning.poll() is None, scanning.communicate()
+            return await count_rows(server.url) >= 50
+
+        await wait_for(some_written, 120, "the first rows")
+        server.stop()
+        try:
+            out, err = await asyncio.to_thread(scanning.communicate, timeout=60)
+        except subprocess.TimeoutExpired:
+            scanning.kill()
+            raise AssertionError("the scan stalled once the database was gone") from None
+    assert scanning.returncode == 3, (out, err)
+    assert "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("videolib scan: database unavailable"), err
+    assert not [line for line in err.splitlines() if not line.startswith(("scan videos:", last))]
+    server.start()
+    assert 50 <= await count_rows(server.url) < 600  # what was written stays
