@@ -106,6 +106,7 @@ async def scan(
     skip_existing: bool = True,
     mark_missing: bool = True,
     progress: Progress | None = None,
+    result: ScanResult | None = None,
 ) -> ScanResult:
     """Bring the records of some directory types in line with the disk.
 
@@ -114,7 +115,7 @@ async def scan(
     Every vanished file is marked before any file is read, so that a file moved while
     nobody watched is re-attached to its old record by content.
     """
-    result = ScanResult()
+    result = result or ScanResult()  # the caller's, to read the counts so far on a failure
     survey = _Survey()
     for directory_type in directory_types:
         folder = library.directory(directory_type)

@@ -32,6 +32,13 @@ from videolib.shared.media.names import DIRECTORY_TYPES
 from videolib.shared.runtime import examiner_pool
 
 
+@pytest.fixture
+def server() -> Iterator[StoppablePostgres]:
+    """A PostgreSQL of this test's own, to stop and freeze."""
+    with stoppable_postgres() as running:
+        yield running
+
+
 async def run_scan(
     config: Config, repository: VideoRepository, *types: str, skip_existing: bool = True
 ) -> ScanResult:
@@ -344,12 +351,6 @@ async def test_corrupt_record_whose_file_vanished_becomes_missing(
 
 
 # -- a database cut in the middle of a scan (issue 10 item 3) ----------------------------
-
-
-@pytest.fixture
-def server() -> Iterator[StoppablePostgres]:
-    with stoppable_postgres() as server:
-        yield server
 
 
 def copies(original: Path, folder: Path, count: int) -> list[Path]:
