@@ -100,7 +100,7 @@ async def _migrate(url: URL) -> None:
 def pg_ctl(args: list[str], pgdata: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns at import without XDG_RUNTIME_DIR
-        from pgserver._commands import pg_ctl as run
+        from pgserver._commands import pg_ctl as run  # type: ignore[attr-defined]
 
     # As root, pgserver runs the server as its own user; pg_ctl must run as that user too.
     user = "pgserver" if os.geteuid() == 0 else None

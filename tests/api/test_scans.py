@@ -174,7 +174,8 @@ async def test_a_job_cut_off_from_the_database_ends_failed_with_the_reason(
             job = await jobs.get(job_id)
             assert job is not None and job.status == "running", job
             async with engine.connect() as connection:
-                return int(await connection.scalar(select(func.count()).select_from(videos))) >= 50
+                count = await connection.scalar(select(func.count()).select_from(videos))
+            return (count or 0) >= 50
 
         await eventually(some_written, 120, "the first rows")
         with structlog.testing.capture_logs() as logs:
@@ -194,8 +195,9 @@ async def test_a_job_cut_off_from_the_database_ends_failed_with_the_reason(
             return found if found["status"] != "running" else None
 
         job = await eventually(ended, 60, "the job's end")
+        assert job is not None
         async with engine.connect() as connection:
-            recorded = await connection.scalar(select(func.count()).select_from(videos))
+            recorded = await connection.scalar(select(func.count()).select_from(videos)) or 0
     assert job["status"] == "failed", job
     assert job["error"].startswith("database unavailable"), job
     assert job["error"] != ORPHANED and "\n" not in job["error"]
