@@ -11,10 +11,12 @@ import concurrent.futures
 import os
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from videolib.shared.db.failures import FailureRepository, WorkerFailure
 from videolib.shared.db.records import ExaminedFile, Fingerprint, WriteOutcome
 from videolib.shared.db.repository import WRITE_BATCH, VideoRepository
 from videolib.shared.db.repository.videos import FINGERPRINT_PAGE
@@ -92,6 +94,8 @@ Observe = Callable[[FoundFile, ExaminedFile | None, float], None]
 class _Survey:
     """What the walk-and-compare pass found to do; sized by the work, not the library."""
 
+    failures: dict[str, WorkerFailure] = field(default_factory=dict)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
     to_read: list[FoundFile] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)
     linked: list[FoundFile] = field(default_factory=list)
@@ -116,12 +120,17 @@ async def scan(
     nobody watched is re-attached to its old record by content.
     """
     result = result or ScanResult()  # the caller's, to read the counts so far on a failure
-    survey = _Survey()
+    present_types = []
     for directory_type in directory_types:
         folder = library.directory(directory_type)
-        if not folder.is_dir():
+        if folder.is_dir():
+            present_types.append(directory_type)
+        else:
             result.note(f"{directory_type}: directory not found: {folder}")
-            continue
+    failure_repository = FailureRepository(repository.engine)
+    # Only the files that crashed or hung a worker: sized by the work, not the library.
+    survey = _Survey(failures=await failure_repository.under(present_types))
+    for directory_type in present_types:
         await _survey_type(directory_type, library, repository, skip_existing, result, survey)
     await _decide_linked(survey, repository, skip_existing, result)
     if mark_missing:
@@ -131,8 +140,17 @@ async def scan(
             result.missing += await repository.mark_missing(vanished[start : start + WRITE_BATCH])
     if progress:
         progress(result, result.scanned)
+
+    async def remember(batch: Sequence[ExaminedFile]) -> None:
+        await failure_repository.remember(batch, survey.failures, datetime.now(UTC))
+
     await examine_and_record(
-        survey.to_read, repository=repository, pool=pool, result=result, progress=progress
+        survey.to_read,
+        repository=repository,
+        pool=pool,
+        result=result,
+        progress=progress,
+        remember=remember,
     )
     log.info("scan_finished", directory_types=list(directory_types), **_counts(result))
     return result
@@ -229,7 +247,14 @@ def _decide(
     survey: _Survey,
 ) -> None:
     result.scanned += 1
-    decision = decide_rescan(file.size, file.mtime_ns, recorded, skip_existing=skip_existing)
+    decision = decide_rescan(
+        file.size,
+        file.mtime_ns,
+        recorded,
+        skip_existing=skip_existing,
+        failure=survey.failures.get(file.stored_path),
+        now=survey.now,
+    )
     if isinstance(decision, Examine):
         survey.to_read.append(file)
     else:
@@ -246,10 +271,12 @@ async def examine_and_record(
     library: Library | None = None,
     observe: Observe | None = None,
     batch_wait_s: float = BATCH_WAIT_S,
+    remember: Callable[[Sequence[ExaminedFile]], Awaitable[None]] | None = None,
 ) -> list[WriteOutcome]:
     """Probe and hash files in the worker pool and record them in batches.
 
     Reading and writing overlap: a writer task records batch N while batch N+1 is read.
+    `remember` is called with each batch once it is written (the scan's failure memory).
     With `library` (the daemon), a new path also takes the record of identical content
     whose file is gone from disk though nothing marked it missing yet; a scan marks
     vanished files missing before it writes, so it needs no look at the disk.
@@ -267,6 +294,8 @@ async def examine_and_record(
             if batch:
                 vanished = await _vanished_twins(library, repository, batch) if library else set()
                 written = await repository.write_examined(batch, vanished=vanished)
+                if remember is not None:
+                    await remember(batch)
                 _count(result, batch, written)
                 outcomes.extend(written)
                 if progress:
@@ -406,6 +435,7 @@ def to_examined(stored_path: str, examination: Examination) -> ExaminedFile:
         metadata=examination.metadata,
         error=examination.error,
         invalid_reason=examination.invalid_reason,
+        lost_worker=examination.lost_worker,
     )
 
 

@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
-import signal
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -26,14 +22,13 @@ from videolib.shared.db.repository import ThumbnailRepository, ThumbnailTask
 from videolib.shared.errors import DatabaseUnavailableError, PathError
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
-from videolib.shared.media.frames import FrameResult, write_thumbnail
+from videolib.shared.media.frames import FrameResult, grab_frame
+from videolib.shared.media.workers import WorkerCrashed, WorkerPool, WorkerTimedOut
 
 log = get_logger(__name__)
 
 #: The longest wait between two attempts at one video's thumbnail.
 MAX_RETRY_SECONDS = 86400.0
-# forkserver, as the examiner pool (shared/media/workers.py): never fork a running loop.
-_CONTEXT = multiprocessing.get_context("forkserver")
 
 
 def retry_delay(attempts: int, base_seconds: float) -> float:
@@ -79,7 +74,11 @@ class Outcome:
 
 
 class ThumbnailMaker:
-    """Makes and records thumbnails, `settings.workers` at a time, in worker processes."""
+    """Makes and records thumbnails, `settings.workers` at a time, in worker processes.
+
+    The workers are the same pool as the examiner's (shared/media/workers.py): a grab that
+    hangs or crashes costs its own worker only, and the others go on.
+    """
 
     def __init__(
         self,
@@ -87,11 +86,16 @@ class ThumbnailMaker:
         library: Library,
         settings: ThumbnailSettings,
         *,
-        executor_factory: Callable[[int], Executor] | None = None,
+        job: Callable[[tuple[str, str], int], FrameResult] = grab_frame,
     ) -> None:
         self.repository, self.library, self.settings = repository, library, settings
-        self._new_executor = executor_factory or _process_pool
-        self._executor = self._new_executor(settings.workers)
+        self._pool: WorkerPool[FrameResult] = WorkerPool(
+            settings.workers,
+            job,
+            settings.width,
+            settings.time_limit_s,
+            name="videolib-thumbnailer",
+        )
         self._slots = asyncio.Semaphore(settings.workers)
         #: Counts since start, for logs and metrics.
         self.made = 0
@@ -142,34 +146,16 @@ class ThumbnailMaker:
             source = str(self.library.absolute(task.path))
         except PathError as error:
             return FrameResult(error=error.message)
-        loop = asyncio.get_running_loop()
-        job = loop.run_in_executor(
-            self._executor, write_thumbnail, source, target, self.settings.width
-        )
         try:
-            async with asyncio.timeout(self.settings.time_limit_s):
-                return await job
-        except TimeoutError:
-            self._restart_executor()
-            return FrameResult(error=f"frame grab timed out after {self.settings.time_limit_s:g} s")
-        except BrokenProcessPool:
-            self._restart_executor()
-            return FrameResult(error="frame grabber crashed")
+            return await self._pool.run((source, target))
+        except WorkerTimedOut as timeout:
+            return FrameResult(error=f"frame grab timed out after {timeout.time_limit_s:g} s")
+        except WorkerCrashed as crash:
+            return FrameResult(error=f"frame grabber crashed ({crash.status})")
 
-    def _restart_executor(self) -> None:
-        """Replace a pool that has a hung or dead worker; kill what is left of the old one."""
-        old, self._executor = self._executor, self._new_executor(self.settings.workers)
-        old.shutdown(wait=False, cancel_futures=True)
-        _kill_workers(old)
-
-    async def close(self, grace_s: float = 2.0) -> None:
-        """Stop the workers: a grab in progress gets `grace_s` to finish, then is killed."""
-        executor = self._executor
-        try:
-            async with asyncio.timeout(grace_s):
-                await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
-        except TimeoutError:
-            _kill_workers(executor)
+    async def close(self) -> None:
+        """Stop the workers: a grab in progress gets a moment to finish, then is killed."""
+        await self._pool.close()
 
     async def __aenter__(self) -> ThumbnailMaker:
         return self
@@ -181,26 +167,6 @@ class ThumbnailMaker:
         traceback: TracebackType | None,
     ) -> None:
         await self.close()
-
-
-def _kill_workers(executor: Executor) -> None:
-    # ProcessPoolExecutor cannot kill one hung worker (Python 3.14 adds
-    # terminate_workers()); its process table is the only handle to them.
-    processes = getattr(executor, "_processes", None) or {}
-    for process in list(processes.values()):
-        with contextlib.suppress(Exception):
-            process.kill()
-
-
-def _process_pool(workers: int) -> Executor:
-    return ProcessPoolExecutor(
-        max_workers=workers, mp_context=_CONTEXT, initializer=_ignore_interrupts
-    )
-
-
-def _ignore_interrupts() -> None:
-    """In a worker: Ctrl-C reaches the whole process group; stopping is the parent's call."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class ThumbnailWorker:

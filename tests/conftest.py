@@ -7,7 +7,10 @@ template of every test's database (CREATE DATABASE ... TEMPLATE is a file copy: 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import shutil
+import signal
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,12 +21,48 @@ import pytest
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests import processes
 from videolib.shared.config import Config, DatabaseConfig, LibraryConfig, ProbeConfig, StateConfig
 from videolib.shared.db import migrate
 from videolib.shared.db.embedded import DATABASE_NAME, embedded_postgres
 from videolib.shared.db.engine import open_engine
 from videolib.shared.db.repository import VideoRepository
 from videolib.shared.media.names import DIRECTORY_TYPES
+
+# Every process the session starts inherits this mark, and keeps it when its parent dies:
+# the check at the end finds what was left behind even after it was reparented to init.
+_SESSION = uuid.uuid4().hex
+os.environ[processes.SESSION_VARIABLE] = _SESSION
+#: How long the processes of the last test get to exit before the check fails the run.
+LEFTOVER_GRACE_S = 10.0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a process it started is still alive (issue 10, item 7).
+
+    Runs after the session fixtures are torn down: the session's own embedded PostgreSQL
+    is stopped by then and counts as left behind if it is not.
+    """
+    marked = processes.marked(processes.SESSION_VARIABLE, _SESSION) - {os.getpid()}
+    # Except this process's own multiprocessing resource tracker (started by the first
+    # worker pool): it exits when its pipe closes, i.e. with this process, kill -9 or not.
+    marked -= {pid for pid in processes.children(os.getpid()) if _is_resource_tracker(pid)}
+    left = processes.wait_gone(marked, LEFTOVER_GRACE_S)
+    if not left:
+        return
+    lines = [f"  {pid}: {processes.command_line(pid)}" for pid in sorted(left)]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = "processes started by the test session are still alive:\n" + "\n".join(lines)
+    if reporter is not None:
+        reporter.write_line(message, red=True)
+    for pid in left:  # do not leave them on the machine either
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _is_resource_tracker(pid: int) -> bool:
+    return "from multiprocessing.resource_tracker import main" in processes.command_line(pid)
 
 
 def _dsn(url: URL, database: str) -> str:

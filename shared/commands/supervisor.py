@@ -2,7 +2,9 @@
 
 The embedded PostgreSQL (when DATABASE_URL is unset) is started here and held for the
 children; `videolib api` and `videolib daemon` run as child processes, so this module
-needs neither package. One Ctrl-C (or SIGTERM) stops all of them cleanly.
+needs neither package. One Ctrl-C (or SIGTERM) stops all of them cleanly; a SIGKILL of this
+process stops them too: each child gets SIGTERM when it dies (PR_SET_PDEATHSIG), and the
+embedded server's guard stops the server (shared/db/embedded_guard.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from videolib.shared.db.repository import translate_errors
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.names import DIRECTORY_TYPES
+from videolib.shared.parent_death import die_with_this_process
 from videolib.shared.tokens import issue_token, state_secret
 
 log = get_logger(__name__)
@@ -97,7 +100,9 @@ def _children(
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for command in commands:
-            processes.append(subprocess.Popen(command, env=env))
+            # Started from the main thread, which lives as long as this process: prctl's
+            # death signal follows the thread that forked (shared/parent_death.py).
+            processes.append(subprocess.Popen(command, env=env, preexec_fn=die_with_this_process))
         yield processes
     finally:
         _stop(processes)

@@ -3,18 +3,26 @@
 A real server (PostgreSQL 16 from the pgserver wheel), never a SQLite stand-in. pgserver
 counts the processes holding a handle on the data directory and stops the server when the
 last one lets go, so `videolib api` and `videolib daemon` started separately share one.
+
+A holder killed with SIGKILL never lets go, so each holder has a guard process
+(shared/db/embedded_guard.py) that stops the server once no living holder is left, and a
+start forgets the handles of dead holders first: a server left running by a killed
+`videolib run` is adopted, then stopped by the next run's exit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 
+from videolib.shared.db.embedded_guard import forget_dead_handles, server_lock
 from videolib.shared.errors import DatabaseUnavailableError
 
 DATABASE_NAME = "videolib"
@@ -33,10 +41,14 @@ def embedded_postgres(state_dir: Path) -> Iterator[URL]:
         import pgserver  # imported here: only the embedded mode needs it
 
     state_dir.mkdir(parents=True, exist_ok=True)
+    pgdata = (state_dir / "pgdata").absolute()
     try:
-        server = pgserver.get_server(state_dir / "pgdata", cleanup_mode="stop")
+        with server_lock():
+            forget_dead_handles(pgdata)
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")
     except Exception as error:  # pgserver raises bare subprocess and OS errors
         raise DatabaseUnavailableError(f"embedded PostgreSQL under {state_dir}: {error}") from error
+    guard = _start_guard(pgdata)
     try:
         if DATABASE_NAME not in server.psql("SELECT datname FROM pg_database;"):
             server.psql(f"CREATE DATABASE {DATABASE_NAME};")
@@ -46,3 +58,21 @@ def embedded_postgres(state_dir: Path) -> Iterator[URL]:
         yield url
     finally:
         server.cleanup()
+        _release_guard(guard)
+
+
+def _start_guard(pgdata: Path) -> subprocess.Popen[bytes]:
+    """The guard, in a session of its own: a Ctrl-C to our group must not stop it first."""
+    command = [sys.executable, "-m", "videolib.shared.db.embedded_guard", str(pgdata)]
+    return subprocess.Popen(command, stdin=subprocess.PIPE, start_new_session=True)
+
+
+def _release_guard(guard: subprocess.Popen[bytes]) -> None:
+    """We let go cleanly: the guard finds the server stopped (or held) and exits."""
+    assert guard.stdin is not None
+    guard.stdin.close()
+    try:
+        guard.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        guard.kill()
+        guard.wait()

@@ -85,6 +85,8 @@ class ExaminedFile:
     error: str | None = None
     #: `corrupt` or `unreadable` when the probe failed.
     invalid_reason: str | None = None
+    #: "crashed" or "timed out" when the file cost a worker its life (remembered).
+    lost_worker: str | None = None
     #: Set by the inbox: the name the file had when it was dropped.
     original_filename: str | None = None
     #: Set by the inbox when the file was moved to its standard place.

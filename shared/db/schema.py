@@ -176,3 +176,24 @@ Index(
     videos.c.created_at,
     postgresql_where=text("is_valid AND thumbnail_path IS NULL"),
 )
+
+# -- examination failures -------------------------------------------------------------------
+
+WORKER_FAILURES = ("crashed", "timed out")
+
+# Files that crashed or hung an examiner worker, with the fingerprint they had: skipped by
+# scans until their retry is due (1 h, then a day: shared/decisions.py) or they change.
+# Keyed by library path, not video id: the record of such a file may not exist yet.
+examination_failures = Table(
+    "examination_failures",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("file_size", BigInteger, nullable=False),
+    Column("file_mtime_ns", BigInteger, nullable=False),
+    Column("failure", Text, nullable=False),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False),
+    Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("retry_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(_one_of("failure", WORKER_FAILURES), name="failure"),
+)

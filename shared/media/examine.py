@@ -29,6 +29,7 @@ class Examination:
 
     `changed` means size or mtime moved while the file was read: it was still being
     written, and the caller should examine it again later rather than record it.
+    `lost_worker` ("crashed" or "timed out") says the file cost the worker its life.
     """
 
     path: str
@@ -39,6 +40,7 @@ class Examination:
     error: str | None = None
     invalid_reason: str | None = None  # None, "corrupt", "unreadable" or "missing"
     changed: bool = False
+    lost_worker: str | None = None
 
 
 def examine(path: str, settings: ProbeSettings) -> Examination:

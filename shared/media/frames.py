@@ -1,7 +1,7 @@
 """Grab one frame of a video as a JPEG thumbnail, with PyAV (FFmpeg's libraries).
 
 No Pillow: the frame is turned and scaled by an FFmpeg filter graph and encoded by FFmpeg's
-mjpeg encoder. Runs in a worker process (shared/thumbnails.py), so everything that goes in
+mjpeg encoder. Runs in a worker process (shared/media/workers.py), so everything that goes in
 or out is picklable and no exception crosses back: failures come back as `FrameResult.error`.
 """
 
@@ -58,6 +58,12 @@ def write_thumbnail(source: str, target: str, width: int) -> FrameResult:
         reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
         return FrameResult(error=reason)
     return FrameResult(*size)
+
+
+def grab_frame(source_and_target: tuple[str, str], width: int) -> FrameResult:
+    """`write_thumbnail` as a worker-pool job (shared/media/workers.py): item, settings."""
+    source, target = source_and_target
+    return write_thumbnail(source, target, width)
 
 
 def _thumbnail_jpeg(source: str, width: int) -> tuple[bytes, tuple[int, int]]:

@@ -1,16 +1,22 @@
-"""Examine files in worker processes, with bounded concurrency, from asyncio.
+"""Run jobs in worker processes, with bounded concurrency, from asyncio: one pool for all.
 
-A file that crashes or hangs the prober costs one worker, not the caller (SPEC: Daemon
+A file that crashes or hangs a worker costs one worker, not the caller (SPEC: Daemon
 behaviour). concurrent.futures.ProcessPoolExecutor cannot kill one hung worker and breaks
 the whole pool when one dies, so this is a small pool of its own: one Process and one Pipe
-per worker, the event loop woken by the pipe.
+per worker, the event loop woken by the pipe. It serves the examiner (probe and hash,
+`ExaminerPool`) and the thumbnail frame grabs (shared/thumbnails.py).
 
-Each worker has up to DEPTH files queued in its pipe and works through them in order, so
-it starts the next file the moment it sends an answer, without waiting for the event loop
+Each worker has up to DEPTH items queued in its pipe and works through them in order, so
+it starts the next item the moment it sends an answer, without waiting for the event loop
 to wake up and send one (a quarter of each worker's time was that wait). Answers come back
-in the order the files went out, so the oldest unanswered file is the one a worker is on:
-that file is the one blamed when the worker dies or overruns the time limit, and the files
+in the order the items went out, so the oldest unanswered item is the one a worker is on:
+that item is the one blamed when the worker dies or overruns the time limit, and the items
 queued behind it are sent again to the worker that replaces it.
+
+Workers die with the process that owns the pool, even when it is killed with SIGKILL: they
+are its direct children ("spawn"; no forkserver, whose process outlives its owner while any
+worker lives) and ask for SIGKILL on its death (shared/parent_death.py). Nothing here blocks
+the event loop: a dead or killed worker is reaped when its sentinel becomes readable.
 """
 
 from __future__ import annotations
@@ -27,30 +33,57 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
 
 from videolib.shared.media.examine import Examination, ProbeSettings, examine
+from videolib.shared.parent_death import die_with_parent
 
-#: The job a worker runs per file; a top-level function, so that it pickles by name.
-Job = Callable[[str, ProbeSettings], Examination]
-#: Files queued per worker: the one it is on and the next.
+R = TypeVar("R")
+#: The job a worker runs per item: `job(item, settings)`; a top-level function, so that
+#: it pickles by name.
+Job = Callable[[Any, Any], Any]
+#: Items queued per worker: the one it is on and the next.
 DEPTH = 2
 
-# forkserver, not fork: the caller runs an event loop and threads, which fork would copy
-# half-way through. Preloading makes each new worker a cheap fork with PyAV imported.
-_CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["videolib.shared.media.examine"])
+# spawn, not fork: the caller runs an event loop and threads, which fork would copy
+# half-way through. A spawned worker starts in ~0.2 s and lives as long as the pool.
+_CONTEXT = multiprocessing.get_context("spawn")
+# A reaped sentinel can be readable a moment before waitpid() has the exit status.
+_REAP_RETRY_S = 0.05
 
 
-def _serve(conn: Connection, job: Job, settings: ProbeSettings) -> None:
-    """Worker loop: receive a path, send back (True, Examination) or (False, exception)."""
-    # Ctrl-C reaches the whole process group; shutdown is the parent's decision.
+class WorkerCrashed(Exception):
+    """The worker died on this item; `status` is "exit code N" or "signal SIGSEGV"."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class WorkerTimedOut(Exception):
+    """The worker overran the time limit on this item and was killed."""
+
+    def __init__(self, time_limit_s: float) -> None:
+        super().__init__(f"timed out after {time_limit_s:g} s")
+        self.time_limit_s = time_limit_s
+
+
+def _serve(conn: Connection, job: Job, settings: object, parent_pid: int) -> None:
+    """Worker loop: receive an item, send back (True, result) or (False, exception)."""
+    die_with_parent(parent_pid)
+    # Ctrl-C and systemd's SIGTERM reach the whole group; stopping is the owner's decision
+    # (a worker killed by them would blame a good file for its death).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     conn.send("ready")  # tells a worker that started from one that died starting up
-    while (path := conn.recv()) is not None:
-        try:
-            conn.send((True, job(path, settings)))
-        except Exception as exc:  # a bug in the job: hand it to the caller
-            conn.send((False, _portable(exc)))
+    try:
+        while (item := conn.recv()) is not None:
+            try:
+                conn.send((True, job(item, settings)))
+            except Exception as exc:  # a bug in the job: hand it to the caller
+                conn.send((False, _portable(exc)))
+    except (EOFError, OSError):  # the owner closed the pipe or died: nothing left to do
+        return
 
 
 def _portable(exc: Exception) -> Exception:
@@ -64,9 +97,9 @@ def _portable(exc: Exception) -> Exception:
 
 @dataclass(slots=True)
 class _Sent:
-    """A file sent to a worker, and where its answer goes."""
+    """An item sent to a worker, and where its answer goes."""
 
-    path: str
+    item: object
     answer: asyncio.Future[tuple[bool, object]]
 
 
@@ -74,54 +107,59 @@ class _Sent:
 class _Worker:
     process: BaseProcess
     conn: Connection
+    started: asyncio.Future[None]  # done once it said "ready" or died trying
     ready: bool = False
     sent: collections.deque[_Sent] = field(default_factory=collections.deque)  # oldest first
-    deadline: asyncio.TimerHandle | None = None  # the time limit of the oldest file
+    deadline: asyncio.TimerHandle | None = None  # the time limit of the oldest item
 
 
-class ExaminerPool:
-    """Runs `job(path, settings)` in `workers` processes, each on one file at a time."""
+class WorkerPool(Generic[R]):
+    """Runs `job(item, settings)` in `workers` processes, each on one item at a time.
+
+    `run()` raises WorkerCrashed or WorkerTimedOut for the item a worker was lost on, what
+    the job itself raised, or RuntimeError when workers cannot start (a broken setup).
+    """
 
     def __init__(
         self,
         workers: int,
-        settings: ProbeSettings,
+        job: Callable[[Any, Any], R],
+        settings: object,
         time_limit_s: float,
         *,
-        job: Job = examine,
+        name: str = "videolib-worker",
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.workers = workers
-        self._settings, self._time_limit_s, self._job = settings, time_limit_s, job
-        # Files sent and not yet answered, over all workers; a free slot means some worker
+        self._job, self._settings, self._time_limit_s = job, settings, time_limit_s
+        self._name = name
+        # Items sent and not yet answered, over all workers; a free slot means some worker
         # has fewer than DEPTH.
         self._slots = asyncio.Semaphore(workers * DEPTH)
         self._all: list[_Worker] = []
         self._closed = False
 
-    async def examine(self, path: str) -> Examination:
-        """Examine one file; waits for a free slot. Raises only what the job itself raised,
-        or RuntimeError when workers cannot start (a broken setup, not a bad file)."""
+    async def run(self, item: object) -> R:
+        """Run the job on one item; waits for a free slot."""
         # The slot is given back when the answer arrives (or the worker is replaced), not
-        # when this call returns: a cancelled caller's file occupies its worker until then.
+        # when this call returns: a cancelled caller's item occupies its worker until then.
         await self._slots.acquire()
         try:
             if self._closed:
-                raise RuntimeError("the examiner pool is closed")
+                raise RuntimeError("the worker pool is closed")
             self._start_missing()
         except BaseException:
             self._slots.release()
             raise
         worker = min(self._all, key=lambda w: len(w.sent))
-        sent = _Sent(path, asyncio.get_running_loop().create_future())
+        sent = _Sent(item, asyncio.get_running_loop().create_future())
         self._send(worker, sent)
         ok, value = await sent.answer
         if not ok:
             assert isinstance(value, BaseException)
             raise value
-        assert isinstance(value, Examination)
-        return value
+        return value  # type: ignore[return-value]  # what the job returned
 
     async def close(self) -> None:
         """Stop the workers: ask each to finish, kill those that do not."""
@@ -129,11 +167,13 @@ class ExaminerPool:
         workers, self._all = self._all, []
         for worker in workers:
             self._forget(worker)
-            self._settle(worker.sent, RuntimeError("the examiner pool closed"))
+            self._settle(worker.sent, RuntimeError("the worker pool closed"))
         await asyncio.to_thread(_stop_all, workers)
 
-    async def __aenter__(self) -> ExaminerPool:
-        self._start_missing()  # start-up costs and failures show at start, not first use
+    async def __aenter__(self) -> Self:
+        # Start-up costs and failures show at start, not at first use.
+        self._start_missing()
+        await asyncio.gather(*(w.started for w in self._all))
         return self
 
     async def __aexit__(
@@ -150,16 +190,16 @@ class ExaminerPool:
             self._start_worker()
 
     def _send(self, worker: _Worker, sent: _Sent) -> None:
-        if not worker.sent:
-            self._arm(worker)  # it was idle: this file's clock starts now
+        if not worker.sent and worker.ready:
+            self._arm(worker)  # it was idle: this item's clock starts now
         worker.sent.append(sent)
-        # A dead worker's pipe refuses the path; its EOF reports the death and the file is
+        # A dead worker's pipe refuses the item; its EOF reports the death and the item is
         # sent again to the worker that replaces it.
         with contextlib.suppress(OSError):
-            worker.conn.send(sent.path)
+            worker.conn.send(sent.item)
 
     def _arm(self, worker: _Worker) -> None:
-        """Start the time limit of the file the worker is (about to be) on."""
+        """Start the time limit of the item the worker is (about to be) on."""
         if worker.deadline is not None:
             worker.deadline.cancel()
         loop = asyncio.get_running_loop()
@@ -177,6 +217,10 @@ class ExaminerPool:
             return
         if not worker.ready:
             worker.ready = message == "ready"
+            if not worker.started.done():
+                worker.started.set_result(None)
+            if worker.sent:
+                self._arm(worker)  # the clock of its first item starts once it can work
             return
         sent = worker.sent.popleft()
         self._slots.release()
@@ -189,62 +233,61 @@ class ExaminerPool:
             worker.deadline = None
 
     def _overran(self, worker: _Worker) -> None:
-        error = f"prober timed out after {self._time_limit_s:g} s"
-        self._retire(worker, blame=self._failure(worker, error, "unreadable"))
+        self._retire(worker, blame=WorkerTimedOut(self._time_limit_s))
 
     def _died(self, worker: _Worker) -> None:
-        status = self._describe_exit(worker)
-        if worker.ready:
-            failure = self._failure(worker, f"prober crashed ({status})", "corrupt")
-            self._retire(worker, blame=failure)
-        else:
-            # A broken setup, not a bad file: every file sent to it fails, and no worker is
-            # started in its place until the next examine() asks (no restart loop).
-            broken = RuntimeError(f"examiner worker could not start ({status})")
-            self._retire(worker, all_fail=broken)
+        """EOF from a worker: once its exit status is in, blame the item it was on."""
+        self._forget(worker)
 
-    def _failure(self, worker: _Worker, error: str, invalid_reason: str) -> Examination | None:
-        """The report for the file a worker was on when it had to go."""
-        if not worker.sent:
-            return None
-        return self._failed(worker.sent[0].path, error, invalid_reason)
+        def reaped(status: str) -> None:
+            if worker.ready:
+                self._retire(worker, blame=WorkerCrashed(status))
+            else:
+                # A broken setup, not a bad file: every item sent to it fails, and no worker
+                # is started in its place until the next run() asks (no restart loop).
+                broken = RuntimeError(f"worker {self._name} could not start ({status})")
+                self._retire(worker, all_fail=broken)
+
+        _when_reaped(worker, reaped)
 
     def _retire(
         self,
         worker: _Worker,
         *,
-        blame: Examination | BaseException | None = None,
+        blame: BaseException | None = None,
         all_fail: BaseException | None = None,
     ) -> None:
-        """Stop and kill a worker. The file it was on gets `blame`; the files queued behind
-        it go to a new worker (or, with `all_fail`, every file gets that error)."""
+        """Stop and kill a worker. The item it was on gets `blame`; the items queued behind
+        it go to a new worker (or, with `all_fail`, every item gets that error)."""
         self._forget(worker)
-        _kill(worker)
+        if not worker.started.done():
+            worker.started.set_result(None)
+        if worker not in self._all:  # closed meanwhile: its items are settled already
+            return
         self._all.remove(worker)
+        _kill(worker)
         queued = list(worker.sent)
+        worker.sent.clear()
         if all_fail is not None:
             self._settle(queued, all_fail)
             return
         if queued:
             blamed = queued.pop(0)
             self._slots.release()
-            if not blamed.answer.done():
-                if isinstance(blame, BaseException):
-                    blamed.answer.set_exception(blame)
-                else:
-                    blamed.answer.set_result((True, blame))
+            if not blamed.answer.done() and blame is not None:
+                blamed.answer.set_exception(blame)
         # Futures are settled or re-sent before anything that can fail below.
         try:
             replacement = self._start_worker()
         except Exception as error:
-            self._settle(queued, RuntimeError(f"examiner worker could not start: {error}"))
+            self._settle(queued, RuntimeError(f"worker {self._name} could not start: {error}"))
             return
         for sent in queued:
             self._send(replacement, sent)
 
-    def _settle(self, files: Iterable[_Sent], error: BaseException) -> None:
-        """Fail files that will get no answer, giving back their slots."""
-        for sent in files:
+    def _settle(self, items: Iterable[_Sent], error: BaseException) -> None:
+        """Fail items that will get no answer, giving back their slots."""
+        for sent in items:
             self._slots.release()
             if not sent.answer.done():
                 sent.answer.set_exception(error)
@@ -262,51 +305,97 @@ class ExaminerPool:
         parent_end, child_end = _CONTEXT.Pipe()
         process = _CONTEXT.Process(
             target=_serve,
-            args=(child_end, self._job, self._settings),
-            name="videolib-examiner",
+            args=(child_end, self._job, self._settings, os.getpid()),
+            name=self._name,
             daemon=True,
         )
         process.start()
         # Only the child holds its end now, so its death shows here as EOF.
         child_end.close()
-        worker = _Worker(process, parent_end)
+        loop = asyncio.get_running_loop()
+        worker = _Worker(process, parent_end, loop.create_future())
         self._all.append(worker)
-        asyncio.get_running_loop().add_reader(parent_end.fileno(), self._answered, worker)
+        loop.add_reader(parent_end.fileno(), self._answered, worker)
         return worker
 
-    def _describe_exit(self, worker: _Worker) -> str:
-        """ "exit code N" or "signal SIGSEGV" for a worker that died."""
-        worker.process.join(timeout=1.0)
-        code = worker.process.exitcode
-        if code is None:
-            return "pipe closed"
-        if code < 0:
-            try:
-                return f"signal {signal.Signals(-code).name}"
-            except ValueError:  # a signal without a name (real-time ones)
-                return f"signal {-code}"
-        return f"exit code {code}"
 
-    def _failed(self, path: str, error: str, invalid_reason: str) -> Examination:
-        """The report for a file the worker could not finish."""
-        size, mtime_ns = _fingerprint(path)
-        return Examination(path, size, mtime_ns, error=error, invalid_reason=invalid_reason)
+class ExaminerPool(WorkerPool[Examination]):
+    """Probe and hash files in worker processes; a lost worker becomes a file's report."""
+
+    def __init__(
+        self,
+        workers: int,
+        settings: ProbeSettings,
+        time_limit_s: float,
+        *,
+        job: Callable[[str, ProbeSettings], Examination] = examine,
+    ) -> None:
+        super().__init__(workers, job, settings, time_limit_s, name="videolib-examiner")
+
+    async def examine(self, path: str) -> Examination:
+        """Examine one file. Raises only what the job itself raised, or RuntimeError when
+        workers cannot start (a broken setup, not a bad file)."""
+        try:
+            return await self.run(path)
+        except WorkerCrashed as crash:
+            return _failed(path, f"prober crashed ({crash.status})", "corrupt", "crashed")
+        except WorkerTimedOut as timeout:
+            error = f"prober timed out after {timeout.time_limit_s:g} s"
+            return _failed(path, error, "unreadable", "timed out")
 
 
-def _fingerprint(path: str) -> tuple[int | None, int | None]:
-    """(size, mtime_ns), so that a file that kills the prober is skipped until it changes."""
+def _failed(path: str, error: str, invalid_reason: str, lost_worker: str) -> Examination:
+    """The report for a file the worker could not finish, fingerprinted so that it is
+    skipped until it changes (or its retry is due: shared/decisions.py)."""
     try:
         stat = os.stat(path)
     except OSError:
-        return None, None
-    return stat.st_size, stat.st_mtime_ns
+        size, mtime_ns = None, None
+    else:
+        size, mtime_ns = stat.st_size, stat.st_mtime_ns
+    return Examination(
+        path, size, mtime_ns, error=error, invalid_reason=invalid_reason, lost_worker=lost_worker
+    )
+
+
+def _describe_exit(code: int | None) -> str:
+    """ "exit code N" or "signal SIGSEGV" for a worker that died."""
+    if code is None:
+        return "pipe closed"
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:  # a signal without a name (real-time ones)
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
+def _when_reaped(worker: _Worker, then: Callable[[str], None]) -> None:
+    """Call `then(status)` once the worker's exit status is in, without blocking the loop."""
+    loop = asyncio.get_running_loop()
+    sentinel = worker.process.sentinel
+
+    def check() -> None:
+        code = worker.process.exitcode  # waitpid(WNOHANG): never blocks
+        if code is None:
+            loop.call_later(_REAP_RETRY_S, check)
+            return
+        then(_describe_exit(code))
+
+    def readable() -> None:
+        loop.remove_reader(sentinel)
+        check()
+
+    loop.add_reader(sentinel, readable)
 
 
 def _kill(worker: _Worker) -> None:
-    """Kill a worker process and reap it."""
-    worker.process.kill()
-    worker.process.join(timeout=1.0)
+    """Kill a worker process; it is reaped when it has gone, without blocking."""
+    with contextlib.suppress(ProcessLookupError, ValueError):  # gone, or closed already
+        worker.process.kill()
     worker.conn.close()
+    if worker.process.exitcode is None:
+        _when_reaped(worker, lambda _status: None)
 
 
 def _stop_all(workers: list[_Worker]) -> None:

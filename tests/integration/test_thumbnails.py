@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from videolib.shared.config import Config
 from videolib.shared.db.repository import ThumbnailRepository
 from videolib.shared.db.schema import thumbnails, videos
 from videolib.shared.library import Library
+from videolib.shared.media.frames import FrameResult, grab_frame
 from videolib.shared.thumbnails import (
     ThumbnailMaker,
     ThumbnailSettings,
@@ -44,19 +47,48 @@ async def row_of(engine: AsyncEngine, table: Any, video_id: uuid.UUID) -> Any:
         return (await connection.execute(select(table).where(key == video_id))).first()
 
 
-def threads(workers: int) -> Executor:
-    return ThreadPoolExecutor(workers)
+def hang_or_crash_on_marked(source_and_target: tuple[str, str], width: int) -> FrameResult:
+    """A frame grab (in a worker process) that hangs on *hang* files, dies on *crash* ones."""
+    name = Path(source_and_target[0]).name
+    if "hang" in name:
+        time.sleep(600)
+    if "crash" in name:
+        os._exit(7)
+    return grab_frame(source_and_target, width)
 
 
 @pytest.fixture
-def maker(config: Config, engine: AsyncEngine, tmp_path: Path) -> ThumbnailMaker:
+async def maker(
+    config: Config, engine: AsyncEngine, tmp_path: Path
+) -> AsyncIterator[ThumbnailMaker]:
     settings = ThumbnailSettings(directory=tmp_path / "thumbs", workers=2, retry_seconds=60)
-    return ThumbnailMaker(
-        ThumbnailRepository(engine),
-        Library.from_config(config),
-        settings,
-        executor_factory=threads,
-    )
+    async with ThumbnailMaker(
+        ThumbnailRepository(engine), Library.from_config(config), settings
+    ) as maker:
+        yield maker
+
+
+async def test_a_hung_or_crashed_grab_costs_its_own_worker_only(
+    config: Config, engine: AsyncEngine, library_root: Path, tmp_path: Path
+) -> None:
+    for name in ("hang.mp4", "crash.mp4", "good-1.mp4", "good-2.mp4", "good-3.mp4"):
+        make_video(library_root / "videos" / name)
+    ids = {name: await add_video(engine, f"videos/{name}") for name in ("hang.mp4", "crash.mp4")}
+    settings = ThumbnailSettings(directory=tmp_path / "thumbs", workers=2, time_limit_s=2.0)
+    repository = ThumbnailRepository(engine)
+    library = Library.from_config(config)
+    async with ThumbnailMaker(repository, library, settings, job=hang_or_crash_on_marked) as maker:
+        first = {o.video_id: o for o in await maker.make_many(await repository.claim(10, STALE))}
+        good = [await add_video(engine, f"videos/good-{n}.mp4") for n in (1, 2, 3)]
+        later = await maker.make_many(await repository.claim(10, STALE))
+    assert first[ids["hang.mp4"]].error == "frame grab timed out after 2 s"
+    assert first[ids["crash.mp4"]].error == "frame grabber crashed (exit code 7)"
+    # The pool replaced the lost workers: the next batch is made as usual.
+    assert sorted(o.video_id for o in later if o.ok) == sorted(good)
+    for name in ("hang.mp4", "crash.mp4"):
+        state = await row_of(engine, thumbnails, ids[name])
+        assert (state.status, state.attempts) == ("failed", 1)
+        assert (await row_of(engine, videos, ids[name])).is_valid is True
 
 
 async def test_worker_makes_and_records_a_portrait_thumbnail(
@@ -160,10 +192,7 @@ async def test_worker_loop_picks_up_new_videos_when_woken(
     settings = ThumbnailSettings(directory=tmp_path / "thumbs", poll_seconds=60.0)
     repository = ThumbnailRepository(engine)
     library = Library.from_config(config)
-    # Threads: the loop is under test here, not the worker processes.
-    worker = ThumbnailWorker(
-        ThumbnailMaker(repository, library, settings, executor_factory=threads)
-    )
+    worker = ThumbnailWorker(ThumbnailMaker(repository, library, settings))
     task = asyncio.create_task(worker.run())
     try:
         await asyncio.sleep(0.2)  # idle: nothing to do, waiting for the poll or a wake

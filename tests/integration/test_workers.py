@@ -5,15 +5,25 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.media import make_text_file_named, make_video
+from videolib.shared.config import Config
+from videolib.shared.db.repository import VideoRepository
+from videolib.shared.db.schema import examination_failures
+from videolib.shared.db.schema import videos as schema_videos
+from videolib.shared.ingest import ScanResult, scan
+from videolib.shared.library import Library
 from videolib.shared.media import examine as examine_module
 from videolib.shared.media.examine import Examination, ProbeSettings, examine
 from videolib.shared.media.workers import ExaminerPool
@@ -41,6 +51,13 @@ def hang_on_marked(path: str, settings: ProbeSettings) -> Examination:
     """Hang like a stuck prober on files named *hang*."""
     if "hang" in Path(path).name:
         time.sleep(600)
+    return examine(path, settings)
+
+
+def hang_after_saying(path: str, settings: ProbeSettings) -> Examination:
+    """Create `<path>.started` (so a test knows the worker is busy), then hang."""
+    Path(path).with_suffix(".started").touch()
+    time.sleep(600)
     return examine(path, settings)
 
 
@@ -304,3 +321,95 @@ def test_vanished_file(tmp_path: Path) -> None:
 
     result = _run(scenario)
     assert (result.invalid_reason, result.error) == ("missing", "file vanished")
+
+
+# -- remembered failures: a scan does not feed the same bad file to a worker every pass ----
+
+
+def crash_or_hang_logged(path: str, settings: ProbeSettings) -> Examination:
+    """Log each examination beside the file; die or hang while `<file>.crash`/`.hang` is
+    there (a file the prober cannot survive, until it is fixed)."""
+    with open(Path(path).parent / "examined.log", "a") as log:
+        log.write(Path(path).name + "\n")
+    if Path(f"{path}.crash").exists():
+        os._exit(3)
+    if Path(f"{path}.hang").exists():
+        time.sleep(600)
+    return examine(path, settings)
+
+
+def examined(folder: Path, name: str) -> int:
+    log = folder / "examined.log"
+    return log.read_text().split().count(name) if log.exists() else 0
+
+
+async def remembered(engine: AsyncEngine) -> dict[str, Any]:
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(examination_failures))).all()
+    return {row.path: row for row in rows}
+
+
+async def validity(engine: AsyncEngine, path: str) -> tuple[bool, str | None]:
+    async with engine.connect() as connection:
+        query = select(schema_videos.c.is_valid, schema_videos.c.probe_error)
+        row = (await connection.execute(query.where(schema_videos.c.path == path))).one()
+    return row.is_valid, row.probe_error
+
+
+@pytest.mark.parametrize(("marker", "failure"), [("crash", "crashed"), ("hang", "timed out")])
+async def test_a_file_that_lost_a_worker_is_remembered_and_retried_with_backoff(
+    config: Config,
+    engine: AsyncEngine,
+    repository: VideoRepository,
+    library_root: Path,
+    videos: list[Path],
+    marker: str,
+    failure: str,
+) -> None:
+    folder = library_root / "videos"
+    bad = folder / "bad.mp4"
+    shutil.copy(videos[0], bad)
+    (folder / f"bad.mp4.{marker}").touch()
+    shutil.copy(videos[1], folder / "good.mp4")
+    library = Library.from_config(config)
+
+    async def scan_once() -> ScanResult:
+        async with ExaminerPool(2, SETTINGS, 2.0, job=crash_or_hang_logged) as pool:
+            return await scan(["videos"], library=library, repository=repository, pool=pool)
+
+    before = datetime.now(UTC)
+    first = await scan_once()
+    assert (first.created, first.failed, examined(folder, "bad.mp4")) == (1, 1, 1)
+    [row] = (await remembered(engine)).values()
+    assert (row.path, row.failure, row.attempts) == ("videos/bad.mp4", failure, 1)
+    assert (row.file_size, row.file_mtime_ns) == (bad.stat().st_size, bad.stat().st_mtime_ns)
+    assert before + timedelta(minutes=59) < row.retry_at < before + timedelta(minutes=61)
+    is_valid, error = await validity(engine, "videos/bad.mp4")
+    assert not is_valid and error is not None and "prober" in error  # the user sees why
+
+    # The next pass leaves it alone: no worker is spent on it again.
+    second = await scan_once()
+    assert (second.skipped, examined(folder, "bad.mp4")) == (2, 1)
+
+    # Once the retry is due it is read again, and a second failure waits a day.
+    async with engine.begin() as connection:
+        await connection.execute(update(examination_failures).values(retry_at=before))
+    await scan_once()
+    assert examined(folder, "bad.mp4") == 2
+    row = (await remembered(engine))["videos/bad.mp4"]
+    assert row.attempts == 2
+    assert row.retry_at > datetime.now(UTC) + timedelta(hours=23)
+
+    # A change (a copy that went on) is read at once, and counts from one again.
+    os.utime(bad, ns=(bad.stat().st_atime_ns, bad.stat().st_mtime_ns + 10**9))
+    await scan_once()
+    assert examined(folder, "bad.mp4") == 3
+    assert (await remembered(engine))["videos/bad.mp4"].attempts == 1
+
+    # Fixed (the copy completed): read once more, recorded valid, forgotten.
+    (folder / f"bad.mp4.{marker}").unlink()
+    os.utime(bad, ns=(bad.stat().st_atime_ns, bad.stat().st_mtime_ns + 10**9))
+    await scan_once()
+    assert examined(folder, "bad.mp4") == 4
+    assert await validity(engine, "videos/bad.mp4") == (True, None)
+    assert await remembered(engine) == {}

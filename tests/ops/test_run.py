@@ -31,7 +31,8 @@ def wait_for(condition: object, seconds: float) -> None:
     raise AssertionError("condition not met in time")
 
 
-def test_run_starts_everything_lists_a_drop_and_stops_on_one_signal(tmp_path: Path) -> None:
+def test_run_starts_everything_lists_a_drop_and_stops_on_one_signal(run_home: Path) -> None:
+    tmp_path = run_home  # not under pytest's basetemp: see run_home
     port, metrics_port = free_port(), free_port()
     config = tmp_path / "config.toml"
     config.write_text(f"[daemon]\nmetrics_port = {metrics_port}\n")

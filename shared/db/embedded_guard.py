@@ -1,0 +1,102 @@
+"""Stops the embedded PostgreSQL when the process that started it dies, even by SIGKILL.
+
+pgserver stops its server when the last process holding a handle lets go, but a process
+killed with SIGKILL lets go of nothing: its pid stays in the handle list and the server
+keeps serving. This guard is started beside each handle (shared/db/embedded.py) and reads
+its stdin, a pipe that only the owner writes to: EOF means the owner has gone, cleanly or
+not. The guard then forgets the handles of dead processes and, when none is left, stops the
+server.
+
+    python -m videolib.shared.db.embedded_guard <pgdata>
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import warnings
+from pathlib import Path
+
+HANDLES_FILE = ".handle_pids.json"  # pgserver's list of processes holding a handle
+STOP_TIMEOUT_S = 10.0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def forget_dead_handles(pgdata: Path) -> list[int]:
+    """Drop the pids of dead processes from pgserver's handle list; returns the living.
+
+    Call under pgserver's lock (`server_lock()`), as pgserver does for the list.
+    """
+    handles = pgdata / HANDLES_FILE
+    try:
+        pids = [int(pid) for pid in json.loads(handles.read_text())]
+    except (OSError, ValueError, TypeError):
+        return []
+    living = [pid for pid in pids if _alive(pid)]
+    if living != pids:
+        handles.write_text(json.dumps(living))
+    return living
+
+
+def server_lock() -> contextlib.AbstractContextManager[object]:
+    """pgserver's inter-process lock over its handle lists."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs on XDG_RUNTIME_DIR: see embedded.py
+        import pgserver
+
+    return pgserver.PostgresServer._lock
+
+
+def postmaster_running(pgdata: Path) -> bool:
+    """A postmaster.pid whose first line is a living process."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return False
+    return _alive(pid)
+
+
+def stop_unless_held(pgdata: Path) -> bool:
+    """Stop the server under `pgdata` if no living process holds a handle; True if stopped."""
+    lock = server_lock()  # first: it imports pgserver with its import-time warning muted
+    import pgserver
+
+    with lock:
+        if forget_dead_handles(pgdata) or not postmaster_running(pgdata):
+            return False
+        user = "pgserver" if os.geteuid() == 0 else None  # as pgserver runs it as root
+        pgserver.pg_ctl(  # type: ignore[attr-defined]
+            ["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=STOP_TIMEOUT_S
+        )
+        return True
+
+
+def main(argv: list[str]) -> int:
+    # The owner's Ctrl-C or SIGTERM is the owner's business; this waits for its exit.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    pgdata = Path(argv[0])
+    while sys.stdin.buffer.read(4096):  # nothing is written: this returns at EOF
+        pass
+    try:
+        stop_unless_held(pgdata)
+    except Exception as error:  # nobody reads our stderr but a terminal: say it in one line
+        print(
+            f"videolib: embedded PostgreSQL under {pgdata}: not stopped: {error}", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

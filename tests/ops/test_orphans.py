@@ -1,0 +1,294 @@
+"""No orphan processes: kill -9 a daemon or `videolib run`, and nothing of its tree lives on.
+
+Real processes on a test database and library; /proc says who is left (tests/processes.py).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import processes
+from tests.media import make_video
+from tests.ops.test_metric_names import free_port
+from tests.ops.test_run import get_json
+from videolib.shared.config import Config
+from videolib.shared.tokens import issue_token
+
+pytestmark = pytest.mark.timeout(120)
+
+#: Workers must go within this long of their owner's death (issue 10, item 7).
+WORKER_EXIT_S = 2.0
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _wait_for(condition: object, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not in {seconds:g} s: {what}")
+
+
+def _tree(pid: int) -> dict[int, str]:
+    return {child: processes.command_line(child) for child in processes.descendants(pid)}
+
+
+POOL_OWNER = """
+import asyncio, sys
+from tests.integration.test_workers import SETTINGS, hang_after_saying
+from videolib.shared.media.workers import ExaminerPool
+
+async def main() -> None:
+    async with ExaminerPool(2, SETTINGS, 600.0, job=hang_after_saying) as pool:
+        await asyncio.gather(*(pool.examine(path) for path in sys.argv[1:]))
+
+asyncio.run(main())
+"""
+
+
+def test_busy_workers_die_within_2_s_of_their_owner(tmp_path: Path) -> None:
+    paths = [tmp_path / "hang-1.mp4", tmp_path / "hang-2.mp4"]
+    owner = subprocess.Popen(
+        [sys.executable, "-c", POOL_OWNER, *map(str, paths)], cwd=REPO, stderr=subprocess.PIPE
+    )
+    try:
+        # Both workers are inside the job (a hung probe), not waiting on their pipe.
+        _wait_for(lambda: all(p.with_suffix(".started").exists() for p in paths), 60, "busy")
+        tree = _tree(owner.pid)
+        assert sum("multiprocessing.spawn" in line for line in tree.values()) == 2, tree
+        owner.kill()
+        owner.wait()
+        assert processes.wait_gone(tree, WORKER_EXIT_S) == set(), tree
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+        assert owner.stderr is not None
+        owner.stderr.close()
+
+
+def _daemon_environment(config: Config, tmp_path: Path) -> dict[str, str]:
+    settings = tmp_path / "daemon.toml"
+    settings.write_text(
+        "[daemon]\nsettle_seconds = 0.3\nquiet_seconds = 0.05\nmetrics_port = 0\n"
+        "[probe]\nworkers = 2\n[thumbnails]\npoll_seconds = 0.5\n"
+    )
+    return {
+        **os.environ,
+        "VIDEOLIB_CONFIG": str(settings),
+        "DATABASE_URL": config.database.url,
+        "MEDIA_LIBRARY_PATH": str(config.library_root),
+        "VIDEOLIB_STATE_DIR": str(tmp_path / "state"),
+    }
+
+
+def test_kill_9_of_a_daemon_leaves_no_worker(
+    config: Config, library_root: Path, tmp_path: Path
+) -> None:
+    for name in ("a.mp4", "b.mp4"):
+        make_video(library_root / "videos" / name)
+    command = [sys.executable, "-m", "videolib.shared.commands.cli", "daemon"]
+    daemon = subprocess.Popen(
+        command, env=_daemon_environment(config, tmp_path), stderr=subprocess.DEVNULL
+    )
+    thumbnails = tmp_path / "state" / "thumbnails"
+    try:
+        # Both pools have worked: examiners recorded the files, the thumbnailer made JPEGs.
+        _wait_for(lambda: len(list(thumbnails.rglob("*.jpg"))) == 2, 60, "two thumbnails")
+        tree = _tree(daemon.pid)
+        workers = [pid for pid, line in tree.items() if "multiprocessing.spawn" in line]
+        assert len(workers) == 3, tree  # two examiners and one thumbnailer
+        daemon.kill()
+        daemon.wait()
+        # Workers, and the resource tracker that lives as long as they do, are gone.
+        assert processes.wait_gone(tree, WORKER_EXIT_S) == set(), tree
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+
+
+class Run:
+    """`videolib run` on an embedded database under `home`, as the README starts it."""
+
+    def __init__(self, home: Path) -> None:
+        port, metrics_port = free_port(), free_port()
+        config = home / "config.toml"
+        config.write_text(f"[daemon]\nmetrics_port = {metrics_port}\n")
+        unset = ("DATABASE_URL", "JWT_SECRET", "MEDIA_LIBRARY_PATH", "MEDIA_INBOX_PATH")
+        env = {k: v for k, v in os.environ.items() if k not in unset}
+        env.update(
+            MEDIA_API_PORT=str(port),
+            MEDIA_API_HOST="127.0.0.1",
+            MEDIA_LIBRARY_PATH=str(home / "var" / "library"),
+            VIDEOLIB_STATE_DIR=str(home / "var"),
+            VIDEOLIB_LOG_LEVEL="warning",
+        )
+        cli = [sys.executable, "-m", "videolib.shared.commands.cli"]
+        command = [*cli, "--config", str(config), "run"]
+        self.log = home / "run.log"  # the children's log lines, read when a test fails
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=home, env=env, stdout=subprocess.PIPE, stderr=log, text=True
+            )
+        assert self.process.stdout is not None
+        banner = [self.process.stdout.readline() for _ in range(2)]
+        assert banner[0].startswith("videolib is running"), banner
+        self.token = banner[1].split()[-1]
+        self.videos = f"http://127.0.0.1:{port}/api/media/videos"
+        self.pgdata = home / "var" / "pgdata"
+
+        def api_up() -> bool:
+            try:
+                return get_json(self.videos, self.token)["pagination"] is not None
+            except OSError:
+                return False
+
+        _wait_for(api_up, 60, "the API answers")
+
+    def postmaster(self) -> int:
+        return int((self.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+
+    def guard(self) -> int:
+        [guard] = [p for p, line in _tree(self.process.pid).items() if "embedded_guard" in line]
+        return guard
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+
+#: After a SIGKILL of `videolib run`, nothing of it is left after this long (item 7).
+RUN_EXIT_S = 10.0
+
+
+def test_kill_9_of_run_leaves_nothing_and_a_survivor_server_is_adopted(run_home: Path) -> None:
+    tmp_path = run_home
+    first = Run(tmp_path)
+    try:
+        postgres = first.postmaster()
+        tree = {*_tree(first.process.pid), postgres}
+        assert len(tree) >= 4, tree  # API, daemon, its workers, the guard, the server
+        first.process.kill()
+        first.process.wait()
+        assert processes.wait_gone(tree, RUN_EXIT_S) == set(), tree
+    finally:
+        first.close()
+
+    # A server that outlived everything (its guard killed too) is adopted by the next run...
+    second = Run(tmp_path)
+    try:
+        postgres = second.postmaster()
+        os.kill(second.guard(), 9)
+        children = set(_tree(second.process.pid))
+        second.process.kill()
+        second.process.wait()
+        left = processes.wait_gone(children, RUN_EXIT_S)
+        assert left == set(), [processes.command_line(p) for p in left] + [second.log.read_text()]
+        assert processes.alive(postgres)
+    finally:
+        second.close()
+    third = Run(tmp_path)
+    try:
+        assert third.postmaster() == postgres
+        assert get_json(third.videos, third.token)["data"] == []
+        # ...and stopped when that run stops: the killed run's handle was forgotten.
+        third.process.send_signal(2)
+        assert third.process.wait(timeout=30) == 0
+        assert processes.wait_gone({postgres}, RUN_EXIT_S) == set()
+    finally:
+        third.close()
+
+
+#: SIGTERM under load: `videolib api` and `videolib daemon` are gone within this (item 7).
+SIGTERM_EXIT_S = 3.0
+
+
+def _stop_with_sigterm(process: subprocess.Popen[bytes]) -> tuple[int, float, str]:
+    """SIGTERM; (exit code, seconds to exit, stderr)."""
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    try:
+        _out, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _out, err = process.communicate()
+    return process.returncode, time.monotonic() - started, err.decode(errors="replace")
+
+
+def test_sigterm_stops_a_busy_daemon_within_3_s_without_traceback(
+    config: Config, library_root: Path, tmp_path: Path
+) -> None:
+    seed = make_video(tmp_path / "seed.mp4")
+    command = [sys.executable, "-m", "videolib.shared.commands.cli", "daemon"]
+    env = _daemon_environment(config, tmp_path)
+    daemon = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+    try:
+        _wait_for(lambda: bool(_tree(daemon.pid)), 30, "workers started")
+        time.sleep(1.0)  # let it finish its first reconcile: the drop below is the load
+        for n in range(200):  # a drop of files: probes, hashes, writes and thumbnails
+            (library_root / "videos" / f"{n:03d}.mp4").write_bytes(seed.read_bytes())
+        thumbnails = tmp_path / "state" / "thumbnails"
+        _wait_for(lambda: any(thumbnails.rglob("*.jpg")), 60, "the daemon is busy")
+        tree = _tree(daemon.pid)
+        code, seconds, stderr = _stop_with_sigterm(daemon)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.communicate()
+    assert (code, "Traceback" in stderr) == (0, False), stderr[-3000:]
+    assert seconds < SIGTERM_EXIT_S
+    assert processes.wait_gone(tree, WORKER_EXIT_S) == set()
+
+
+def test_sigterm_stops_a_busy_api_within_3_s_without_traceback(
+    config: Config, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {**_daemon_environment(config, tmp_path), "MEDIA_API_PORT": str(port)}
+    env.update(MEDIA_API_HOST="127.0.0.1", JWT_SECRET="s" * 32)
+    command = [sys.executable, "-m", "videolib.shared.commands.cli", "api"]
+    api = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/api/media/videos"
+    token = issue_token("s" * 32, ttl_s=600)
+    answered = 0
+    stop = threading.Event()
+
+    def load() -> None:
+        nonlocal answered
+        while not stop.is_set():
+            try:
+                get_json(url, token)
+                answered += 1
+            except OSError:
+                time.sleep(0.01)
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        _wait_for(lambda: answered >= 50, 60, "the API is under load")
+        tree = _tree(api.pid)
+        code, seconds, stderr = _stop_with_sigterm(api)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        if api.poll() is None:
+            api.kill()
+            api.communicate()
+    assert (code, "Traceback" in stderr) == (0, False), stderr[-3000:]
+    assert seconds < SIGTERM_EXIT_S
+    assert processes.wait_gone(tree, WORKER_EXIT_S) == set()
