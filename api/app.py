@@ -23,6 +23,7 @@ from videolib.api.keys import (
     LOCKS,
     METRICS,
     POOL,
+    SCAN_JOB_IDS,
     SCAN_TASKS,
     SCAN_WRITES,
     TOKENS,
@@ -54,6 +55,7 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Applica
     app[LIBRARY] = Library.from_config(config)
     app[METRICS] = ApiMetrics()
     app[SCAN_TASKS] = set()
+    app[SCAN_JOB_IDS] = set()
     app[COUNTS] = CountCache()
     app[TOKENS] = TokenVerifier(config.api.jwt_secret)
     app.cleanup_ctx.append(_database(engine))

@@ -13,9 +13,14 @@ from typing import Any
 
 from aiohttp import web
 
-from videolib.api.keys import JOBS, LIBRARY, LOCKS, POOL, SCAN_TASKS, SCAN_WRITES
-from videolib.shared.db.repository import ScanJob, database_call_bound, translate_errors
-from videolib.shared.errors import ConflictError
+from videolib.api.keys import JOBS, LIBRARY, LOCKS, POOL, SCAN_JOB_IDS, SCAN_TASKS, SCAN_WRITES
+from videolib.shared.db.repository import (
+    ScanJob,
+    ScanJobRepository,
+    database_call_bound,
+    translate_errors,
+)
+from videolib.shared.errors import ConflictError, DatabaseUnavailableError, VideolibError
 from videolib.shared.ingest import ScanResult, scan
 from videolib.shared.logging import get_logger
 
@@ -23,6 +28,9 @@ log = get_logger(__name__)
 
 #: Progress of a running job is written at most this often.
 PROGRESS_EVERY_S = 1.0
+#: Writing a job's end waits this long between tries while the database is away.
+FINISH_RETRY_FIRST_S = 0.2
+FINISH_RETRY_MAX_S = 5.0
 
 
 def _busy(directory_type: str) -> ConflictError:
@@ -66,8 +74,12 @@ async def _run_job(
             if not locked:
                 raise _busy(directory_type)
             job = await app[JOBS].create([directory_type], skip_existing)
-            started.set_result(job)
-            await _scan_job(app, job)
+            app[SCAN_JOB_IDS].add(job.id)
+            try:
+                started.set_result(job)
+                await _scan_job(app, job)
+            finally:
+                app[SCAN_JOB_IDS].discard(job.id)
     except BaseException as error:
         if not started.done():
             started.set_exception(error)
@@ -94,25 +106,47 @@ async def _scan_job(app: web.Application, job: ScanJob) -> None:
 
     result, status, error = ScanResult(), "failed", None
     try:
-        result = await scan(
+        await scan(
             job.directory_types,
             library=app[LIBRARY],
             repository=app[SCAN_WRITES],
             pool=app[POOL],
             skip_existing=job.skip_existing,
             progress=progress,
+            result=result,  # a failed job keeps its counts so far
         )
         status = "succeeded"
     except asyncio.CancelledError:
         status, error = "cancelled", "the API process stopped during the scan"
         raise
+    except VideolibError as crash:  # the database went away, a path went bad: no bug
+        error = crash.message.splitlines()[0]
+        log.warning("scan_job_failed", job_id=str(job.id), error=error)
     except Exception as crash:
         error = f"{type(crash).__name__}: {crash}"
         log.exception("scan_job_failed", job_id=str(job.id))
     finally:
         await asyncio.gather(*writes, return_exceptions=True)
-        await jobs.finish(job.id, status, result.as_dict(), error)
+        await _record_end(jobs, job, status, result.as_dict(), error)
         log.info("scan_job_finished", job_id=str(job.id), status=status)
+
+
+async def _record_end(
+    jobs: ScanJobRepository, job: ScanJob, status: str, result: dict[str, Any], error: str | None
+) -> None:
+    """Write a job's end, waiting out a database that is away: no job says running for ever.
+
+    Meanwhile the job's id stays in SCAN_JOB_IDS, so a reader is not told it was orphaned.
+    """
+    delay = FINISH_RETRY_FIRST_S
+    while True:
+        try:
+            await jobs.finish(job.id, status, result, error)
+            return
+        except DatabaseUnavailableError:
+            log.info("scan_job_end_waits_for_database", job_id=str(job.id), retry_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, FINISH_RETRY_MAX_S)
 
 
 ORPHANED = "the process running this scan stopped before it finished (killed or crashed)"
@@ -129,6 +163,8 @@ async def fail_orphaned_jobs(app: web.Application, jobs: list[ScanJob] | None = 
     the scan ends and writes its real outcome.)
     """
     for job in await app[JOBS].running() if jobs is None else jobs:
+        if job.id in app[SCAN_JOB_IDS]:  # ours, alive: its lock may have gone with a restart
+            continue
         async with app[LOCKS].directory_lock(job.directory_types, wait=False) as free:
             if free and await app[JOBS].fail_orphan(job.id, ORPHANED):
                 log.warning("scan_job_orphaned", job_id=str(job.id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -37,3 +38,5 @@ COUNTS = web.AppKey("counts", CountCache)
 TOKENS = web.AppKey("tokens", TokenVerifier)
 #: Background scan tasks of this process, cancelled (and their jobs marked) on shutdown.
 SCAN_TASKS = web.AppKey("scan_tasks", set[asyncio.Task[None]])
+#: Ids of the jobs this process runs (or is still recording the end of): never orphans.
+SCAN_JOB_IDS = web.AppKey("scan_job_ids", set[uuid.UUID])

@@ -251,7 +251,9 @@ class ScanResult(ApiModel):
     updated: int
     skipped: int
     failed: int
+    #: The first 100 problem messages; errorsTotal counts them all.
     errors: list[str]
+    errors_total: int
     moved: int
     missing: int
 

@@ -2,6 +2,7 @@
 
     python bench/daemon.py                         # 200 drops, 5,000 burst, 100,000 watched
     python bench/daemon.py --watch-files 20000     # a smaller watch set (RSS extrapolated)
+    python bench/daemon.py --reconcile-rss 100000 400000   # a pass's peak RSS by library size
 
 Runs a real `videolib daemon` process with the default settle settings against an embedded
 PostgreSQL (or DATABASE_URL) and a temporary library. Latency is from the close of the
@@ -207,13 +208,116 @@ async def watch_rss(env: dict[str, str], url: str, root: Path, files: int, folde
     assert daemon.stop() == 0
 
 
+# -- a reconciliation's peak memory by library size (issue 10 item 10) --------------------
+
+#: Files per folder in the RSS library: a pass holds one folder's listing at a time.
+RSS_PER_FOLDER = 100
+#: The larger library's pass may peak at most this many times the smaller's.
+RSS_GROWTH_LIMIT = 1.3
+
+
+async def seed_empty(url: str, root: Path, start: int, stop: int) -> None:
+    """Empty files under videos/ (no disk blocks), recorded as they are: a pass skips them."""
+    async with open_engine(asyncpg_url(url), pool_size=2) as engine:
+        repository = VideoRepository(engine)
+        batch: list[ExaminedFile] = []
+        for i in range(start, stop):
+            folder = root / "videos" / f"d{i // RSS_PER_FOLDER:05d}"
+            if i % RSS_PER_FOLDER == 0:
+                folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"r{i:07d}.mp4"
+            path.touch()
+            stored = f"videos/{folder.name}/{path.name}"
+            mtime_ns = path.stat().st_mtime_ns
+            batch.append(ExaminedFile(stored, path.name, "videos", 0, mtime_ns, "0" * 64, None))
+            if len(batch) == 5000:
+                await repository.write_examined(batch)
+                batch = []
+        if batch:
+            await repository.write_examined(batch)
+
+
+def reconcile_peak_kb(env: dict[str, str]) -> tuple[int, int, float]:
+    """One reconcile pass in a fresh process: (RSS before, peak RSS, seconds)."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--reconcile-child"]
+    quiet = {**env, "VIDEOLIB_LOG_LEVEL": "warning"}
+    done = subprocess.run(command, env=quiet, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the reconcile child failed:\n{done.stderr}")
+    before, peak, seconds = done.stdout.strip().splitlines()[-1].split()
+    return int(before), int(peak), float(seconds)
+
+
+async def reconcile_child() -> None:
+    """Run in the child: open what the daemon opens, then one pass; print the RSS figures."""
+    from videolib.daemon.metrics import DaemonMetrics
+    from videolib.daemon.reconcile import reconcile
+    from videolib.shared.config import load_config
+    from videolib.shared.db.repository import DirectoryLocks
+    from videolib.shared.library import Library
+    from videolib.shared.runtime import examiner_pool
+
+    config = load_config(None)
+    async with (
+        open_engine(config.sqlalchemy_url(), pool_size=4) as engine,
+        examiner_pool(config) as pool,
+    ):
+        repository, locks = VideoRepository(engine), DirectoryLocks(engine)
+        await repository.fingerprints(["videos/warm-up"])  # connect before the baseline
+        before = _status_kb("VmRSS")
+        started = time.monotonic()
+        result = await reconcile(
+            Library.from_config(config), repository, locks, pool, DaemonMetrics()
+        )
+        seconds = time.monotonic() - started
+    assert result is not None and result.failed == 0 and result.created == 0, result
+    print(before, _status_kb("VmHWM"), f"{seconds:.2f}")
+
+
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise LookupError(field)
+
+
+async def reconcile_rss(env: dict[str, str], url: str, root: Path, sizes: list[int]) -> None:
+    peaks = []
+    seeded = 0
+    for size in sorted(sizes):
+        started = time.monotonic()
+        await seed_empty(url, root, seeded, size)
+        seeded = size
+        print(f"seeded {size:,} recorded files in {time.monotonic() - started:.0f} s")
+        before, peak, seconds = reconcile_peak_kb(env)
+        peaks.append(peak)
+        print(
+            f"reconcile of {size:,} unchanged files: peak RSS {peak / 1024:.0f} MB "
+            f"(at start {before / 1024:.0f} MB), {seconds:.1f} s"
+        )
+    growth = peaks[-1] / peaks[0]
+    print(f"peak RSS {sizes[-1]:,} / {sizes[0]:,} files = {growth:.2f} (limit {RSS_GROWTH_LIMIT})")
+    assert growth <= RSS_GROWTH_LIMIT, f"a pass's memory grows with the library: {growth:.2f}"
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--drops", type=int, default=200)
     parser.add_argument("--burst", type=int, default=5000)
     parser.add_argument("--watch-files", type=int, default=100_000)
     parser.add_argument("--watch-folders", type=int, default=10_000)
+    parser.add_argument(
+        "--reconcile-rss",
+        type=int,
+        nargs="+",
+        metavar="FILES",
+        help="only measure a reconcile pass's peak RSS at these library sizes",
+    )
+    parser.add_argument("--reconcile-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.reconcile_child:
+        await reconcile_child()
+        return
 
     work = Path(tempfile.mkdtemp(prefix="videolib-bench-daemon-"))
     given = os.environ.get("DATABASE_URL")
@@ -236,6 +340,9 @@ async def main() -> None:
             settings.write_text("[daemon]\nmetrics_port = 0\n")  # default settle settings
             env["VIDEOLIB_CONFIG"] = str(settings)
             print(f"cores={os.cpu_count()} (a shared machine: figures are indicative)")
+            if args.reconcile_rss:
+                await reconcile_rss(env, url, root, args.reconcile_rss)
+                return
             db = await asyncpg.connect(url)
             daemon = Daemon(env)
             await asyncio.to_thread(daemon.wait_ready)

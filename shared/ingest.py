@@ -7,24 +7,29 @@ count and record files the same way.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
+import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from stat import S_ISREG
+from typing import Any
 
-from videolib.shared.db.failures import FailureRepository
-from videolib.shared.db.records import ExaminedFile, WriteOutcome
+from videolib.shared.db.failures import FailureRepository, WorkerFailure
+from videolib.shared.db.records import ExaminedFile, Fingerprint, WriteOutcome
 from videolib.shared.db.repository import WRITE_BATCH, VideoRepository
+from videolib.shared.db.repository.videos import FINGERPRINT_PAGE
 from videolib.shared.decisions import Examine, decide_rescan
 from videolib.shared.errors import PathError
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.examine import Examination
-from videolib.shared.media.names import directory_type_of, is_video_name
+from videolib.shared.media.names import directory_type_of
 from videolib.shared.media.workers import ExaminerPool
+from videolib.shared.walk import FoundFile, Vanished, merge_join, walk_in_order
+
+__all__ = ["FoundFile", "ScanResult", "examine_and_record", "examine_settled", "scan", "walk"]
 
 log = get_logger(__name__)
 
@@ -34,27 +39,17 @@ CHANGED_RETRIES = 3
 CHANGED_PAUSE_S = 1.0
 # How long the writer lets examined files gather before writing them (latency vs. trips).
 BATCH_WAIT_S = 0.05
-
-
-@dataclass(frozen=True, slots=True)
-class FoundFile:
-    """A video file found on disk, with its stat fingerprint."""
-
-    stored_path: str
-    #: Where the file is on disk. A string from the walk: building a Path per file costs
-    #: more than its stat (a rescan of 100,000 unchanged files is bound by this loop).
-    location: str | os.PathLike[str]
-    size: int
-    mtime_ns: int
-
-    @property
-    def absolute(self) -> Path:
-        return Path(self.location)
+# Problem messages a scan result keeps; the rest are only counted (errors_total).
+ERRORS_KEPT = 100
 
 
 @dataclass
 class ScanResult:
-    """The seed's scan counts, plus what our reconciliation adds."""
+    """The seed's scan counts, plus what our reconciliation adds.
+
+    Only the first ERRORS_KEPT messages are kept (a job's result is rewritten every second
+    while it runs); `errors_total` counts them all.
+    """
 
     scanned: int = 0
     created: int = 0
@@ -64,6 +59,7 @@ class ScanResult:
     errors: list[str] = field(default_factory=list)
     moved: int = 0
     missing: int = 0
+    errors_total: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -73,13 +69,20 @@ class ScanResult:
             "skipped": self.skipped,
             "failed": self.failed,
             "errors": list(self.errors),
+            "errorsTotal": self.errors_total,
             "moved": self.moved,
             "missing": self.missing,
         }
 
+    def note(self, message: str) -> None:
+        """Record a problem message (kept if among the first ERRORS_KEPT)."""
+        self.errors_total += 1
+        if len(self.errors) < ERRORS_KEPT:
+            self.errors.append(message)
+
     def fail(self, message: str) -> None:
         self.failed += 1
-        self.errors.append(message)
+        self.note(message)
 
 
 Progress = Callable[[ScanResult, int], None]
@@ -87,67 +90,15 @@ Progress = Callable[[ScanResult, int], None]
 Observe = Callable[[FoundFile, ExaminedFile | None, float], None]
 
 
-def walk(library: Library, directory_type: str, result: ScanResult) -> Iterator[FoundFile]:
-    """Video files under one directory type, recursively; problems go to ``result``.
+@dataclass
+class _Survey:
+    """What the walk-and-compare pass found to do; sized by the work, not the library."""
 
-    One stat per file and no path resolution on the common path: a rescan of 100,000
-    unchanged files is bound by these syscalls. Directories are never followed through
-    symlinks (no loops, no escapes); a symlinked file is taken only when its target is
-    inside the library.
-    """
-    stack = [(str(library.directory(directory_type)), directory_type)]
-    while stack:
-        folder, stored_folder = stack.pop()
-        try:
-            with os.scandir(folder) as scanner:
-                entries = list(scanner)
-        except OSError as error:
-            _skip(result, stored_folder, error.strerror or str(error))
-            continue
-        for entry in entries:
-            stored = f"{stored_folder}/{entry.name}"
-            if entry.is_dir(follow_symlinks=False):
-                stack.append((entry.path, stored))
-            elif is_video_name(entry.name):
-                found = _found_file(library, entry, stored, result)
-                if found is not None:
-                    yield found
-
-
-def _found_file(
-    library: Library, entry: os.DirEntry[str], stored: str, result: ScanResult
-) -> FoundFile | None:
-    # Problems are reported under the entry's own stored path (a link's name, not its
-    # target's): that is what the user finds in the tree, and it leaks no server path.
-    try:
-        stored.encode("utf-8")
-        target = stored
-        if entry.is_symlink():
-            # The target must stay inside the library; it is recorded under its own path.
-            target = library.stored_path(Path(entry.path))
-        stat = os.stat(entry.path) if entry.is_symlink() else entry.stat(follow_symlinks=False)
-    except UnicodeEncodeError:
-        _skip(result, stored.encode("utf-8", "replace").decode(), "name is not valid UTF-8")
-        return None
-    except PathError as error:  # a loop, a target outside the library
-        _skip(result, stored, error.reason)
-        return None
-    except OSError as error:  # a dangling link, a name too long, ELOOP
-        _skip(result, stored, error.strerror or str(error))
-        return None
-    if not S_ISREG(stat.st_mode):
-        return None
-    return FoundFile(target, entry.path, stat.st_size, stat.st_mtime_ns)
-
-
-def _skip(result: ScanResult, stored: str, reason: str) -> None:
-    """One entry the walk cannot take: one error in the result, one log line, walk on."""
-    log.warning("walk_entry_skipped", path=stored, reason=reason)
-    result.fail(f"{stored}: {reason}")
-
-
-def _walk_all(library: Library, directory_types: list[str], result: ScanResult) -> list[FoundFile]:
-    return [file for t in directory_types for file in walk(library, t, result)]
+    failures: dict[str, WorkerFailure] = field(default_factory=dict)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    to_read: list[FoundFile] = field(default_factory=list)
+    vanished: list[str] = field(default_factory=list)
+    linked: list[FoundFile] = field(default_factory=list)
 
 
 async def scan(
@@ -159,59 +110,42 @@ async def scan(
     skip_existing: bool = True,
     mark_missing: bool = True,
     progress: Progress | None = None,
+    result: ScanResult | None = None,
 ) -> ScanResult:
     """Bring the records of some directory types in line with the disk.
 
     New files are recorded, changed ones re-read, vanished ones marked missing (only for
     types whose folder exists: a vanished folder is a mount problem, not a mass deletion).
+    Every vanished file is marked before any file is read, so that a file moved while
+    nobody watched is re-attached to its old record by content.
     """
-    result = ScanResult()
+    result = result or ScanResult()  # the caller's, to read the counts so far on a failure
     present_types = []
     for directory_type in directory_types:
         folder = library.directory(directory_type)
         if folder.is_dir():
             present_types.append(directory_type)
         else:
-            result.errors.append(f"{directory_type}: directory not found: {folder}")
-    # The walk (a thread, syscalls) and the query (the database) overlap.
+            result.note(f"{directory_type}: directory not found: {folder}")
     failure_repository = FailureRepository(repository.engine)
-    found, recorded, failures = await asyncio.gather(
-        asyncio.to_thread(_walk_all, library, present_types, result),
-        repository.fingerprints_under(present_types),
-        failure_repository.under(present_types),
-    )
+    # Only the files that crashed or hung a worker: sized by the work, not the library.
+    survey = _Survey(failures=await failure_repository.under(present_types))
+    for directory_type in present_types:
+        await _survey_type(directory_type, library, repository, skip_existing, result, survey)
+    await _decide_linked(survey, repository, skip_existing, result)
     if mark_missing:
-        on_disk = {f.stored_path for f in found}
-        vanished = [
-            path
-            for path, fingerprint in recorded.items()
-            if path not in on_disk and fingerprint.invalid_reason not in ("deleted", "missing")
-        ]
-        result.missing = await repository.mark_missing(vanished)
-    result.scanned = len(found)
-    to_read = []
-    now = datetime.now(UTC)
-    for file in found:
-        decision = decide_rescan(
-            file.size,
-            file.mtime_ns,
-            recorded.get(file.stored_path),
-            skip_existing=skip_existing,
-            failure=failures.get(file.stored_path),
-            now=now,
-        )
-        if isinstance(decision, Examine):
-            to_read.append(file)
-        else:
-            result.skipped += 1
+        on_disk_by_link = {file.stored_path for file in survey.linked}
+        vanished = [path for path in survey.vanished if path not in on_disk_by_link]
+        for start in range(0, len(vanished), WRITE_BATCH):
+            result.missing += await repository.mark_missing(vanished[start : start + WRITE_BATCH])
     if progress:
         progress(result, result.scanned)
 
     async def remember(batch: Sequence[ExaminedFile]) -> None:
-        await failure_repository.remember(batch, failures, datetime.now(UTC))
+        await failure_repository.remember(batch, survey.failures, datetime.now(UTC))
 
     await examine_and_record(
-        to_read,
+        survey.to_read,
         repository=repository,
         pool=pool,
         result=result,
@@ -220,6 +154,111 @@ async def scan(
     )
     log.info("scan_finished", directory_types=list(directory_types), **_counts(result))
     return result
+
+
+async def _survey_type(
+    directory_type: str,
+    library: Library,
+    repository: VideoRepository,
+    skip_existing: bool,
+    result: ScanResult,
+    survey: _Survey,
+) -> None:
+    """Walk one type and merge-join it with its records, in a thread (syscalls)."""
+    stop = threading.Event()  # a cancelled scan ends its thread at the next file
+    recorded = _recorded(repository, directory_type, asyncio.get_running_loop())
+
+    def compare() -> None:
+        walked = walk(library, directory_type, result)
+        for paired in merge_join(_divert_linked(walked, survey), recorded):
+            if stop.is_set():
+                return
+            if isinstance(paired, Vanished):
+                if paired.recorded.invalid_reason not in ("deleted", "missing"):
+                    survey.vanished.append(paired.path)
+            else:
+                _decide(paired.file, paired.recorded, skip_existing, result, survey)
+
+    try:
+        await asyncio.to_thread(compare)
+    finally:
+        stop.set()
+
+
+def walk(library: Library, directory_type: str, result: ScanResult) -> Iterator[FoundFile]:
+    """Video files under one directory type, in path order; problems go to `result`."""
+    return walk_in_order(library, directory_type, lambda path, why: _skip(result, path, why))
+
+
+def _skip(result: ScanResult, stored: str, reason: str) -> None:
+    """One entry the walk cannot take: one error in the result, one log line, walk on."""
+    log.warning("walk_entry_skipped", path=stored, reason=reason)
+    result.fail(f"{stored}: {reason}")
+
+
+def _divert_linked(files: Iterable[FoundFile], survey: _Survey) -> Iterator[FoundFile]:
+    """The files recorded under their own path; symlinked ones go to `survey.linked`."""
+    for file in files:
+        if file.linked:
+            survey.linked.append(file)
+        else:
+            yield file
+
+
+def _recorded(
+    repository: VideoRepository, directory_type: str, loop: asyncio.AbstractEventLoop
+) -> Iterator[tuple[str, Fingerprint]]:
+    """A type's records in path order, page by page, for a thread to merge with the walk.
+
+    The next page is asked for before this one is handed on, so the query and the walk
+    overlap.
+    """
+
+    def fetch(after: str | None) -> concurrent.futures.Future[list[tuple[str, Fingerprint]]]:
+        page = repository.fingerprint_page(directory_type, after, FINGERPRINT_PAGE)
+        return asyncio.run_coroutine_threadsafe(page, loop)
+
+    coming = fetch(None)
+    while True:
+        page = coming.result()
+        if len(page) < FINGERPRINT_PAGE:
+            yield from page
+            return
+        coming = fetch(page[-1][0])
+        yield from page
+
+
+async def _decide_linked(
+    survey: _Survey, repository: VideoRepository, skip_existing: bool, result: ScanResult
+) -> None:
+    """Decide the symlinked files, looked up by their targets' paths (few, so at once)."""
+    for start in range(0, len(survey.linked), WRITE_BATCH):
+        batch = survey.linked[start : start + WRITE_BATCH]
+        recorded = await repository.fingerprints([file.stored_path for file in batch])
+        for file in batch:
+            _decide(file, recorded.get(file.stored_path), skip_existing, result, survey)
+
+
+def _decide(
+    file: FoundFile,
+    recorded: Fingerprint | None,
+    skip_existing: bool,
+    result: ScanResult,
+    survey: _Survey,
+) -> None:
+    result.scanned += 1
+    decision = decide_rescan(
+        file.size,
+        file.mtime_ns,
+        recorded,
+        skip_existing=skip_existing,
+        failure=survey.failures.get(file.stored_path),
+        now=survey.now,
+    )
+    if isinstance(decision, Examine):
+        survey.to_read.append(file)
+    else:
+        result.skipped += 1
 
 
 async def examine_and_record(
@@ -248,7 +287,7 @@ async def examine_and_record(
     pending: asyncio.Queue[ExaminedFile | None] = asyncio.Queue(maxsize=WRITE_BATCH * 2)
     total = result.scanned
 
-    async def writer() -> None:
+    async def write_all() -> None:
         finished = False
         while not finished:
             batch, finished = await _next_batch(pending, batch_wait_s)
@@ -270,32 +309,50 @@ async def examine_and_record(
         if examined is not None:
             await pending.put(examined)
 
-    writing = asyncio.create_task(writer())
-    # Bounded fan-out: a burst of 100,000 files never becomes 100,000 tasks at once.
-    limit = asyncio.Semaphore(pool.workers * 4)
+    async def read_all() -> None:
+        # Bounded fan-out: a burst of 100,000 files never becomes 100,000 tasks at once.
+        limit = asyncio.Semaphore(pool.workers * 4)
 
-    async def bounded(file: FoundFile) -> None:
-        try:
-            await read(file)
-        finally:
-            limit.release()
-
-    reading: set[asyncio.Task[None]] = set()
-    try:
-        for file in files:
-            await limit.acquire()
-            if writing.done():
+        async def bounded(file: FoundFile) -> None:
+            try:
+                await read(file)
+            finally:
                 limit.release()
-                break
-            task = asyncio.create_task(bounded(file))
-            reading.add(task)
-            task.add_done_callback(reading.discard)
-        await asyncio.gather(*reading)
-    finally:
-        if not writing.done():
-            await pending.put(None)
-        await writing  # re-raises a database error from the writer
+
+        async with asyncio.TaskGroup() as readers:
+            for file in files:
+                await limit.acquire()
+                readers.create_task(bounded(file))
+        await pending.put(None)
+
+    await run_together(write_all(), read_all())
     return outcomes
+
+
+async def run_together(*jobs: Coroutine[Any, Any, None]) -> None:
+    """Run coroutines as one task group; the first failure cancels the rest and is raised.
+
+    Raised as itself, not inside an ExceptionGroup, so callers keep catching
+    DatabaseUnavailableError. (A writer that failed while readers waited on its full
+    queue once left the scan stalled for ever: issue 10 item 3.)
+    """
+    failure: BaseException | None = None
+    try:
+        async with asyncio.TaskGroup() as group:
+            for job in jobs:
+                group.create_task(job)
+    except BaseExceptionGroup as failed:
+        failure = first_error(failed)
+    if failure is not None:
+        raise failure  # outside the except block: its own cause and context stay
+
+
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first error of a (nested) exception group."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
 
 
 async def _vanished_twins(

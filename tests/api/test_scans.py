@@ -3,24 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
+import structlog
 from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.conftest import Client
+from tests.daemon.harness import eventually
 from tests.media import make_video
+from tests.stoppable_postgres import StoppablePostgres, stoppable_postgres
 from videolib.api.app import create_app
 from videolib.api.jobs import ORPHANED
 from videolib.shared.config import Config
+from videolib.shared.db.engine import open_engine
 from videolib.shared.db.repository import DirectoryLocks, ScanJobRepository
 from videolib.shared.db.schema import videos
 
 SCAN = "/api/media/videos/scan"
+
+
+@pytest.fixture
+def server() -> Iterator[StoppablePostgres]:
+    """A PostgreSQL of this test's own, to stop and freeze."""
+    with stoppable_postgres() as running:
+        yield running
 
 
 async def test_sync_scan_seed_response(
@@ -134,3 +148,61 @@ async def test_api_start_fails_jobs_left_running(
     await aiohttp_client(create_app(api_config, engine))  # starting is enough
     job = await jobs.get(left.id)
     assert job is not None and job.status == "failed" and job.error == ORPHANED
+
+
+FILES = 2000  # enough that the cut lands in the middle of the scan
+
+
+async def test_a_job_cut_off_from_the_database_ends_failed_with_the_reason(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+    api_config: Config,
+    auth: dict[str, str],
+    library_root: Path,
+    tmp_path: Path,
+    server: StoppablePostgres,
+) -> None:
+    original = make_video(tmp_path / "one.mp4", seconds=0.2)
+    for index in range(FILES):  # copies: each its own path, so each its own record
+        shutil.copyfile(original, library_root / "videos" / f"{index:05d}.mp4")
+    async with open_engine(server.url, pool_size=4) as engine:
+        client = await aiohttp_client(create_app(api_config, engine))
+        body = {"directoryType": "videos", "async": True}
+        started = await client.post(SCAN, json=body, headers=auth)
+        assert started.status == 202, await started.text()
+        job_id = uuid.UUID((await started.json())["jobId"])
+        jobs = ScanJobRepository(engine)
+
+        async def some_written() -> bool:
+            job = await jobs.get(job_id)
+            assert job is not None and job.status == "running", job
+            async with engine.connect() as connection:
+                count = await connection.scalar(select(func.count()).select_from(videos))
+            return (count or 0) >= 50
+
+        await eventually(some_written, 120, "the first rows")
+        with structlog.testing.capture_logs() as logs:
+            server.stop()
+
+            async def scan_failed() -> bool:
+                return any(entry["event"] == "scan_job_failed" for entry in logs)
+
+            await eventually(scan_failed, 60, "the scan to fail")
+        server.start()
+
+        async def ended() -> dict[str, Any] | None:
+            response = await client.get(f"/api/media/scans/{job_id}", headers=auth)
+            if response.status != 200:
+                return None
+            found: dict[str, Any] = await response.json()
+            return found if found["status"] != "running" else None
+
+        job = await eventually(ended, 60, "the job's end")
+        assert job is not None
+        async with engine.connect() as connection:
+            recorded = await connection.scalar(select(func.count()).select_from(videos)) or 0
+    assert job["status"] == "failed", job
+    assert job["error"].startswith("database unavailable"), job
+    assert job["error"] != ORPHANED and "\n" not in job["error"]
+    assert job["finishedAt"] is not None
+    assert job["result"]["created"] <= recorded < FILES  # what was written stays
+    assert recorded >= 50

@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from subprocess import PIPE
+from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import URL
 
 from tests.media import make_text_file_named, make_truncated_mp4, make_video
+from tests.stoppable_postgres import StoppablePostgres, stoppable_postgres
 from videolib.shared.config import Config
-from videolib.shared.db.repository import VideoRepository
+from videolib.shared.db.engine import open_engine
+from videolib.shared.db.records import ExaminedFile
+from videolib.shared.db.repository import WRITE_BATCH, VideoRepository
 from videolib.shared.db.schema import videos
+from videolib.shared.errors import DatabaseUnavailableError
 from videolib.shared.ingest import FoundFile, ScanResult, examine_and_record, scan
 from videolib.shared.library import Library
 from videolib.shared.media.names import DIRECTORY_TYPES
 from videolib.shared.runtime import examiner_pool
+
+
+@pytest.fixture
+def server() -> Iterator[StoppablePostgres]:
+    """A PostgreSQL of this test's own, to stop and freeze."""
+    with stoppable_postgres() as running:
+        yield running
 
 
 async def run_scan(
@@ -330,3 +350,134 @@ async def test_corrupt_record_whose_file_vanished_becomes_missing(
     result = await run_scan(config, repository, "videos")
     row = (await rows(repository))["videos/broken.mkv"]
     assert (result.missing, row["invalid_reason"]) == (1, "missing")
+
+
+# -- a database cut in the middle of a scan (issue 10 item 3) ----------------------------
+
+
+def copies(original: Path, folder: Path, count: int) -> list[Path]:
+    """`count` copies of one video: each its own path, so each its own record."""
+    folder.mkdir(parents=True, exist_ok=True)
+    made = []
+    for index in range(count):
+        made.append(folder / f"{index:05d}.mp4")
+        shutil.copyfile(original, made[-1])
+    return made
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def ended(task: asyncio.Task[Any], timeout_s: float = 60) -> asyncio.Task[Any]:
+    """The task once it ended by itself: a stall fails the test (never cancelled to end)."""
+    done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    if not done:
+        task.cancel()
+        raise AssertionError(f"stalled: still running after {timeout_s} s")
+    return task
+
+
+async def count_rows(url: URL) -> int:
+    connection = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(False))
+    try:
+        return int(await connection.fetchval("SELECT count(*) FROM videos"))
+    finally:
+        await connection.close()
+
+
+async def test_writer_failing_behind_a_full_queue_ends_the_scan(
+    server: StoppablePostgres, config: Config, library_root: Path, tmp_path: Path
+) -> None:
+    # The database freezes before the first write, so the writer waits while the readers
+    # fill its queue (WRITE_BATCH * 2) and then wait on it holding every permit; then the
+    # server dies under the writer. The old code stalled here for ever.
+    files = copies(video(tmp_path / "one.mp4", seconds=0.2), library_root / "videos", 1700)
+    found = [
+        FoundFile(f"videos/{path.name}", str(path), path.stat().st_size, path.stat().st_mtime_ns)
+        for path in files
+    ]
+    examined = 0
+
+    def counted(file: FoundFile, done: ExaminedFile | None, seconds: float) -> None:
+        nonlocal examined
+        examined += 1
+
+    server.freeze()
+    async with open_engine(server.url, pool_size=2) as engine, examiner_pool(config) as pool:
+        result = ScanResult(scanned=len(found))
+        scanning = asyncio.create_task(
+            examine_and_record(
+                found, repository=VideoRepository(engine), pool=pool, result=result, observe=counted
+            )
+        )
+        queue_full = WRITE_BATCH * 2 + pool.workers * 4
+        seen = -1
+        while examined != seen or examined < queue_full:  # until the readers are stuck
+            seen = examined
+            assert not scanning.done()
+            await asyncio.sleep(1.0)
+        server.stop()
+        with pytest.raises(DatabaseUnavailableError):
+            (await ended(scanning)).result()
+    assert examined < len(found), "the readers went on after the writer failed"
+
+
+async def test_database_stopped_mid_scan_ends_it_and_a_rescan_completes(
+    server: StoppablePostgres, config: Config, library_root: Path, tmp_path: Path
+) -> None:
+    copies(video(tmp_path / "one.mp4", seconds=0.2), library_root / "videos", 600)
+    async with open_engine(server.url, pool_size=2) as engine:
+        repository = VideoRepository(engine)
+        scanning = asyncio.create_task(run_scan(config, repository, "videos"))
+
+        async def some_written() -> bool:
+            assert not scanning.done(), scanning
+            return await count_rows(server.url) >= 50
+
+        await wait_for(some_written, 120, "the first rows")
+        server.stop()
+        with pytest.raises(DatabaseUnavailableError):
+            (await ended(scanning)).result()
+        server.start()
+        written = await count_rows(server.url)
+        assert 50 <= written < 600
+        again = await run_scan(config, repository, "videos")
+    assert (again.created, again.skipped, again.failed) == (600 - written, written, 0)
+    assert await count_rows(server.url) == 600
+
+
+async def test_cli_scan_cut_off_from_the_database_exits_3_with_one_line(
+    server: StoppablePostgres, library_root: Path, tmp_path: Path
+) -> None:
+    copies(video(tmp_path / "one.mp4", seconds=0.2), library_root / "videos", 600)
+    env = {
+        **os.environ,
+        "DATABASE_URL": server.dsn,
+        "MEDIA_LIBRARY_PATH": str(library_root),
+        "VIDEOLIB_LOG_LEVEL": "warning",
+    }
+    command = [sys.executable, "-m", "videolib.shared.commands.cli", "scan", "videos"]
+    with subprocess.Popen(command, env=env, stdout=PIPE, stderr=PIPE, text=True) as scanning:
+
+        async def some_written() -> bool:
+            assert scanning.poll() is None, scanning.communicate()
+            return await count_rows(server.url) >= 50
+
+        await wait_for(some_written, 120, "the first rows")
+        server.stop()
+        try:
+            out, err = await asyncio.to_thread(scanning.communicate, timeout=60)
+        except subprocess.TimeoutExpired:
+            scanning.kill()
+            raise AssertionError("the scan stalled once the database was gone") from None
+    assert scanning.returncode == 3, (out, err)
+    assert "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("videolib scan: database unavailable"), err
+    assert not [line for line in err.splitlines() if not line.startswith(("scan videos:", last))]
+    server.start()
+    assert 50 <= await count_rows(server.url) < 600  # what was written stays

@@ -22,8 +22,8 @@ async def test_migrations_match_declared_tables(engine: AsyncEngine) -> None:
             lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
         )
     # Alembic cannot compare expression indexes (it reports them removed and re-added), so
-    # the full-text index is checked by its definition instead.
-    expression_indexes = {"idx_videos_search"}
+    # the full-text and the path-order indexes are checked by their definitions instead.
+    expression_indexes = {"idx_videos_search", "idx_videos_path_bytes"}
     assert [d for d in differences if d[1].name not in expression_indexes] == []
     async with engine.connect() as connection:
         definition = (
@@ -33,6 +33,13 @@ async def test_migrations_match_declared_tables(engine: AsyncEngine) -> None:
         ).scalar_one()
     assert "USING gin (to_tsvector('english'::regconfig" in definition
     assert "COALESCE(creator, ''::text)" in definition
+    async with engine.connect() as connection:
+        path_order = (
+            await connection.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_videos_path_bytes'")
+            )
+        ).scalar_one()
+    assert 'path COLLATE "C"' in path_order
 
 
 async def test_down_to_empty_and_up_again(engine: AsyncEngine) -> None:

@@ -108,7 +108,9 @@ def translate(error: BaseException) -> VideolibError | None:
     if fault is Fault.CONFLICT:
         return DatabaseBusyError(f"database busy: a transaction kept conflicting ({error})")
     if fault is Fault.UNAVAILABLE:
-        reason = str(error).strip() or type(error).__name__
+        # The driver's own words: SQLAlchemy's text goes on with the statement and its
+        # parameters (30,000 characters for a batch write, file paths among them).
+        reason = str(getattr(error, "orig", None) or error).strip() or type(error).__name__
         return DatabaseUnavailableError(f"database unavailable: {reason}")
     return None
 

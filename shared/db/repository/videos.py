@@ -24,6 +24,8 @@ from .errors import translate_errors
 # Rows per multi-row INSERT: large enough to amortise the round trip, small enough to stay
 # well under PostgreSQL's 65,535 bind parameters (17 columns a row).
 WRITE_BATCH = 500
+# Records per page when a rescan reads the fingerprints of a type in path order.
+FINGERPRINT_PAGE = 2000
 
 # Columns a probe or hash sets; written on insert and on every re-examination.
 _EXAMINED_COLUMNS = (
@@ -91,6 +93,30 @@ class VideoReader:
                 _fingerprint_query().where(videos.c.directory_type.in_(list(directory_types)))
             )
         return _fingerprints(result)
+
+    @translate_errors
+    async def fingerprint_page(
+        self, directory_type: str, after: str | None, limit: int = FINGERPRINT_PAGE
+    ) -> list[tuple[str, Fingerprint]]:
+        """The next `limit` records of a directory type after a path, in code point order.
+
+        Keyset paging on `idx_videos_path_bytes`, so a rescan holds one page at a time. A
+        type's paths all start with "type/"; the range keeps the index scan inside it.
+        """
+        path = videos.c.path.collate("C")
+        statement = (
+            _fingerprint_query()
+            .where(
+                videos.c.directory_type == directory_type,
+                path > after if after is not None else path >= f"{directory_type}/",
+                path < f"{directory_type}0",  # "0" follows "/"
+            )
+            .order_by(path)
+            .limit(limit)
+        )
+        async with self.engine.connect() as connection:
+            result = await connection.execute(statement)
+        return [(p, Fingerprint(size, mtime, reason)) for p, size, mtime, reason in result]
 
 
 class VideoRepository(VideoReader):
