@@ -54,12 +54,16 @@ class StoppablePostgres:
 
     def freeze(self) -> None:
         """SIGSTOP the server and its backends: connections stay open, nothing answers."""
-        for process in self._processes():
-            process.send_signal(signal.SIGSTOP)
+        self._signal(signal.SIGSTOP)
 
     def thaw(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, signum: signal.Signals) -> None:
         for process in self._processes():
-            process.send_signal(signal.SIGCONT)
+            # A backend may end between the listing and the signal (its client left).
+            with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
+                process.send_signal(signum)
 
     def _processes(self) -> list[psutil.Process]:
         pid_file = self.pgdata / "postmaster.pid"

@@ -64,6 +64,14 @@ CASES: list[tuple[str, BaseException, Fault]] = [
     ),
     ("undefined column", asyncpg.UndefinedColumnError("no column"), Fault.BUG),
     ("closed connection", asyncpg.InterfaceError("connection is closed"), Fault.UNAVAILABLE),
+    (
+        "connection still consuming a server's FATAL",
+        asyncpg.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        ),
+        Fault.UNAVAILABLE,
+    ),
+    ("another internal client error", asyncpg.InternalClientError("bad state"), Fault.BUG),
     ("bad argument count", asyncpg.InterfaceError("expects 2 arguments"), Fault.BUG),
     ("plain bug", ValueError("bad value"), Fault.BUG),
 ]

@@ -95,6 +95,11 @@ def classify(error: BaseException) -> Fault:
             return Fault.UNAVAILABLE  # SQLAlchemy saw a disconnect
         if isinstance(link, asyncpg.InterfaceError) and "connection is closed" in str(link):
             return Fault.UNAVAILABLE  # the test SQLAlchemy's asyncpg dialect uses too
+        if isinstance(link, asyncpg.InternalClientError) and "in progress" in str(link):
+            # The connection is still consuming a message the server sent unasked, such
+            # as the FATAL of a backend it terminated while the connection sat in the pool:
+            # that connection is gone, like a closed one.
+            return Fault.UNAVAILABLE
     return Fault.BUG
 
 
