@@ -335,7 +335,23 @@ async def run_together(*jobs: Coroutine[Any, Any, None]) -> None:
     Raised as itself, not inside an ExceptionGroup, so callers keep catching
     DatabaseUnavailableError. (A writer that failed while readers waited on its full
     queue once left the scan stalled for ever: issue 10 item 3.)
+
+    The group runs in a task of its own, awaited here: a cancellation of the caller still
+    reaches it (awaiting a task forwards the cancel, and waits for the group to end), but
+    the group's way of aborting never touches the caller's task. On Python < 3.13 a
+    TaskGroup whose child fails while it waits in `__aexit__` cancels its parent task and
+    never uncancels it (CPython gh-116720): the caller's `cancelling()` stayed 1 after
+    the error, and the daemon's loops, which re-raise while being cancelled, took the
+    database error for a stop, so the reconciler ended silently and never ran again.
     """
+    try:
+        await asyncio.create_task(_run_group(jobs))
+    finally:
+        for job in jobs:  # a group cancelled before it started: no "never awaited"
+            job.close()
+
+
+async def _run_group(jobs: Sequence[Coroutine[Any, Any, None]]) -> None:
     failure: BaseException | None = None
     try:
         async with asyncio.TaskGroup() as group:
