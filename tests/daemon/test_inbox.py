@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
 
 from tests.daemon.harness import eventually, fast, rows, running_service, sha256
+from tests.daemon.proxy import CuttableProxy
 from tests.media import make_video
 from videolib.daemon.moving import INCOMING_PREFIX
 from videolib.daemon.scheduler import JOURNAL_DIR
@@ -81,7 +83,7 @@ async def test_a_burst_of_hundreds_of_drops_is_moved_and_recorded(
                 found = [v for v in await rows(engine) if v.standardized_at is not None]
                 return found if len(found) == count else []
 
-            moved = await eventually(all_moved, 180, f"{count} drops moved and recorded")
+            moved = await eventually(all_moved, 90, f"{count} drops moved and recorded")
     assert on_disk(inbox) == []
     assert on_disk(library_root / "videos") == sorted(f"drop-{i:03}.mp4" for i in range(count))
     assert {(v.path, v.original_filename) for v in moved} == {
@@ -146,6 +148,44 @@ async def assert_exactly_once(
     assert hidden_temporaries(config) == []
     assert on_disk(config.state.dir / JOURNAL_DIR) == []
     assert len(await rows(engine)) == 1
+
+
+def socket_of(url: URL) -> str:
+    host = url.query["host"]
+    assert isinstance(host, str)
+    return f"{host}/.s.PGSQL.{url.port or 5432}"
+
+
+async def test_a_move_left_unrecorded_by_an_outage_is_recorded_after_a_restart(
+    config: Config, database_url: URL, engine: AsyncEngine, clip: Path
+) -> None:
+    """The database goes away between the move and its record, and the daemon is stopped
+    before it comes back: the move is in the journal, not in memory, so the next daemon
+    records it with its originalFilename."""
+    proxy = CuttableProxy(socket_of(database_url))
+    await proxy.start()
+    via_proxy = database_url.set(host="127.0.0.1", port=proxy.port, query={})
+    loop = asyncio.get_running_loop()
+
+    def cut_after_the_move(step: str) -> None:  # in the mover's thread
+        if step == "source_removed":
+            asyncio.run_coroutine_threadsafe(proxy.cut(), loop).result(10)
+
+    try:
+        async with running_service(fast(config), via_proxy) as service:
+            service.inbox.step = cut_after_the_move
+            shutil.copyfile(clip, config.inbox_path / "clip.mp4")
+
+            async def database_down() -> bool:
+                return not service.health.up
+
+            await eventually(database_down, 30, "the daemon to see the database gone")
+            assert on_disk(config.library_root / "videos") == ["clip.mp4"]
+            assert len(on_disk(config.state.dir / JOURNAL_DIR)) == 1
+        assert [v.standardized_at for v in await rows(engine)] == []  # not recorded yet
+        await assert_exactly_once(config, engine, database_url, clip, "clip.mp4")
+    finally:
+        await proxy.cut()
 
 
 @pytest.fixture
