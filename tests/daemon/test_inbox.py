@@ -21,18 +21,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from structlog.testing import capture_logs
 
 from tests.daemon.harness import eventually, fast, rows, running_service, sha256
 from tests.daemon.proxy import CuttableProxy
 from tests.media import make_video
 from videolib.daemon.moving import INCOMING_PREFIX
-from videolib.daemon.scheduler import JOURNAL_DIR
+from videolib.daemon.scheduler import JOURNAL_DIR, Scheduler
 from videolib.shared.config import Config
 from videolib.shared.db.records import Video
 from videolib.shared.media.names import DIRECTORY_TYPES
+from videolib.shared.runtime import examiner_pool
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -92,6 +94,47 @@ async def test_a_burst_of_hundreds_of_drops_is_moved_and_recorded(
     assert all(v.is_valid and v.file_hash == sha256(original) for v in moved)
     failures = [e for e in logs if e["event"] in {"ingest_failed", "inbox_move_failed"}]
     assert failures == []
+
+
+async def test_a_full_pool_defers_the_batch_and_loses_nothing(
+    config: Config, database_url: URL, engine: AsyncEngine, library_root: Path, tmp_path: Path
+) -> None:
+    """No pooled connection comes free in time: back-pressure, the batch waits and is
+    ingested once one does; it used to fail on the timeout and be dropped."""
+    originals = [make_video(tmp_path / f"{i}.mp4", seconds=0.5) for i in range(3)]
+    small = create_async_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=0.5)
+    try:
+        async with examiner_pool(config) as pool:
+            service = Scheduler(fast(config), small, pool)
+            stop = asyncio.Event()
+            task = asyncio.create_task(service.run(stop))
+
+            async def reconciled() -> bool:
+                return service.reconciled >= 1
+
+            await eventually(reconciled, 30, "the first reconciliation")
+            with capture_logs() as logs:
+                async with small.connect() as held:  # the pool's only connection
+                    await held.execute(text("SELECT 1"))
+                    for original in originals:
+                        shutil.copyfile(original, library_root / "videos" / original.name)
+
+                    async def deferred() -> bool:
+                        return any(e["event"] == "ingest_deferred" for e in logs)
+
+                    await eventually(deferred, 30, "the batch to be deferred")
+
+                async def all_recorded() -> list[Video]:
+                    found = await rows(engine)
+                    return found if len(found) == len(originals) else []
+
+                found = await eventually(all_recorded, 30, "the deferred batch recorded")
+            stop.set()
+            await asyncio.wait_for(task, 10)
+    finally:
+        await small.dispose()
+    assert sorted(v.path for v in found) == sorted(f"videos/{o.name}" for o in originals)
+    assert [e for e in logs if e["event"] == "ingest_failed"] == []
 
 
 # -- a kill after each step, then a restart ----------------------------------------------
