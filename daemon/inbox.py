@@ -40,7 +40,6 @@ from .moving import (
     Finish,
     Recovery,
     Step,
-    candidate_names,
     claim_name,
     decide_recovery,
     find_placed,
@@ -53,8 +52,6 @@ from .moving import (
 )
 
 log = get_logger(__name__)
-
-__all__ = ["Inbox", "candidate_names", "inbox_target", "place"]
 
 
 def inbox_target(metadata: Metadata | None, config: DaemonConfig) -> str:
@@ -208,7 +205,12 @@ class Inbox:
             log.error("inbox_journal_unusable", entry=entry.id, error=str(error))
             await asyncio.to_thread(self.journal.remove, entry)
             return
-        action, placed = await asyncio.to_thread(_settle_on_disk, source, folder, entry)
+        try:
+            action, placed = await asyncio.to_thread(_settle_on_disk, source, folder, entry)
+        except OSError as error:
+            # Kept for the next pass; one bad entry never stops the reconciliation.
+            log.error("inbox_recovery_failed", path=entry.inbox_path, error=str(error))
+            return
         log.info(
             "inbox_move_recovered",
             path=entry.inbox_path,
