@@ -101,7 +101,7 @@ class Inbox:
         self.metrics.examine_seconds.observe(time.monotonic() - started)
         if examined is None:
             return "skipped"
-        if examined.invalid_reason is not None or examined.sha256 is None:
+        if examined.invalid_reason is not None or examined.sha256 is None or examined.size is None:
             # A corrupt file stays in the inbox, recorded invalid (issue 4 §6).
             await self.repository.write_examined([examined])
             return examined.invalid_reason or "unreadable"
@@ -119,7 +119,7 @@ class Inbox:
 
     async def move_and_record(self, file: FoundFile, examined: ExaminedFile) -> str:
         """Journal, move and record one examined inbox file (its lock held by the caller)."""
-        assert examined.sha256 is not None
+        assert examined.sha256 is not None and examined.size is not None
         target = inbox_target(examined.metadata, self.config)
         content = Content(examined.size, examined.sha256)
         entry = MoveEntry.new(file.stored_path, target, examined.filename, content)

@@ -85,7 +85,7 @@ def _split(filename: str) -> tuple[str, str]:
 
 def move_retry_delay(failures: int) -> float:
     """Seconds before a failed move is tried again, after `failures` failures in a row."""
-    return min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** max(0, failures - 1))
+    return min(RETRY_MAX_S, RETRY_FIRST_S * 2.0 ** max(0, failures - 1))
 
 
 class Source(enum.Enum):
