@@ -1,46 +1,57 @@
 """The inbox: a complete file is probed, hashed, moved to its type folder and recorded.
 
-Never overwrites (a numbered suffix on collision, claimed with link(2), which fails if the
-name exists, instead of rename(2), which replaces). Across file systems: copy to a hidden
-name beside the target, fsync, link to the final name, then unlink the original, so a
-crash at any point leaves the file in one place at least (issue 4 §6).
+Each move is journaled before it starts (journal.py) and carried out in crash-safe steps
+(moving.py); the entry goes once the file is on disk in its place and recorded. A kill at
+any instant, or a database outage after the move, leaves an entry that `recover` finishes
+or rolls back, at start and on every reconciliation: the file ends up exactly once in the
+library (or still in the inbox), with one record carrying originalFilename and
+standardizedAt (issue 10 §8).
+
+Connections (issue 10 §2): a file's lock is a session outside the pool (DirectoryLocks),
+its writes take a pooled connection one statement at a time, and at most
+`moves_at_once` files are between lock and record at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import errno
 import os
-import shutil
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from videolib.shared.config import DaemonConfig
 from videolib.shared.db.records import ExaminedFile
 from videolib.shared.db.repository import DirectoryLocks, VideoRepository
-from videolib.shared.errors import DatabaseUnavailableError
+from videolib.shared.errors import PathError
 from videolib.shared.ingest import FoundFile, ScanResult, examine_settled
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
+from videolib.shared.media.names import DIRECTORY_TYPES
 from videolib.shared.media.probe import Metadata
 from videolib.shared.media.workers import ExaminerPool
 
+from .journal import MoveEntry, MoveJournal
 from .metrics import DaemonMetrics
+from .moving import (
+    Adopt,
+    Content,
+    Finish,
+    Recovery,
+    Step,
+    claim_name,
+    decide_recovery,
+    find_placed,
+    is_stale_orphan,
+    move_retry_delay,
+    place,
+    source_state,
+    temporaries,
+    temporary_state,
+)
 
 log = get_logger(__name__)
-
-#: Prefix of the hidden copy made across file systems; ignored by names.is_ignored.
-INCOMING_PREFIX = ".videolib-incoming-"
-# link(2) not supported by the target file system: fall back to check-then-rename.
-_NO_LINK = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK)
-
-
-# -- pure rules --------------------------------------------------------------------------
 
 
 def inbox_target(metadata: Metadata | None, config: DaemonConfig) -> str:
@@ -52,85 +63,17 @@ def inbox_target(metadata: Metadata | None, config: DaemonConfig) -> str:
     return config.inbox_target
 
 
-def candidate_names(filename: str) -> Iterator[str]:
-    """`clip.mp4`, then `clip (1).mp4`, `clip (2).mp4`, ... without end."""
-    yield filename
-    stem, dot, suffix = filename.rpartition(".")
-    if not dot:
-        stem, suffix = filename, ""
-    number = 1
-    while True:
-        yield f"{stem} ({number}){dot}{suffix}"
-        number += 1
+def _lock_key(inbox_path: str) -> str:
+    return f"inbox-file:{inbox_path}"
 
 
-# -- moving (blocking: run in a thread) ---------------------------------------------------
-
-
-def place(source: Path, folder: Path, filename: str) -> Path:
-    """Move `source` into `folder` under `filename` or a numbered variant; never overwrite."""
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        final, linked = _claim_name(source, folder, filename)
-    except OSError as error:
-        if error.errno != errno.EXDEV:
-            raise
-        return _place_across(source, folder, filename)
-    if linked:
-        source.unlink()
-    return final
-
-
-def _claim_name(existing: Path, folder: Path, filename: str) -> tuple[Path, bool]:
-    """Give `existing` a name in `folder` no file has: (target, True if hard-linked).
-
-    False means it was renamed (the file system refuses links), so `existing` is gone.
-    """
-    for name in candidate_names(filename):
-        target = folder / name
-        try:
-            os.link(existing, target)
-            return target, True
-        except FileExistsError:
-            continue
-        except OSError as error:
-            if error.errno not in _NO_LINK:
-                raise
-            if target.exists():
-                continue
-            os.rename(existing, target)  # a small race, only where links are refused
-            return target, False
-    raise AssertionError("candidate_names never ends")
-
-
-def _place_across(source: Path, folder: Path, filename: str) -> Path:
-    hidden = folder / f"{INCOMING_PREFIX}{uuid.uuid4().hex[:8]}-{filename}"
-    try:
-        shutil.copy2(source, hidden)
-        _fsync(hidden)
-        final, _linked = _claim_name(hidden, folder, filename)
-        _fsync(folder)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            hidden.unlink()
-    source.unlink()
-    return final
-
-
-def _fsync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-# -- the step ---------------------------------------------------------------------------
+def _no_step(_name: str) -> None:
+    pass
 
 
 @dataclass
 class Inbox:
-    """Handles complete inbox files; keeps moved-but-unrecorded files until the DB is back."""
+    """Handles complete inbox files; their moves are journaled until recorded."""
 
     library: Library
     repository: VideoRepository
@@ -138,7 +81,17 @@ class Inbox:
     config: DaemonConfig
     metrics: DaemonMetrics
     locks: DirectoryLocks
-    unrecorded: dict[str, tuple[str, ExaminedFile]] = dataclasses.field(default_factory=dict)
+    journal: MoveJournal
+    #: Files between lock and record at once: each holds a lock session of its own.
+    moves_at_once: int = 4
+    #: Told of each step of a move on disk; tests stop a real process there (a kill).
+    step: Step = _no_step
+    _slots: asyncio.Semaphore = dataclasses.field(init=False)
+    _moving: set[str] = dataclasses.field(default_factory=set)  # entry ids in progress here
+    _failures: dict[str, int] = dataclasses.field(default_factory=dict)  # failed moves in a row
+
+    def __post_init__(self) -> None:
+        self._slots = asyncio.Semaphore(max(1, self.moves_at_once))
 
     async def process(self, file: FoundFile) -> str:
         """Examine, move and record one inbox file; returns the outcome name."""
@@ -148,49 +101,167 @@ class Inbox:
         self.metrics.examine_seconds.observe(time.monotonic() - started)
         if examined is None:
             return "skipped"
-        if examined.invalid_reason is not None:
+        if examined.invalid_reason is not None or examined.sha256 is None or examined.size is None:
             # A corrupt file stays in the inbox, recorded invalid (issue 4 §6).
             await self.repository.write_examined([examined])
-            return examined.invalid_reason
+            return examined.invalid_reason or "unreadable"
         # Two daemons on one library: only the one holding the file's lock moves it.
-        lock = self.locks.free_directory_locks([f"inbox-file:{file.stored_path}"])
-        async with lock as mine:
+        lock = self.locks.free_directory_locks([_lock_key(file.stored_path)])
+        async with self._slots, lock as mine:
             if not mine or not file.absolute.exists():
                 return "skipped"
-            return await self._move_and_record(file, examined)
+            return await self.move_and_record(file, examined)
 
-    async def _move_and_record(self, file: FoundFile, examined: ExaminedFile) -> str:
+    def retry_delay(self, stored_path: str) -> float | None:
+        """Seconds before a failed move of this file is tried again; None if it did not fail."""
+        failures = self._failures.get(stored_path)
+        return move_retry_delay(failures) if failures else None
+
+    async def move_and_record(self, file: FoundFile, examined: ExaminedFile) -> str:
+        """Journal, move and record one examined inbox file (its lock held by the caller)."""
+        assert examined.sha256 is not None and examined.size is not None
         target = inbox_target(examined.metadata, self.config)
-        folder = self.library.directory(target)
+        content = Content(examined.size, examined.sha256)
+        entry = MoveEntry.new(file.stored_path, target, examined.filename, content)
+        self._moving.add(entry.id)
         try:
-            final = await asyncio.to_thread(place, file.absolute, folder, examined.filename)
-            stat = final.stat()
-        except OSError as error:
-            self.metrics.inbox_moves.labels("failed").inc()
-            log.error("inbox_move_failed", path=file.stored_path, target=target, error=str(error))
-            await self.repository.write_examined([examined])  # listed where it is meanwhile
-            return "move_failed"
-        self.metrics.inbox_moves.labels("moved").inc()
-        new_path = self.library.stored_path(final)
+            await asyncio.to_thread(self.journal.write, entry)
+            self.step("journaled")
+            try:
+                final = await asyncio.to_thread(self._place, file.absolute, entry)
+            except OSError as error:
+                await asyncio.to_thread(self.journal.remove, entry)  # nothing moved: forget it
+                return await self._move_failed(file, examined, target, error)
+            self._failures.pop(file.stored_path, None)
+            self.metrics.inbox_moves.labels("moved").inc()
+            # A database outage from here on keeps the entry: recovery records it later.
+            await self._record(entry, final, examined)
+            self.step("recorded")
+            await asyncio.to_thread(self.journal.remove, entry)
+            return "moved"
+        finally:
+            self._moving.discard(entry.id)
+
+    def _place(self, source: Path, entry: MoveEntry) -> Path:
+        folder = self.library.directory(entry.directory_type)
+        return place(source, folder, entry.filename, entry.content, entry.temporary_name, self.step)
+
+    async def _move_failed(
+        self, file: FoundFile, examined: ExaminedFile, target: str, error: OSError
+    ) -> str:
+        failures = self._failures[file.stored_path] = self._failures.get(file.stored_path, 0) + 1
+        self.metrics.inbox_moves.labels("failed").inc()
+        log.error(
+            "inbox_move_failed",
+            path=file.stored_path,
+            target=target,
+            error=str(error),
+            retry_in_s=move_retry_delay(failures),
+        )
+        await self.repository.write_examined([examined])  # listed where it is meanwhile
+        return "move_failed"
+
+    async def _record(self, entry: MoveEntry, final: Path, examined: ExaminedFile) -> None:
+        stat = await asyncio.to_thread(final.stat)
         record = dataclasses.replace(
             examined,
-            path=new_path,
+            path=self.library.stored_path(final),
             filename=final.name,
-            directory_type=target,
+            directory_type=entry.directory_type,
             size=stat.st_size,
             mtime_ns=stat.st_mtime_ns,
-            original_filename=examined.filename,
+            original_filename=entry.filename,
             standardized=True,
         )
-        try:
-            await self.repository.record_standardized(file.stored_path, record)
-        except DatabaseUnavailableError:
-            self.unrecorded[new_path] = (file.stored_path, record)
-            raise
-        return "moved"
+        await self.repository.record_standardized(entry.inbox_path, record)
 
-    async def retry_unrecorded(self) -> None:
-        """Record the files moved while the database was away."""
-        for new_path, (inbox_path, record) in list(self.unrecorded.items()):
-            await self.repository.record_standardized(inbox_path, record)
-            del self.unrecorded[new_path]
+    # -- recovery -------------------------------------------------------------------------
+
+    async def recover(self) -> int:
+        """Finish or roll back the moves a kill or an outage left half done; returns how
+        many entries were settled. Stray temporaries nobody journaled are removed."""
+        folders = [self.library.directory(t) for t in DIRECTORY_TYPES]
+        # Temporaries first, entries second: an entry is written before its temporary, so
+        # every temporary seen here whose entry is missing was not made by a move now running.
+        stray = await asyncio.to_thread(temporaries, folders)
+        entries = await asyncio.to_thread(self.journal.entries)
+        settled = 0
+        for entry in entries:
+            if entry.id in self._moving:
+                continue
+            async with self.locks.free_directory_locks([_lock_key(entry.inbox_path)]) as mine:
+                if mine:
+                    await self._recover(entry)
+                    settled += 1
+        known = {e.temporary_name for e in entries}
+        await asyncio.to_thread(_remove_orphans, [t for t in stray if t.name not in known])
+        return settled
+
+    async def _recover(self, entry: MoveEntry) -> None:
+        try:
+            source = self.library.absolute(entry.inbox_path)
+            folder = self.library.directory(entry.directory_type)
+        except PathError as error:  # a journal from another configuration
+            log.error("inbox_journal_unusable", entry=entry.id, error=str(error))
+            await asyncio.to_thread(self.journal.remove, entry)
+            return
+        try:
+            action, placed = await asyncio.to_thread(_settle_on_disk, source, folder, entry)
+        except OSError as error:
+            # Kept for the next pass; one bad entry never stops the reconciliation.
+            log.error("inbox_recovery_failed", path=entry.inbox_path, error=str(error))
+            return
+        log.info(
+            "inbox_move_recovered",
+            path=entry.inbox_path,
+            action=type(action).__name__,
+            placed=self.library.stored_path(placed) if placed else None,
+        )
+        if placed is not None:
+            examined = await self._examine(placed)
+            if examined is None:
+                return  # being changed right now: the entry stays for the next pass
+            await self._record(entry, placed, examined)
+        await asyncio.to_thread(self.journal.remove, entry)
+
+    async def _examine(self, path: Path) -> ExaminedFile | None:
+        stat = await asyncio.to_thread(path.stat)
+        found = FoundFile(self.library.stored_path(path), path, stat.st_size, stat.st_mtime_ns)
+        return await examine_settled(self.pool, found, ScanResult())
+
+
+def _settle_on_disk(source: Path, folder: Path, entry: MoveEntry) -> tuple[Recovery, Path | None]:
+    """Look at what a crash left, decide, and carry out the disk part; the file's place.
+
+    Blocking: run in a thread.
+    """
+    temporary = folder / entry.temporary_name
+    placed = find_placed(folder, entry.filename, entry.content)
+    action = decide_recovery(
+        placed.name if placed else None,
+        source_state(source, entry.content),
+        temporary_state(temporary, entry.content),
+    )
+    final: Path | None = None
+    if isinstance(action, Finish):
+        final = folder / action.placed
+        if action.remove_source:
+            source.unlink()
+    elif isinstance(action, Adopt):
+        final, _how = claim_name(temporary, folder, entry.filename, entry.content)
+    # RollBack and Forget leave the inbox as it is: the reconciliation walks the inbox
+    # right after and moves what is there again.
+    if temporary.exists():
+        temporary.unlink()
+    return action, final
+
+
+def _remove_orphans(stray: list[Path]) -> None:
+    now = time.time()
+    for path in stray:
+        try:
+            if is_stale_orphan(path.stat().st_mtime, now):
+                os.unlink(path)
+                log.warning("inbox_temporary_removed", path=str(path))
+        except FileNotFoundError:
+            continue

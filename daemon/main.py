@@ -38,7 +38,7 @@ async def serve(config: Config, environ: Mapping[str, str]) -> int:
         while not stop.is_set():
             try:
                 async with (
-                    open_database(config, pool_size=max(config.database.pool_size, 8)) as engine,
+                    open_database(config) as engine,  # sized by database.pool_size
                     examiner_pool(config) as pool,
                 ):
                     if logged:

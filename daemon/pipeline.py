@@ -128,6 +128,12 @@ class Pipeline:
     async def _ingest_inbox(self, file: FoundFile) -> None:
         started = time.monotonic()
         outcome = await self.inbox.process(file)
+        retry_in_s = self.inbox.retry_delay(file.stored_path)
+        if outcome == "move_failed" and retry_in_s is not None:
+            # A full disk or a folder not writable may clear soon: try again with backoff,
+            # not only at the next periodic pass (issue 10 §8).
+            loop = asyncio.get_running_loop()
+            loop.call_later(retry_in_s, self.touch, file.stored_path, Signal.APPEAR)
         self.metrics.files.labels(outcome).inc()
         log.info(
             "file_ingested",

@@ -25,7 +25,7 @@ from videolib.shared.db.repository import (
     VideoRepository,
     ping,
 )
-from videolib.shared.errors import DatabaseUnavailableError, PathError
+from videolib.shared.errors import DatabaseBusyError, DatabaseUnavailableError, PathError
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.workers import ExaminerPool
@@ -49,6 +49,7 @@ from .events import (
 )
 from .health import DatabaseHealth
 from .inbox import Inbox
+from .journal import MoveJournal
 from .metrics import DaemonMetrics, metrics_app, start_server
 from .pipeline import Pipeline, walk_videos
 from .reconcile import reconcile
@@ -63,6 +64,8 @@ BATCH = 64  # paths per ingest batch: one fingerprint query, one upsert
 INGESTERS = 2  # concurrent batches
 WATCH_CHECK_S = 5.0  # how often dead or missing watches are retried
 STOP_GRACE_S = 3.0  # in-flight work may finish within this after a stop signal
+BUSY_PAUSE_S = 0.5  # an ingester waits this long after "no pooled connection came free"
+JOURNAL_DIR = "inbox-moves"  # under state.dir: the inbox's moves not yet recorded
 
 
 class Scheduler:
@@ -91,7 +94,17 @@ class Scheduler:
             probe_timeout_s=config.database.connect_timeout_seconds,
         )
         self.inbox = Inbox(
-            self.library, self.repository, pool, config.daemon, self.metrics, self.locks
+            self.library,
+            self.repository,
+            pool,
+            config.daemon,
+            self.metrics,
+            self.locks,
+            MoveJournal(config.state.dir / JOURNAL_DIR),
+            # Each file between lock and record holds a lock session outside the pool and
+            # takes pooled connections one statement at a time: bounded by the pool's size,
+            # the server's connections stay bounded too.
+            moves_at_once=config.database.pool_size,
         )
         self.pipeline = Pipeline(
             self.library, self.repository, pool, self.metrics, self.inbox, self.touch
@@ -215,7 +228,12 @@ class Scheduler:
                 for path in batch:  # kept, coalesced, for when it is back
                     self.ready.setdefault(path, None)
                 self._ready_event.set()
-                self.health.failed(error)
+                if isinstance(error, DatabaseBusyError):
+                    # Back-pressure, not an outage: the database answers, the pool is full.
+                    log.warning("ingest_deferred", paths=len(batch), error=str(error))
+                    await asyncio.sleep(BUSY_PAUSE_S)
+                else:
+                    self.health.failed(error)
             except Exception:
                 if cancelling():
                     raise
@@ -251,9 +269,11 @@ class Scheduler:
             self._reconcile_now.clear()
             first_started.set()
             try:
+                # Moves a kill or an outage left half done, first: the pass then finds
+                # their files recorded, and the inbox walk what was rolled back.
+                await self.inbox.recover()
                 await reconcile(self.library, self.repository, self.locks, self.pool, self.metrics)
                 await self._walk("inbox")  # what waits in the inbox goes through its step
-                await self.inbox.retry_unrecorded()
                 self.reconciled += 1
             except DatabaseUnavailableError as error:
                 if cancelling():

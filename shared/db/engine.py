@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from videolib.shared.config import Config
 from videolib.shared.db.embedded import embedded_postgres
@@ -82,3 +83,16 @@ async def open_engine(
         yield engine
     finally:
         await engine.dispose()
+
+
+def unpooled_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The same server and connect settings as `engine`, a connection opened per use.
+
+    For sessions held a long time (advisory locks over a scan or an inbox move): their
+    holder writes through the pool meanwhile, so it never holds a pooled connection while
+    it waits for another (issue 10 §2), whatever the pool's size.
+    """
+    # The pool's creator opens connections with the engine's URL and connect arguments
+    # (timeouts, application name), so the twin stays in step with make_engine.
+    creator = engine.sync_engine.pool._creator
+    return create_async_engine(engine.url, pool=NullPool(creator))

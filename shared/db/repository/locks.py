@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from videolib.shared.db.engine import unpooled_engine
 from videolib.shared.errors import VideolibError
 
 from .errors import bounded_call, is_connection_problem, translated
@@ -22,6 +23,11 @@ class DirectoryLocks:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # Each holder has a session of its own outside the pool: a scan or an inbox move
+        # writes through the pool while it holds its lock, and a lock taken from the pool
+        # would hold one pooled connection while waiting for another, the deadlock of a
+        # burst of inbox files (issue 10 §2).
+        self._sessions = unpooled_engine(engine)
 
     @contextlib.asynccontextmanager
     async def free_directory_locks(
@@ -33,7 +39,7 @@ class DirectoryLocks:
         another daemon is on them). One connection holds them all.
         """
         async with translated():
-            connection = await self.engine.connect().start()
+            connection = await self._sessions.connect().start()
         taken: list[str] = []
         try:
             async with translated():
@@ -56,7 +62,7 @@ class DirectoryLocks:
         """
         keys = sorted(set(directory_types))
         async with translated():
-            connection = await self.engine.connect().start()
+            connection = await self._sessions.connect().start()
             # Session locks need no transaction; without one the connection is idle, not
             # "idle in transaction" for the whole scan, which servers time out and kill.
             await connection.execution_options(isolation_level="AUTOCOMMIT")
