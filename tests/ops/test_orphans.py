@@ -14,10 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests import processes
 from tests.media import make_video
-from tests.ops.test_metric_names import free_port
+from tests.ops.test_metric_names import free_port, http_get
 from tests.ops.test_run import get_json
 from videolib.shared.config import Config
 from videolib.shared.tokens import issue_token
@@ -76,10 +77,10 @@ def test_busy_workers_die_within_2_s_of_their_owner(tmp_path: Path) -> None:
         owner.stderr.close()
 
 
-def _daemon_environment(config: Config, tmp_path: Path) -> dict[str, str]:
+def _daemon_environment(config: Config, tmp_path: Path, metrics_port: int = 0) -> dict[str, str]:
     settings = tmp_path / "daemon.toml"
     settings.write_text(
-        "[daemon]\nsettle_seconds = 0.3\nquiet_seconds = 0.05\nmetrics_port = 0\n"
+        f"[daemon]\nsettle_seconds = 0.3\nquiet_seconds = 0.05\nmetrics_port = {metrics_port}\n"
         "[probe]\nworkers = 2\n[thumbnails]\npoll_seconds = 0.5\n"
     )
     return {
@@ -228,20 +229,43 @@ def _stop_with_sigterm(process: subprocess.Popen[bytes]) -> tuple[int, float, st
     return process.returncode, time.monotonic() - started, err.decode(errors="replace")
 
 
+#: Sparse files this large take each worker seconds to hash: far more than the stop may take.
+SLOW_FILE_BYTES = 1 << 30
+
+
+def _daemon_metric(port: int, name: str) -> float:
+    """One sample of the daemon's /metrics (0 while it does not answer yet)."""
+    try:
+        _status, text = http_get(f"http://127.0.0.1:{port}/metrics")
+    except OSError:
+        return 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                return float(sample.value)
+    return 0.0
+
+
 def test_sigterm_stops_a_busy_daemon_within_3_s_without_traceback(
     config: Config, library_root: Path, tmp_path: Path
 ) -> None:
     seed = make_video(tmp_path / "seed.mp4")
+    metrics_port = free_port()
     command = [sys.executable, "-m", "videolib.shared.commands.cli", "daemon"]
-    env = _daemon_environment(config, tmp_path)
+    env = _daemon_environment(config, tmp_path, metrics_port)
     daemon = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
     try:
-        _wait_for(lambda: bool(_tree(daemon.pid)), 30, "workers started")
-        time.sleep(1.0)  # let it finish its first reconcile: the drop below is the load
-        for n in range(200):  # a drop of files: probes, hashes, writes and thumbnails
-            (library_root / "videos" / f"{n:03d}.mp4").write_bytes(seed.read_bytes())
-        thumbnails = tmp_path / "state" / "thumbnails"
-        _wait_for(lambda: any(thumbnails.rglob("*.jpg")), 60, "the daemon is busy")
+        reconciled = "videolib_daemon_reconcile_last_success_timestamp_seconds"
+        _wait_for(lambda: _daemon_metric(metrics_port, reconciled) > 0, 60, "first reconcile")
+        # The load: files that keep both workers hashing for seconds each (sparse, so the
+        # disk stays empty), each moved in whole so that it settles at once.
+        for n in range(6):
+            slow = tmp_path / f"slow-{n}.mp4"
+            slow.write_bytes(seed.read_bytes())
+            os.truncate(slow, SLOW_FILE_BYTES)
+            slow.rename(library_root / "videos" / slow.name)
+        in_flight = "videolib_daemon_in_flight"
+        _wait_for(lambda: _daemon_metric(metrics_port, in_flight) > 0, 60, "files in flight")
         tree = _tree(daemon.pid)
         code, seconds, stderr = _stop_with_sigterm(daemon)
     finally:
@@ -249,7 +273,7 @@ def test_sigterm_stops_a_busy_daemon_within_3_s_without_traceback(
             daemon.kill()
             daemon.communicate()
     assert (code, "Traceback" in stderr) == (0, False), stderr[-3000:]
-    assert seconds < SIGTERM_EXIT_S
+    assert seconds < SIGTERM_EXIT_S, stderr[-3000:]
     assert processes.wait_gone(tree, WORKER_EXIT_S) == set()
 
 
