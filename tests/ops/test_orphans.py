@@ -5,13 +5,16 @@ Real processes on a test database and library; /proc says who is left (tests/pro
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -122,9 +125,9 @@ class Run:
     """`videolib run` on an embedded database under `home`, as the README starts it."""
 
     def __init__(self, home: Path) -> None:
-        port, metrics_port = free_port(), free_port()
+        port, self.metrics_port = free_port(), free_port()
         config = home / "config.toml"
-        config.write_text(f"[daemon]\nmetrics_port = {metrics_port}\n")
+        config.write_text(f"[daemon]\nmetrics_port = {self.metrics_port}\n")
         unset = ("DATABASE_URL", "JWT_SECRET", "MEDIA_LIBRARY_PATH", "MEDIA_INBOX_PATH")
         env = {k: v for k, v in os.environ.items() if k not in unset}
         env.update(
@@ -146,6 +149,7 @@ class Run:
         assert banner[0].startswith("videolib is running"), banner
         self.token = banner[1].split()[-1]
         self.videos = f"http://127.0.0.1:{port}/api/media/videos"
+        self.api = f"http://127.0.0.1:{port}/api/media"
         self.pgdata = home / "var" / "pgdata"
 
         def api_up() -> bool:
@@ -211,6 +215,70 @@ def test_kill_9_of_run_leaves_nothing_and_a_survivor_server_is_adopted(run_home:
         assert processes.wait_gone({postgres}, RUN_EXIT_S) == set()
     finally:
         third.close()
+
+
+def _post_json(url: str, token: str, body: dict[str, object]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+#: How long the guard is given to (wrongly) stop the server under a frozen child.
+GUARD_PATIENCE_S = 5.0
+
+
+def test_kill_9_of_run_lets_the_children_finish_their_writes_first(run_home: Path) -> None:
+    # Files that take each worker seconds to hash (sparse: the disk stays empty), so that
+    # an API scan of them is still running when `run` is killed.
+    studios = run_home / "var" / "library" / "studios"
+    studios.mkdir(parents=True)
+    seed = make_video(run_home / "seed.mp4")
+    for n in range(4):
+        slow = studios / f"slow-{n}.mp4"
+        slow.write_bytes(seed.read_bytes())
+        os.truncate(slow, SLOW_FILE_BYTES)
+    first = Run(run_home)
+    api = 0
+    try:
+        reconciled = "videolib_daemon_reconcile_last_success_timestamp_seconds"
+        _wait_for(lambda: _daemon_metric(first.metrics_port, reconciled) > 0, 90, "reconciled")
+        body = {"directoryType": "studios", "skipExisting": False, "async": True}
+        job = _post_json(f"{first.api}/videos/scan", first.token, body)["jobId"]
+        assert get_json(f"{first.api}/scans/{job}", first.token)["status"] == "running"
+        children = _tree(first.process.pid)
+        [api] = [pid for pid, line in children.items() if line.endswith(" api")]
+        guard, postgres = first.guard(), first.postmaster()
+        # A slow graceful stop, made certain: the API is frozen while its parent dies, and
+        # gets the SIGTERM of that death only when it is let go.
+        os.kill(api, signal.SIGSTOP)
+        first.process.kill()
+        first.process.wait()
+        # The guard must not stop the server under a child that still uses it (it did, at
+        # once: its pipe's only writer was the killed parent).
+        assert processes.wait_gone({guard}, GUARD_PATIENCE_S) == {guard}
+        assert processes.alive(postgres)
+        os.kill(api, signal.SIGCONT)
+        # The API cancels its scan and records that; then everything goes, server too.
+        left = processes.wait_gone({*children, postgres}, RUN_EXIT_S)
+        assert left == set(), [processes.command_line(p) for p in left]
+    finally:
+        if api and processes.alive(api):  # a failed check above: never leave it frozen
+            os.kill(api, signal.SIGCONT)
+        first.close()
+    second = Run(run_home)
+    try:
+        ended = get_json(f"{second.api}/scans/{job}", second.token)
+        # Not "failed" as orphaned (its end never written), nor still "running".
+        assert (ended["status"], ended["error"]) == (
+            "cancelled",
+            "the API process stopped during the scan",
+        ), ended
+    finally:
+        second.close()
 
 
 #: SIGTERM under load: `videolib api` and `videolib daemon` are gone within this (item 7).
