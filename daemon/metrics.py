@@ -18,6 +18,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+#: How long a stop waits for requests in progress (a scrape or probe answers at once).
+STOP_REQUESTS_S = 0.25
 _DURATIONS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
@@ -108,7 +110,8 @@ async def start_server(app: web.Application, port: int) -> tuple[web.AppRunner, 
 
     One address, so that port 0 means one port (dual-stack would bind two different ones).
     """
-    runner = web.AppRunner(app, access_log=None)
+    # A scrape answers at once; the default 60 s wait for open requests would eat the stop.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=STOP_REQUESTS_S)
     await runner.setup()
     site = web.TCPSite(runner, host="0.0.0.0", port=port)
     await site.start()

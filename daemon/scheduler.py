@@ -63,9 +63,14 @@ ACTION_CAPACITY = 10_000  # moves and deletions waiting for the database
 BATCH = 64  # paths per ingest batch: one fingerprint query, one upsert
 INGESTERS = 2  # concurrent batches
 WATCH_CHECK_S = 5.0  # how often dead or missing watches are retried
-STOP_GRACE_S = 3.0  # in-flight work may finish within this after a stop signal
 BUSY_PAUSE_S = 0.5  # an ingester waits this long after "no pooled connection came free"
 JOURNAL_DIR = "inbox-moves"  # under state.dir: the inbox's moves not yet recorded
+#: The whole stop, from the signal to the last worker gone: inside the 3 s that SIGTERM
+#: allows (issue 10, item 7), with room for the process's own exit.
+STOP_BUDGET_S = 2.5
+#: Of that, how long in-flight files may finish; the rest are abandoned (nothing of them is
+#: recorded) and found by the next pass.
+STOP_GRACE_S = 1.0
 
 
 class Scheduler:
@@ -375,12 +380,14 @@ class Scheduler:
                 )
                 await _first(stop, self._loop_failed)
         finally:
+            stop_by = time.monotonic() + STOP_BUDGET_S  # one deadline for every step below
             self.notifier.stopping()
             log.info("daemon_stopping")
             await asyncio.to_thread(watcher.stop)
-            await self._drain()
+            await self._drain(stop_by)
             await self.health.close()
-            await self.thumbnails.maker.close()  # once more is harmless; after a crash, needed
+            # Once more is harmless; after a crash, needed. Busy workers are killed at once.
+            await self.thumbnails.maker.close(grace_s=_left(stop_by, share=0.5))
             await runner.cleanup()
         if self.supervisor.failure is not None:
             raise self.supervisor.failure
@@ -397,16 +404,20 @@ class Scheduler:
         start("systemd_watchdog", self._systemd_watchdog)
         start("thumbnails", self.thumbnails.run)
 
-    async def _drain(self) -> None:
-        """Let in-flight files finish briefly; abandon the rest (the next pass finds them)."""
+    async def _drain(self, stop_by: float) -> None:
+        """Let in-flight files finish briefly; abandon the rest (the next pass finds them).
+
+        Returns by `stop_by` at the latest, leaving part of the time to close the pools."""
         self._stopping = True
-        deadline = time.monotonic() + STOP_GRACE_S
-        while self._in_flight and time.monotonic() < deadline:
+        grace_until = min(time.monotonic() + STOP_GRACE_S, stop_by)
+        while self._in_flight and time.monotonic() < grace_until:
             await asyncio.sleep(0.05)
-        await self.supervisor.stop()
-        for task in self._tasks:
+        await self.supervisor.stop(timeout_s=_left(stop_by, share=0.5))
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if tasks:
+            await asyncio.wait(tasks, timeout=_left(stop_by, share=0.5))
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """One-shot work (a walk): its failure is logged, never left unretrieved."""
@@ -414,6 +425,11 @@ class Scheduler:
         self._tasks.add(task)
         task.add_done_callback(_log_failure)
         task.add_done_callback(self._tasks.discard)
+
+
+def _left(stop_by: float, *, share: float) -> float:
+    """A share of the time left until `stop_by` (at least a moment), for one stop step."""
+    return max(0.05, (stop_by - time.monotonic()) * share)
 
 
 async def _first(wanted: asyncio.Event, failed: asyncio.Event) -> bool:

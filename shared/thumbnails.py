@@ -23,7 +23,12 @@ from videolib.shared.errors import DatabaseUnavailableError, PathError
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.frames import FrameResult, grab_frame
-from videolib.shared.media.workers import WorkerCrashed, WorkerPool, WorkerTimedOut
+from videolib.shared.media.workers import (
+    CLOSE_GRACE_S,
+    WorkerCrashed,
+    WorkerPool,
+    WorkerTimedOut,
+)
 
 log = get_logger(__name__)
 
@@ -153,9 +158,9 @@ class ThumbnailMaker:
         except WorkerCrashed as crash:
             return FrameResult(error=f"frame grabber crashed ({crash.status})")
 
-    async def close(self) -> None:
-        """Stop the workers: a grab in progress gets a moment to finish, then is killed."""
-        await self._pool.close()
+    async def close(self, grace_s: float = CLOSE_GRACE_S) -> None:
+        """Stop the workers: a grab in progress is killed, idle workers get `grace_s`."""
+        await self._pool.close(grace_s)
 
     async def __aenter__(self) -> ThumbnailMaker:
         return self

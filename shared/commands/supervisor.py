@@ -4,7 +4,8 @@ The embedded PostgreSQL (when DATABASE_URL is unset) is started here and held fo
 children; `videolib api` and `videolib daemon` run as child processes, so this module
 needs neither package. One Ctrl-C (or SIGTERM) stops all of them cleanly; a SIGKILL of this
 process stops them too: each child gets SIGTERM when it dies (PR_SET_PDEATHSIG), and the
-embedded server's guard stops the server (shared/db/embedded_guard.py).
+embedded server's guard stops the server once they have exited too: they hold its pipe
+(shared/db/embedded_guard.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.engine import URL
 
 from videolib.shared.config import Config
 from videolib.shared.db import migrate
+from videolib.shared.db.embedded import guard_pipes
 from videolib.shared.db.engine import database_url, open_engine
 from videolib.shared.db.repository import translate_errors
 from videolib.shared.library import Library
@@ -101,8 +103,13 @@ def _children(
     try:
         for command in commands:
             # Started from the main thread, which lives as long as this process: prctl's
-            # death signal follows the thread that forked (shared/parent_death.py).
-            processes.append(subprocess.Popen(command, env=env, preexec_fn=die_with_this_process))
+            # death signal follows the thread that forked (shared/parent_death.py). Each
+            # child holds the embedded server's guard pipe: after our SIGKILL the server
+            # stays up until the children have finished their graceful stop.
+            child = subprocess.Popen(
+                command, env=env, preexec_fn=die_with_this_process, pass_fds=guard_pipes()
+            )
+            processes.append(child)
         yield processes
     finally:
         _stop(processes)

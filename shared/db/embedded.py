@@ -7,7 +7,9 @@ last one lets go, so `videolib api` and `videolib daemon` started separately sha
 A holder killed with SIGKILL never lets go, so each holder has a guard process
 (shared/db/embedded_guard.py) that stops the server once no living holder is left, and a
 start forgets the handles of dead holders first: a server left running by a killed
-`videolib run` is adopted, then stopped by the next run's exit.
+`videolib run` is adopted, then stopped by the next run's exit. A holder whose children use
+the server by URL hands them the guard's pipe (`guard_pipes()`), so that the guard waits
+for their graceful stop too.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from videolib.shared.db.embedded_guard import forget_dead_handles, server_lock
 from videolib.shared.errors import DatabaseUnavailableError
 
 DATABASE_NAME = "videolib"
+
+# The write ends of the guards' pipes this process holds open (one per held server).
+_guard_pipes: set[int] = set()
 
 # pgserver logs each handle at INFO through the standard library; its lines are noise here.
 logging.getLogger("pgserver").setLevel(logging.WARNING)
@@ -61,15 +66,28 @@ def embedded_postgres(state_dir: Path) -> Iterator[URL]:
         _release_guard(guard)
 
 
+def guard_pipes() -> tuple[int, ...]:
+    """The guard pipes to pass to child processes that use the server (`pass_fds`).
+
+    The guard sees EOF only once every process holding its pipe is gone, so a child still
+    finishing its last writes after our SIGKILL keeps the server up until it exits.
+    """
+    return tuple(sorted(_guard_pipes))
+
+
 def _start_guard(pgdata: Path) -> subprocess.Popen[bytes]:
     """The guard, in a session of its own: a Ctrl-C to our group must not stop it first."""
     command = [sys.executable, "-m", "videolib.shared.db.embedded_guard", str(pgdata)]
-    return subprocess.Popen(command, stdin=subprocess.PIPE, start_new_session=True)
+    guard = subprocess.Popen(command, stdin=subprocess.PIPE, start_new_session=True)
+    assert guard.stdin is not None
+    _guard_pipes.add(guard.stdin.fileno())
+    return guard
 
 
 def _release_guard(guard: subprocess.Popen[bytes]) -> None:
     """We let go cleanly: the guard finds the server stopped (or held) and exits."""
     assert guard.stdin is not None
+    _guard_pipes.discard(guard.stdin.fileno())
     guard.stdin.close()
     try:
         guard.wait(timeout=30)

@@ -4,8 +4,10 @@ pgserver stops its server when the last process holding a handle lets go, but a 
 killed with SIGKILL lets go of nothing: its pid stays in the handle list and the server
 keeps serving. This guard is started beside each handle (shared/db/embedded.py) and reads
 its stdin, a pipe that only the owner writes to: EOF means the owner has gone, cleanly or
-not. The guard then forgets the handles of dead processes and, when none is left, stops the
-server.
+not, and so have the children it handed the pipe to (`videolib run`'s API and daemon, which
+use the server by URL and hold no handle: they get SIGTERM on its death and must finish
+their last writes first). The guard then forgets the handles of dead processes and, when
+none is left, stops the server.
 
     python -m videolib.shared.db.embedded_guard <pgdata>
 """

@@ -25,9 +25,11 @@ import asyncio
 import collections
 import contextlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
 import signal
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -44,6 +46,11 @@ R = TypeVar("R")
 Job = Callable[[Any, Any], Any]
 #: Items queued per worker: the one it is on and the next.
 DEPTH = 2
+#: How long `close()` lets idle workers exit on their own before killing them; short, as
+#: the daemon's whole stop has 3 s (issue 10, item 7).
+CLOSE_GRACE_S = 0.5
+#: How long a killed worker is waited for (it dies at once; this is the reaping).
+KILL_WAIT_S = 1.0
 
 # spawn, not fork: the caller runs an event loop and threads, which fork would copy
 # half-way through. A spawned worker starts in ~0.2 s and lives as long as the pool.
@@ -161,14 +168,18 @@ class WorkerPool(Generic[R]):
             raise value
         return value  # type: ignore[return-value]  # what the job returned
 
-    async def close(self) -> None:
-        """Stop the workers: ask each to finish, kill those that do not."""
+    async def close(self, grace_s: float = CLOSE_GRACE_S) -> None:
+        """Stop the workers within about `grace_s` + KILL_WAIT_S: idle ones are asked to
+        exit, busy ones are killed at once (their items are abandoned, never half done:
+        the owner records an answer, and none came), stragglers are killed at `grace_s`."""
         self._closed = True
         workers, self._all = self._all, []
+        busy = [worker for worker in workers if worker.sent]
         for worker in workers:
             self._forget(worker)
             self._settle(worker.sent, RuntimeError("the worker pool closed"))
-        await asyncio.to_thread(_stop_all, workers)
+        # One thread waits on every worker at once, bounded: the loop is never blocked.
+        await asyncio.to_thread(_stop_all, workers, busy, grace_s)
 
     async def __aenter__(self) -> Self:
         # Start-up costs and failures show at start, not at first use.
@@ -398,14 +409,37 @@ def _kill(worker: _Worker) -> None:
         _when_reaped(worker, lambda _status: None)
 
 
-def _stop_all(workers: list[_Worker]) -> None:
-    """Ask idle workers to exit, then kill whatever is left (blocking: run in a thread)."""
+def _stop_all(workers: list[_Worker], busy: list[_Worker], grace_s: float) -> None:
+    """Kill busy workers, ask idle ones to exit, kill what is left after `grace_s`
+    (blocking, bounded: run in a thread)."""
     for worker in workers:
-        with contextlib.suppress(OSError):  # already dead
-            worker.conn.send(None)
+        if worker in busy:
+            # Its queued items would run first: the stop message waits behind them.
+            _signal_kill(worker)
+        else:
+            with contextlib.suppress(OSError):  # already dead
+                worker.conn.send(None)
+    left = _wait_exited(workers, grace_s)
+    for worker in left:
+        _signal_kill(worker)
+    _wait_exited(left, KILL_WAIT_S)
     for worker in workers:
-        worker.process.join(timeout=2.0)
-        if worker.process.is_alive():
-            worker.process.kill()
-            worker.process.join(timeout=1.0)
         worker.conn.close()
+
+
+def _signal_kill(worker: _Worker) -> None:
+    with contextlib.suppress(ProcessLookupError, ValueError):  # gone, or closed already
+        worker.process.kill()
+
+
+def _wait_exited(workers: list[_Worker], timeout_s: float) -> list[_Worker]:
+    """Wait for all of them together, at most `timeout_s`; returns those still running."""
+    deadline = time.monotonic() + timeout_s
+    running = [worker for worker in workers if worker.process.exitcode is None]
+    while running and (left_s := deadline - time.monotonic()) > 0:
+        readable = multiprocessing.connection.wait([w.process.sentinel for w in running], left_s)
+        # exitcode reaps (waitpid WNOHANG); a readable sentinel can lead it by a moment.
+        running = [worker for worker in running if worker.process.exitcode is None]
+        if readable and running:
+            time.sleep(_REAP_RETRY_S)
+    return running

@@ -5,19 +5,23 @@ Real processes on a test database and library; /proc says who is left (tests/pro
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests import processes
 from tests.media import make_video
-from tests.ops.test_metric_names import free_port
+from tests.ops.test_metric_names import free_port, http_get
 from tests.ops.test_run import get_json
 from videolib.shared.config import Config
 from videolib.shared.tokens import issue_token
@@ -76,10 +80,10 @@ def test_busy_workers_die_within_2_s_of_their_owner(tmp_path: Path) -> None:
         owner.stderr.close()
 
 
-def _daemon_environment(config: Config, tmp_path: Path) -> dict[str, str]:
+def _daemon_environment(config: Config, tmp_path: Path, metrics_port: int = 0) -> dict[str, str]:
     settings = tmp_path / "daemon.toml"
     settings.write_text(
-        "[daemon]\nsettle_seconds = 0.3\nquiet_seconds = 0.05\nmetrics_port = 0\n"
+        f"[daemon]\nsettle_seconds = 0.3\nquiet_seconds = 0.05\nmetrics_port = {metrics_port}\n"
         "[probe]\nworkers = 2\n[thumbnails]\npoll_seconds = 0.5\n"
     )
     return {
@@ -121,9 +125,9 @@ class Run:
     """`videolib run` on an embedded database under `home`, as the README starts it."""
 
     def __init__(self, home: Path) -> None:
-        port, metrics_port = free_port(), free_port()
+        port, self.metrics_port = free_port(), free_port()
         config = home / "config.toml"
-        config.write_text(f"[daemon]\nmetrics_port = {metrics_port}\n")
+        config.write_text(f"[daemon]\nmetrics_port = {self.metrics_port}\n")
         unset = ("DATABASE_URL", "JWT_SECRET", "MEDIA_LIBRARY_PATH", "MEDIA_INBOX_PATH")
         env = {k: v for k, v in os.environ.items() if k not in unset}
         env.update(
@@ -145,6 +149,7 @@ class Run:
         assert banner[0].startswith("videolib is running"), banner
         self.token = banner[1].split()[-1]
         self.videos = f"http://127.0.0.1:{port}/api/media/videos"
+        self.api = f"http://127.0.0.1:{port}/api/media"
         self.pgdata = home / "var" / "pgdata"
 
         def api_up() -> bool:
@@ -212,6 +217,70 @@ def test_kill_9_of_run_leaves_nothing_and_a_survivor_server_is_adopted(run_home:
         third.close()
 
 
+def _post_json(url: str, token: str, body: dict[str, object]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+#: How long the guard is given to (wrongly) stop the server under a frozen child.
+GUARD_PATIENCE_S = 5.0
+
+
+def test_kill_9_of_run_lets_the_children_finish_their_writes_first(run_home: Path) -> None:
+    # Files that take each worker seconds to hash (sparse: the disk stays empty), so that
+    # an API scan of them is still running when `run` is killed.
+    studios = run_home / "var" / "library" / "studios"
+    studios.mkdir(parents=True)
+    seed = make_video(run_home / "seed.mp4")
+    for n in range(4):
+        slow = studios / f"slow-{n}.mp4"
+        slow.write_bytes(seed.read_bytes())
+        os.truncate(slow, SLOW_FILE_BYTES)
+    first = Run(run_home)
+    api = 0
+    try:
+        reconciled = "videolib_daemon_reconcile_last_success_timestamp_seconds"
+        _wait_for(lambda: _daemon_metric(first.metrics_port, reconciled) > 0, 90, "reconciled")
+        body = {"directoryType": "studios", "skipExisting": False, "async": True}
+        job = _post_json(f"{first.api}/videos/scan", first.token, body)["jobId"]
+        assert get_json(f"{first.api}/scans/{job}", first.token)["status"] == "running"
+        children = _tree(first.process.pid)
+        [api] = [pid for pid, line in children.items() if line.endswith(" api")]
+        guard, postgres = first.guard(), first.postmaster()
+        # A slow graceful stop, made certain: the API is frozen while its parent dies, and
+        # gets the SIGTERM of that death only when it is let go.
+        os.kill(api, signal.SIGSTOP)
+        first.process.kill()
+        first.process.wait()
+        # The guard must not stop the server under a child that still uses it (it did, at
+        # once: its pipe's only writer was the killed parent).
+        assert processes.wait_gone({guard}, GUARD_PATIENCE_S) == {guard}
+        assert processes.alive(postgres)
+        os.kill(api, signal.SIGCONT)
+        # The API cancels its scan and records that; then everything goes, server too.
+        left = processes.wait_gone({*children, postgres}, RUN_EXIT_S)
+        assert left == set(), [processes.command_line(p) for p in left]
+    finally:
+        if api and processes.alive(api):  # a failed check above: never leave it frozen
+            os.kill(api, signal.SIGCONT)
+        first.close()
+    second = Run(run_home)
+    try:
+        ended = get_json(f"{second.api}/scans/{job}", second.token)
+        # Not "failed" as orphaned (its end never written), nor still "running".
+        assert (ended["status"], ended["error"]) == (
+            "cancelled",
+            "the API process stopped during the scan",
+        ), ended
+    finally:
+        second.close()
+
+
 #: SIGTERM under load: `videolib api` and `videolib daemon` are gone within this (item 7).
 SIGTERM_EXIT_S = 3.0
 
@@ -228,20 +297,43 @@ def _stop_with_sigterm(process: subprocess.Popen[bytes]) -> tuple[int, float, st
     return process.returncode, time.monotonic() - started, err.decode(errors="replace")
 
 
+#: Sparse files this large take each worker seconds to hash: far more than the stop may take.
+SLOW_FILE_BYTES = 1 << 30
+
+
+def _daemon_metric(port: int, name: str) -> float:
+    """One sample of the daemon's /metrics (0 while it does not answer yet)."""
+    try:
+        _status, text = http_get(f"http://127.0.0.1:{port}/metrics")
+    except OSError:
+        return 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                return float(sample.value)
+    return 0.0
+
+
 def test_sigterm_stops_a_busy_daemon_within_3_s_without_traceback(
     config: Config, library_root: Path, tmp_path: Path
 ) -> None:
     seed = make_video(tmp_path / "seed.mp4")
+    metrics_port = free_port()
     command = [sys.executable, "-m", "videolib.shared.commands.cli", "daemon"]
-    env = _daemon_environment(config, tmp_path)
+    env = _daemon_environment(config, tmp_path, metrics_port)
     daemon = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
     try:
-        _wait_for(lambda: bool(_tree(daemon.pid)), 30, "workers started")
-        time.sleep(1.0)  # let it finish its first reconcile: the drop below is the load
-        for n in range(200):  # a drop of files: probes, hashes, writes and thumbnails
-            (library_root / "videos" / f"{n:03d}.mp4").write_bytes(seed.read_bytes())
-        thumbnails = tmp_path / "state" / "thumbnails"
-        _wait_for(lambda: any(thumbnails.rglob("*.jpg")), 60, "the daemon is busy")
+        reconciled = "videolib_daemon_reconcile_last_success_timestamp_seconds"
+        _wait_for(lambda: _daemon_metric(metrics_port, reconciled) > 0, 60, "first reconcile")
+        # The load: files that keep both workers hashing for seconds each (sparse, so the
+        # disk stays empty), each moved in whole so that it settles at once.
+        for n in range(6):
+            slow = tmp_path / f"slow-{n}.mp4"
+            slow.write_bytes(seed.read_bytes())
+            os.truncate(slow, SLOW_FILE_BYTES)
+            slow.rename(library_root / "videos" / slow.name)
+        in_flight = "videolib_daemon_in_flight"
+        _wait_for(lambda: _daemon_metric(metrics_port, in_flight) > 0, 60, "files in flight")
         tree = _tree(daemon.pid)
         code, seconds, stderr = _stop_with_sigterm(daemon)
     finally:
@@ -249,7 +341,7 @@ def test_sigterm_stops_a_busy_daemon_within_3_s_without_traceback(
             daemon.kill()
             daemon.communicate()
     assert (code, "Traceback" in stderr) == (0, False), stderr[-3000:]
-    assert seconds < SIGTERM_EXIT_S
+    assert seconds < SIGTERM_EXIT_S, stderr[-3000:]
     assert processes.wait_gone(tree, WORKER_EXIT_S) == set()
 
 
