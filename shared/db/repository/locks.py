@@ -38,8 +38,7 @@ class DirectoryLocks:
         The daemon reconciles the types it got and skips the others (an API scan or
         another daemon is on them). One connection holds them all.
         """
-        async with translated():
-            connection = await self._sessions.connect().start()
+        connection = await self._lock_connection()
         taken: list[str] = []
         try:
             async with translated():
@@ -48,7 +47,7 @@ class DirectoryLocks:
                         taken.append(key)
             yield taken
         finally:
-            await _release(connection, taken, commit=True)
+            await _release(connection, taken)
 
     @contextlib.asynccontextmanager
     async def directory_lock(
@@ -61,11 +60,7 @@ class DirectoryLocks:
         Only the lock statements are translated: an error of the body passes unchanged.
         """
         keys = sorted(set(directory_types))
-        async with translated():
-            connection = await self._sessions.connect().start()
-            # Session locks need no transaction; without one the connection is idle, not
-            # "idle in transaction" for the whole scan, which servers time out and kill.
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection = await self._lock_connection()
         taken: list[str] = []
         try:
             locked = True
@@ -76,14 +71,26 @@ class DirectoryLocks:
                         break
                     taken.append(key)
             if not locked:
-                await _release(connection, taken, commit=False)
+                await _release(connection, taken)
                 taken.clear()
             yield locked
         finally:
-            await _release(connection, taken, commit=False)
+            await _release(connection, taken)
+
+    async def _lock_connection(self) -> AsyncConnection:
+        """A connection of its own to hold session locks on, outside any transaction.
+
+        Session locks need no transaction; without one the connection is idle, not
+        "idle in transaction" for the whole scan or inbox file, which servers with
+        idle_in_transaction_session_timeout kill (and the lock with the session).
+        """
+        async with translated():
+            connection = await self._sessions.connect().start()
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+        return connection
 
 
-async def _release(connection: AsyncConnection, taken: list[str], *, commit: bool) -> None:
+async def _release(connection: AsyncConnection, taken: list[str]) -> None:
     """Unlock and give the connection back. A lost session has freed its locks already
     (PostgreSQL ends them with it), so a connection problem here is not an error."""
     try:
@@ -92,8 +99,6 @@ async def _release(connection: AsyncConnection, taken: list[str], *, commit: boo
                 await connection.execute(
                     text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": _lock(key)}
                 )
-            if commit:
-                await connection.commit()
     except Exception as error:
         if not is_connection_problem(error) and not isinstance(error, VideolibError):
             raise

@@ -1,0 +1,46 @@
+"""Scan locks on a real PostgreSQL: held by an idle session, never one left in a transaction."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from videolib.shared.db.repository import DirectoryLocks
+
+LockHolder = Callable[[DirectoryLocks], contextlib.AbstractAsyncContextManager[object]]
+
+
+def _free_locks(locks: DirectoryLocks) -> contextlib.AbstractAsyncContextManager[object]:
+    return locks.free_directory_locks(["videos", "inbox-file:a/b.mp4"])
+
+
+def _directory_lock(locks: DirectoryLocks) -> contextlib.AbstractAsyncContextManager[object]:
+    return locks.directory_lock(["videos"], wait=False)
+
+
+async def _states_of_advisory_lock_holders(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as connection:
+        result = await connection.execute(
+            text(
+                "SELECT DISTINCT a.state FROM pg_locks l"
+                " JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE l.locktype = 'advisory' AND l.granted"
+            )
+        )
+        return sorted(result.scalars())
+
+
+@pytest.mark.parametrize("hold", [_free_locks, _directory_lock], ids=["free", "directory"])
+async def test_a_held_lock_sits_on_an_idle_session_not_idle_in_transaction(
+    engine: AsyncEngine, hold: LockHolder
+) -> None:
+    # A server's idle_in_transaction_session_timeout kills "idle in transaction" sessions
+    # (and their locks with them); a lock held for a whole pass must not be on one.
+    async with hold(DirectoryLocks(engine)) as taken:
+        assert taken  # something was locked: the check below is about a real holder
+        assert await _states_of_advisory_lock_holders(engine) == ["idle"]
+    assert await _states_of_advisory_lock_holders(engine) == []
