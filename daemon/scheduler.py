@@ -388,13 +388,14 @@ class Scheduler:
     def _start_loops(self, watcher: Watcher, first_started: asyncio.Event) -> None:
         start = self.supervisor.start
         start("tick", self._tick)
-        for number in range(INGESTERS):
-            start(f"ingester-{number}", self._ingester)
+        for number in range(INGESTERS):  # an ingester ends once the daemon stops
+            start(f"ingester-{number}", self._ingester, may_end=lambda: self._stopping)
         start("actor", self._actor)
         start("reconciler", functools.partial(self._reconciler, first_started))
         start("watch_checker", functools.partial(self._watch_checker, watcher))
         start("poller", functools.partial(self._poller, watcher))
-        start("systemd_watchdog", self._systemd_watchdog)
+        # Off systemd (no interval) or once a loop was given up, it has nothing to do.
+        start("systemd_watchdog", self._systemd_watchdog, may_end=lambda: True)
         start("thumbnails", self.thumbnails.run)
 
     async def _drain(self) -> None:
