@@ -170,16 +170,22 @@ async def upload(request: web.Request) -> web.Response:
         return await _record(request, final, original, sha256, metadata)
     except BaseException:
         # Not recorded (database down, the client gone, a bug): the file goes too, unless
-        # a record of it exists, which is then the daemon's (it recorded the file first).
+        # a record of it exists (ours, its reply lost, or the daemon's, recorded first).
         await _remove_unrecorded(request, final)
         raise
 
 
 async def _remove_unrecorded(request: web.Request, final: Path) -> None:
     stored = request.app[LIBRARY].stored_path(final)
-    with contextlib.suppress(VideolibError):
+    try:
         if await request.app[VIDEOS].get_by_path(stored) is not None:
             return
+    except VideolibError as error:
+        # Unknown whether a record exists (an insert may have committed with its reply
+        # lost): deleting could leave a record without its file. An unrecorded file in
+        # the inbox is what the daemon's next pass settles, so keep it.
+        log.warning("upload_kept", path=stored, reason="record unknown", error=error.message)
+        return
     with contextlib.suppress(FileNotFoundError):
         final.unlink()
         log.info("upload_removed", path=stored, reason="not recorded")
