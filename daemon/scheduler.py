@@ -312,10 +312,14 @@ class Scheduler:
                 self.polls += 1
                 self.metrics.poll_walks.inc()
                 for top, snapshot in walked.items():
-                    if poll.looks_unmounted(last.get(top, {}), snapshot):
+                    # The inbox empties after every move out of it: never an unmount there.
+                    if top != inbox and poll.looks_unmounted(last.get(top, {}), snapshot):
                         # The reconciliation checks each type folder before marking missing.
+                        # Remembered empty, so this fires once, not every interval (a
+                        # share that comes back is then walked as files created).
                         log.warning("polled_folder_emptied", path=top, then="reconcile")
                         self._reconcile_now.set()
+                        last[top] = snapshot
                         continue
                     if top in last:
                         for event in poll.to_events(poll.diff(last[top], snapshot), root, inbox):
