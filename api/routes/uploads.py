@@ -27,6 +27,7 @@ from videolib.api.keys import CONFIG, LIBRARY, POOL, VIDEOS
 from videolib.api.openapi import operation
 from videolib.api.schemas import BadRequestError, UnsupportedMediaTypeError, parse
 from videolib.api.serialize import video_json
+from videolib.api.storage_errors import InsufficientStorageError
 from videolib.api.text import text_problem
 from videolib.shared.errors import ConflictError, VideolibError
 from videolib.shared.ingest import to_examined
@@ -47,13 +48,6 @@ class UploadTooLargeError(VideolibError):
 
     status = 413
     code = "payload_too_large"
-
-
-class InsufficientStorageError(VideolibError):
-    """The inbox's file system is full."""
-
-    status = 507
-    code = "insufficient_storage"
 
 
 def safe_name(client_name: str | None) -> str:

@@ -174,6 +174,59 @@ async def test_a_full_disk_is_a_507_and_leaves_nothing(
     assert await count_rows(engine) == 0
 
 
+@pytest.fixture
+def read_only_inbox(library_root: Path) -> Iterator[Path]:
+    """The inbox on a real read-only tmpfs: every write there fails with EROFS, even root's."""
+    inbox = library_root / "inbox"
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=256k", "tmpfs", str(inbox)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield inbox
+    finally:
+        subprocess.run(["umount", "-l", str(inbox)], check=True)
+
+
+async def test_a_read_only_inbox_is_a_storage_error_naming_it_not_a_database_one(
+    client: Client,
+    auth: dict[str, str],
+    engine: AsyncEngine,
+    read_only_inbox: Path,
+    tmp_path: Path,
+) -> None:
+    response = await client.post(UPLOAD, data=form(make_video(tmp_path / "a.mp4")), headers=auth)
+    assert response.status == 503, await response.text()
+    answer = await response.json()
+    assert answer["error"] == "storage_unavailable"
+    assert answer["message"].startswith(f"{read_only_inbox}/")  # the file it could not write
+    assert "Read-only file system" in answer["message"]
+    assert "Retry-After" not in response.headers  # no database wait was involved
+    assert list(read_only_inbox.iterdir()) == []
+    assert await count_rows(engine) == 0
+
+
+async def test_a_missing_inbox_is_a_storage_error_and_the_library_is_untouched(
+    client: Client,
+    auth: dict[str, str],
+    engine: AsyncEngine,
+    library_root: Path,
+    tmp_path: Path,
+) -> None:
+    (library_root / "inbox").rmdir()  # the inbox's share not there
+    response = await client.post(UPLOAD, data=form(make_video(tmp_path / "a.mp4")), headers=auth)
+    assert response.status == 503, await response.text()
+    answer = await response.json()
+    assert answer["error"] == "storage_unavailable"
+    assert answer["message"].startswith(f"{library_root / 'inbox'}/")
+    assert "No such file or directory" in answer["message"]
+    assert not (library_root / "inbox").exists()  # nothing created in its place
+    assert await count_rows(engine) == 0
+
+
 async def test_an_upload_the_daemon_recorded_first_answers_with_that_record(
     client: Client, auth: dict[str, str], engine: AsyncEngine, tmp_path: Path, library_root: Path
 ) -> None:
