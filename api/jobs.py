@@ -42,13 +42,17 @@ async def scan_now(app: web.Application, directory_type: str, skip_existing: boo
     async with app[LOCKS].directory_lock([directory_type], wait=False) as locked:
         if not locked:
             raise _busy(directory_type)
-        return await scan(
-            [directory_type],
-            library=app[LIBRARY],
-            repository=app[SCAN_WRITES],
-            pool=app[POOL],
-            skip_existing=skip_existing,
-        )
+        # The scan's statements are the work the caller asked for, as a job's are: a big
+        # directory's must not be cut by the per-call bound meant for a server that does
+        # not answer. The lock above stays bounded: taking it never waits.
+        with database_call_bound(None):
+            return await scan(
+                [directory_type],
+                library=app[LIBRARY],
+                repository=app[SCAN_WRITES],
+                pool=app[POOL],
+                skip_existing=skip_existing,
+            )
 
 
 async def start_job(app: web.Application, directory_type: str, skip_existing: bool) -> ScanJob:

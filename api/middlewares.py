@@ -18,6 +18,7 @@ from aiohttp.typedefs import Handler
 
 from videolib.api.auth import authenticate
 from videolib.api.keys import CONFIG, COUNTS, FLAG, METRICS, TOKENS
+from videolib.api.storage_errors import is_storage_error, storage_error
 from videolib.shared.db.repository import database_call_bound, translate
 from videolib.shared.errors import DatabaseUnavailableError, VideolibError
 from videolib.shared.logging import get_logger
@@ -105,6 +106,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 response.headers[name] = error.headers[name]
         return response
     except Exception as crash:
+        if is_storage_error(crash):  # a file's trouble, never "database unavailable"
+            reading = request.method in ("GET", "HEAD")
+            return _videolib_error_response(request, storage_error(crash, reading=reading), bound_s)
         # A driver error that reached a handler past the repository is still a 503.
         translated = translate(crash)
         if translated is not None:

@@ -317,10 +317,14 @@ class Scheduler:
                 self.polls += 1
                 self.metrics.poll_walks.inc()
                 for top, snapshot in walked.items():
-                    if poll.looks_unmounted(last.get(top, {}), snapshot):
+                    # The inbox empties after every move out of it: never an unmount there.
+                    if top != inbox and poll.looks_unmounted(last.get(top, {}), snapshot):
                         # The reconciliation checks each type folder before marking missing.
+                        # Remembered empty, so this fires once, not every interval (a
+                        # share that comes back is then walked as files created).
                         log.warning("polled_folder_emptied", path=top, then="reconcile")
                         self._reconcile_now.set()
+                        last[top] = snapshot
                         continue
                     if top in last:
                         for event in poll.to_events(poll.diff(last[top], snapshot), root, inbox):
@@ -395,13 +399,14 @@ class Scheduler:
     def _start_loops(self, watcher: Watcher, first_started: asyncio.Event) -> None:
         start = self.supervisor.start
         start("tick", self._tick)
-        for number in range(INGESTERS):
-            start(f"ingester-{number}", self._ingester)
+        for number in range(INGESTERS):  # an ingester ends once the daemon stops
+            start(f"ingester-{number}", self._ingester, may_end=lambda: self._stopping)
         start("actor", self._actor)
         start("reconciler", functools.partial(self._reconciler, first_started))
         start("watch_checker", functools.partial(self._watch_checker, watcher))
         start("poller", functools.partial(self._poller, watcher))
-        start("systemd_watchdog", self._systemd_watchdog)
+        # Off systemd (no interval) or once a loop was given up, it has nothing to do.
+        start("systemd_watchdog", self._systemd_watchdog, may_end=lambda: True)
         start("thumbnails", self.thumbnails.run)
 
     async def _drain(self, stop_by: float) -> None:

@@ -5,7 +5,9 @@ thumbnails, systemd watchdog) must never die silently while /readyz still says r
 (issue 10 §4). Each runs under one `Supervisor`:
 
 - an exception is logged with its traceback (`loop_crashed`) and counted in
-  `videolib_daemon_loop_crashes_total{loop=...}`;
+  `videolib_daemon_loop_crashes_total{loop=...}`; so is a loop that returns while it
+  was not registered as allowed to end (`may_end`): a loop that is gone does no work
+  either, whether it raised or returned;
 - the loop is started again after a delay that doubles per recent crash;
 - a loop that crashed `max_crashes` times within `window_s` is given up: the supervisor
   calls `on_give_up`, and the daemon stops answering ready, stops the systemd watchdog
@@ -81,6 +83,13 @@ def decide(crashes: Sequence[float], now: float, policy: RestartPolicy) -> Resta
     return Restart(min(delay, policy.max_delay_s))
 
 
+class LoopEndedError(Exception):
+    """A loop returned although nothing allowed it to end: a crash without an exception."""
+
+    def __init__(self, loop: str) -> None:
+        super().__init__(f"loop {loop} returned without being stopped")
+
+
 class LoopFailedError(Exception):
     """A background loop kept crashing; the daemon stops so that it is restarted."""
 
@@ -107,19 +116,29 @@ class Supervisor:
         #: Set once a loop was given up; the daemon is then not ready.
         self.failure: LoopFailedError | None = None
 
-    def start(self, name: str, factory: LoopFactory) -> None:
-        """Run `factory()` as loop `name`, again after each crash, until cancelled."""
+    def start(
+        self, name: str, factory: LoopFactory, *, may_end: Callable[[], bool] = lambda: False
+    ) -> None:
+        """Run `factory()` as loop `name`, again after each crash, until cancelled.
+
+        A return counts as a crash unless `may_end()` says the loop is allowed to end
+        then (the systemd watchdog off systemd; an ingester once the daemon stops).
+        """
         self._crashes.labels(name)  # the series exists at 0 before any crash
-        task = asyncio.create_task(self._supervise(name, factory), name=f"loop:{name}")
+        task = asyncio.create_task(self._supervise(name, factory, may_end), name=f"loop:{name}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _supervise(self, name: str, factory: LoopFactory) -> None:
+    async def _supervise(
+        self, name: str, factory: LoopFactory, may_end: Callable[[], bool]
+    ) -> None:
         history = self._history.setdefault(name, deque(maxlen=max(self.policy.max_crashes, 1)))
         while True:
             try:
                 await factory()
-                log.debug("loop_finished", loop=name)  # e.g. the watchdog, not under systemd
+                if not may_end():
+                    raise LoopEndedError(name)
+                log.debug("loop_finished", loop=name)
                 return
             except Exception as error:  # CancelledError is a BaseException: it propagates
                 if cancelling():

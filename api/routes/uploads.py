@@ -27,6 +27,7 @@ from videolib.api.keys import CONFIG, LIBRARY, POOL, VIDEOS
 from videolib.api.openapi import operation
 from videolib.api.schemas import BadRequestError, UnsupportedMediaTypeError, parse
 from videolib.api.serialize import video_json
+from videolib.api.storage_errors import InsufficientStorageError
 from videolib.api.text import text_problem
 from videolib.shared.errors import ConflictError, VideolibError
 from videolib.shared.ingest import to_examined
@@ -47,13 +48,6 @@ class UploadTooLargeError(VideolibError):
 
     status = 413
     code = "payload_too_large"
-
-
-class InsufficientStorageError(VideolibError):
-    """The inbox's file system is full."""
-
-    status = 507
-    code = "insufficient_storage"
 
 
 def safe_name(client_name: str | None) -> str:
@@ -170,16 +164,22 @@ async def upload(request: web.Request) -> web.Response:
         return await _record(request, final, original, sha256, metadata)
     except BaseException:
         # Not recorded (database down, the client gone, a bug): the file goes too, unless
-        # a record of it exists, which is then the daemon's (it recorded the file first).
+        # a record of it exists (ours, its reply lost, or the daemon's, recorded first).
         await _remove_unrecorded(request, final)
         raise
 
 
 async def _remove_unrecorded(request: web.Request, final: Path) -> None:
     stored = request.app[LIBRARY].stored_path(final)
-    with contextlib.suppress(VideolibError):
+    try:
         if await request.app[VIDEOS].get_by_path(stored) is not None:
             return
+    except VideolibError as error:
+        # Unknown whether a record exists (an insert may have committed with its reply
+        # lost): deleting could leave a record without its file. An unrecorded file in
+        # the inbox is what the daemon's next pass settles, so keep it.
+        log.warning("upload_kept", path=stored, reason="record unknown", error=error.message)
+        return
     with contextlib.suppress(FileNotFoundError):
         final.unlink()
         log.info("upload_removed", path=stored, reason="not recorded")

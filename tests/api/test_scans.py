@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import structlog
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.conftest import Client
@@ -206,3 +206,49 @@ async def test_a_job_cut_off_from_the_database_ends_failed_with_the_reason(
     assert job["finishedAt"] is not None
     assert job["result"]["created"] <= recorded < FILES  # what was written stays
     assert recorded >= 50
+
+
+async def test_sync_scan_statements_are_not_cut_by_the_request_call_bound(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+    api_config: Config,
+    engine: AsyncEngine,
+    auth: dict[str, str],
+    library_root: Path,
+) -> None:
+    """A scan's write that legitimately takes longer than api.database_timeout_seconds
+    (here: it waits for another session's table lock) finishes; no 503."""
+    bound_s = 0.5
+    client = await aiohttp_client(
+        create_app(api_config.replace("api", database_timeout_seconds=bound_s), engine)
+    )
+    make_video(library_root / "videos" / "slow.mp4")
+    async with engine.connect() as blocker:
+        transaction = await blocker.begin()
+        # Reads go on; the scan's writes wait until this transaction ends.
+        await blocker.execute(text("LOCK TABLE videos IN EXCLUSIVE MODE"))
+        request = asyncio.create_task(
+            client.post(SCAN, json={"directoryType": "videos"}, headers=auth)
+        )
+
+        async def write_waited_past_the_bound() -> bool:
+            if request.done():
+                return True  # old behaviour: cut with 503 after `bound_s`
+            async with engine.connect() as watcher:
+                waiting = await watcher.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE wait_event_type = 'Lock' AND query ILIKE '%videos%'"
+                        " AND now() - query_start > make_interval(secs => :s)"
+                    ),
+                    {"s": 4 * bound_s},
+                )
+            return bool(waiting)
+
+        await eventually(write_waited_past_the_bound, what="the scan's write to wait")
+        await transaction.rollback()
+    response = await request
+    assert response.status == 200, await response.text()
+    assert (await response.json())["created"] == 1
+    async with engine.connect() as connection:
+        paths = (await connection.scalars(select(videos.c.path))).all()
+    assert paths == ["videos/slow.mp4"]

@@ -6,18 +6,24 @@ import asyncio
 import io
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.conftest import Client, insert_rows, row
 from tests.api.test_inputs import NUL, count_rows
+from tests.daemon.harness import eventually
+from tests.daemon.proxy import CuttableProxy
+from tests.daemon.test_failures import socket_of
 from tests.media import make_video
 from videolib.api.app import create_app
 from videolib.shared.config import Config
+from videolib.shared.db.engine import open_engine
 
 UPLOAD = "/api/media/upload/single"
 
@@ -168,6 +174,59 @@ async def test_a_full_disk_is_a_507_and_leaves_nothing(
     assert await count_rows(engine) == 0
 
 
+@pytest.fixture
+def read_only_inbox(library_root: Path) -> Iterator[Path]:
+    """The inbox on a real read-only tmpfs: every write there fails with EROFS, even root's."""
+    inbox = library_root / "inbox"
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=256k", "tmpfs", str(inbox)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield inbox
+    finally:
+        subprocess.run(["umount", "-l", str(inbox)], check=True)
+
+
+async def test_a_read_only_inbox_is_a_storage_error_naming_it_not_a_database_one(
+    client: Client,
+    auth: dict[str, str],
+    engine: AsyncEngine,
+    read_only_inbox: Path,
+    tmp_path: Path,
+) -> None:
+    response = await client.post(UPLOAD, data=form(make_video(tmp_path / "a.mp4")), headers=auth)
+    assert response.status == 503, await response.text()
+    answer = await response.json()
+    assert answer["error"] == "storage_unavailable"
+    assert answer["message"].startswith(f"{read_only_inbox}/")  # the file it could not write
+    assert "Read-only file system" in answer["message"]
+    assert "Retry-After" not in response.headers  # no database wait was involved
+    assert list(read_only_inbox.iterdir()) == []
+    assert await count_rows(engine) == 0
+
+
+async def test_a_missing_inbox_is_a_storage_error_and_the_library_is_untouched(
+    client: Client,
+    auth: dict[str, str],
+    engine: AsyncEngine,
+    library_root: Path,
+    tmp_path: Path,
+) -> None:
+    (library_root / "inbox").rmdir()  # the inbox's share not there
+    response = await client.post(UPLOAD, data=form(make_video(tmp_path / "a.mp4")), headers=auth)
+    assert response.status == 503, await response.text()
+    answer = await response.json()
+    assert answer["error"] == "storage_unavailable"
+    assert answer["message"].startswith(f"{library_root / 'inbox'}/")
+    assert "No such file or directory" in answer["message"]
+    assert not (library_root / "inbox").exists()  # nothing created in its place
+    assert await count_rows(engine) == 0
+
+
 async def test_an_upload_the_daemon_recorded_first_answers_with_that_record(
     client: Client, auth: dict[str, str], engine: AsyncEngine, tmp_path: Path, library_root: Path
 ) -> None:
@@ -216,3 +275,64 @@ async def test_a_malformed_multipart_header_is_a_400(
     assert response.status == 400, await response.text()
     assert (await response.json())["message"].startswith("body: malformed multipart")
     assert inbox_files(library_root) == []
+
+
+class ReplyLosingProxy(CuttableProxy):
+    """Passes the upload's COMMIT of its insert to the server, then cuts every connection
+    and refuses new ones before the reply comes back: the row is committed, the API
+    cannot tell (nor, at once, look it up)."""
+
+    def __init__(self, socket_path: str) -> None:
+        super().__init__(socket_path)
+        self.lost = asyncio.Event()
+
+    async def _up(
+        self,
+        reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+        client: asyncio.StreamWriter,
+    ) -> None:
+        inserted = False
+        while data := await reader.read(65536):
+            inserted = inserted or b"INSERT INTO videos" in data
+            up_writer.write(data)
+            if inserted and b"COMMIT" in data and not self.lost.is_set():
+                # No await between the COMMIT leaving and the cut: the reply cannot pass.
+                client.transport.abort()
+                assert self._server is not None
+                self._server.close()
+                for pipe in self._pipes:
+                    pipe.cancel()
+                self.lost.set()
+                return
+            await up_writer.drain()
+
+
+async def test_an_upload_whose_commit_reply_is_lost_keeps_its_file_beside_its_record(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+    api_config: Config,
+    database_url: URL,
+    engine: AsyncEngine,
+    auth: dict[str, str],
+    tmp_path: Path,
+    library_root: Path,
+) -> None:
+    proxy = ReplyLosingProxy(socket_of(database_url))
+    await proxy.start()
+    via_proxy = database_url.set(host="127.0.0.1", port=proxy.port, query={})
+    async with open_engine(via_proxy, pool_size=2) as lossy:
+        client = await aiohttp_client(create_app(api_config, lossy))
+        clip = make_video(tmp_path / "clip.mp4")
+        response = await client.post(UPLOAD, data=form(clip), headers=auth)
+        assert proxy.lost.is_set()  # the test did what it says: the reply was lost
+        # The API cannot know the outcome: a 503 the client may retry...
+        assert response.status == 503, await response.text()
+        assert (await response.json())["error"] == "database_unavailable"
+    await proxy.cut()
+
+    # ...and the committed record still has its file (the daemon's pass settles the rest).
+    async def recorded() -> bool:  # the server commits as it reads the COMMIT: at once
+        return await count_rows(engine) == 1
+
+    await eventually(recorded, what="the committed row")
+    assert inbox_files(library_root) == ["clip.mp4"]

@@ -38,7 +38,7 @@ class CuttableProxy:
         try:
             up_reader, up_writer = await asyncio.open_unix_connection(self.socket_path)
             try:
-                await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+                await asyncio.gather(self._up(reader, up_writer, writer), _pipe(up_reader, writer))
             finally:
                 up_writer.close()
         except (OSError, asyncio.CancelledError):
@@ -46,6 +46,15 @@ class CuttableProxy:
         finally:
             writer.close()
             self._pipes.discard(task)
+
+    async def _up(
+        self,
+        reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+        _client: asyncio.StreamWriter,
+    ) -> None:
+        """Client to server (a subclass may watch what passes and cut the client off)."""
+        await _pipe(reader, up_writer)
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -5,14 +5,23 @@ from __future__ import annotations
 import errno
 import shutil
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
+from structlog.testing import capture_logs
 
-from tests.daemon.harness import eventually, fast, listed, rows, running_service
+from tests.daemon.harness import (
+    ObservedScheduler,
+    eventually,
+    fast,
+    listed,
+    rows,
+    running_service,
+)
 from tests.media import make_video
 from videolib.daemon import watch
 from videolib.daemon.scheduler import WATCH_CHECK_S
@@ -102,3 +111,63 @@ async def test_inotify_limit_while_running_switches_to_polling_and_its_timing(
         # Well within the 30 s close-event stall a polled write waited for before.
         [video] = await eventually(moved_in, 20, "the polled inbox file in the library")
     assert video.path == "videos/late.mp4" and video.is_valid
+
+
+def _emptied_warnings(logs: list[MutableMapping[str, Any]]) -> list[str]:
+    return [str(e["path"]) for e in logs if e["event"] == "polled_folder_emptied"]
+
+
+async def _walks(service: ObservedScheduler, more: int) -> None:
+    walks = service.polls
+
+    async def walked() -> bool:
+        return service.polls >= walks + more
+
+    await eventually(walked, 20, f"{more} more walks")
+
+
+async def test_an_inbox_emptied_by_its_moves_starts_no_reconcile_storm(
+    config: Config, database_url: URL, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    # Polling mode with the inbox outside the library: the inbox is its own polled folder,
+    # empty again after each move out of it. That is no unmount.
+    inbox = tmp_path / "elsewhere" / "inbox"
+    inbox.mkdir(parents=True)
+    config = fast(config.replace("library", inbox=inbox), polling=True)
+    original = make_video(tmp_path / "drop.mp4", seconds=0.5)
+    async with running_service(config, database_url) as service:
+        with capture_logs() as logs:
+            shutil.copyfile(original, inbox / "drop.mp4")
+
+            async def moved_in() -> list[Any]:
+                return [v for v in await rows(engine) if v.original_filename == "drop.mp4"]
+
+            await eventually(moved_in, 20, "the inbox file in the library")
+            assert list(inbox.iterdir()) == []
+            await _walks(service, 1)  # a walk that saw the inbox empty
+            reconciled = service.reconciled
+            await _walks(service, 5)
+            assert service.reconciled == reconciled  # no pass per poll interval
+        assert _emptied_warnings(logs) == []
+
+
+async def test_an_emptied_library_folder_starts_one_reconcile_not_one_per_poll(
+    config: Config, database_url: URL, engine: AsyncEngine, library_root: Path, tmp_path: Path
+) -> None:
+    original = make_video(tmp_path / "drop.mp4", seconds=0.5)
+    async with running_service(fast(config, polling=True), database_url) as service:
+        shutil.copyfile(original, library_root / "videos" / "drop.mp4")
+        await listed(engine, "videos/drop.mp4", timeout=15)
+        await _walks(service, 1)  # a walk that saw the file
+        with capture_logs() as logs:
+            reconciled = service.reconciled
+            (library_root / "videos" / "drop.mp4").unlink()  # as a share unmounted looks
+            await _walks(service, 6)
+
+            async def one_more_pass() -> bool:
+                return service.reconciled > reconciled
+
+            await eventually(one_more_pass, 20, "the reconcile the emptying asked for")
+            await _walks(service, 5)  # the folder is still empty: no pass per walk
+            assert service.reconciled == reconciled + 1
+        assert _emptied_warnings(logs) == [str(library_root)]

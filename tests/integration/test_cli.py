@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy.engine import URL
 
 from tests.media import make_text_file_named, make_video
+from videolib.shared.db.engine import open_engine
+from videolib.shared.db.repository import DirectoryLocks
 from videolib.shared.tokens import verify_token
 
 SECRET = "cli-test-secret-" + "x" * 32
@@ -183,3 +185,33 @@ def test_token_url_is_a_login_link(env: dict[str, str]) -> None:
     assert result.stdout.startswith(prefix)
     claims = verify_token(result.stdout.strip().removeprefix(prefix), SECRET)
     assert claims.role == "SUPER_ADMIN"
+
+
+async def test_a_scan_waiting_longer_than_the_command_timeout_for_its_lock_goes_on(
+    env: dict[str, str], database_url: URL, library_root: Path, tmp_path: Path
+) -> None:
+    # A daemon reconcile holds the lock of `videos` for longer than the command timeout:
+    # the CLI scan waits for it (tries, no statement blocking that long), then scans.
+    command_timeout_s = 1.0
+    config = tmp_path / "videolib.toml"
+    config.write_text(f"[database]\ncommand_timeout_seconds = {command_timeout_s}\n")
+    make_video(library_root / "videos" / "one.mp4")
+    async with open_engine(database_url, pool_size=2) as engine:
+        async with DirectoryLocks(engine).directory_lock(["videos"], wait=False) as held:
+            assert held
+            scan = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "videolib.shared.commands.cli", "scan", "videos",
+                env={**os.environ, **env, "VIDEOLIB_CONFIG": str(config)},
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            assert scan.stderr is not None and scan.stdout is not None
+            said = await asyncio.wait_for(scan.stderr.readline(), 60)
+            assert b"another scan of these types is running; waiting for it" in said
+            # Still waiting well past the command timeout (before: exit 3 "database
+            # unavailable" when the blocking pg_advisory_lock was cut).
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(scan.wait(), 4 * command_timeout_s)
+        out, err = await asyncio.wait_for(scan.communicate(), 60)
+    assert scan.returncode == 0, err.decode()
+    assert "- Created 1 new records" in out.decode()

@@ -10,6 +10,7 @@ from structlog.testing import capture_logs
 
 from videolib.daemon.supervision import (
     GiveUp,
+    LoopEndedError,
     LoopFailedError,
     Restart,
     RestartPolicy,
@@ -146,3 +147,51 @@ async def test_stop_is_bounded_when_a_loop_swallows_its_cancellation() -> None:
         await asyncio.wait_for(supervisor.stop(timeout_s=0.1), 10)
     assert [e["event"] for e in logs] == ["loop_ignored_stop"]
     release.set()
+
+
+async def test_a_loop_that_returns_unexpectedly_is_a_crash_restarted_then_given_up() -> None:
+    crashes = Counter("crashes", "test", ["loop"], registry=CollectorRegistry())
+    gave_up = asyncio.Event()
+    supervisor = Supervisor(
+        crashes,
+        policy=RestartPolicy(first_delay_s=0.001, max_delay_s=0.01, max_crashes=3, window_s=60),
+        on_give_up=lambda _failure: gave_up.set(),
+        clock=FakeClock(),
+    )
+    runs = 0
+
+    async def returns() -> None:
+        nonlocal runs
+        runs += 1
+
+    with capture_logs() as logs:
+        supervisor.start("quits", returns)
+        await asyncio.wait_for(gave_up.wait(), 10)
+    await supervisor.stop()
+    assert runs == 3
+    assert crashes.labels("quits")._value.get() == 3
+    assert supervisor.failure is not None and supervisor.failure.loop == "quits"
+    assert isinstance(supervisor.failure.error, LoopEndedError)
+    assert "returned without being stopped" in str(supervisor.failure)
+    crashed = [e for e in logs if e["event"] == "loop_crashed"]
+    assert [e["loop"] for e in crashed] == ["quits"] * 3
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+async def test_a_loop_allowed_to_end_ends_without_a_crash(allowed: bool) -> None:
+    crashes = Counter("crashes", "test", ["loop"], registry=CollectorRegistry())
+    supervisor = Supervisor(crashes, policy=RestartPolicy(first_delay_s=60.0))
+    ended = asyncio.Event()
+
+    async def returns() -> None:
+        ended.set()
+
+    supervisor.start("ends", returns, may_end=lambda: allowed)
+    await asyncio.wait_for(ended.wait(), 10)
+    for _ in range(100):  # let the supervisor see the return (no timing: a bounded spin)
+        if crashes.labels("ends")._value.get() or not supervisor._tasks:
+            break
+        await asyncio.sleep(0.01)
+    assert crashes.labels("ends")._value.get() == (0 if allowed else 1)
+    assert (not supervisor._tasks) is allowed  # ended for good, or waiting to restart
+    await supervisor.stop()
