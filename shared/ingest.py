@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from videolib.shared.db.failures import FailureRepository, WorkerFailure
 from videolib.shared.db.records import ExaminedFile, Fingerprint, WriteOutcome
-from videolib.shared.db.repository import WRITE_BATCH, VideoRepository
+from videolib.shared.db.repository import WRITE_BATCH, FailureRepository, VideoRepository
 from videolib.shared.db.repository.videos import FINGERPRINT_PAGE
-from videolib.shared.decisions import Examine, decide_rescan
+from videolib.shared.decisions import Examine, WorkerFailure, decide_rescan
 from videolib.shared.errors import PathError
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger

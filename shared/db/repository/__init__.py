@@ -15,6 +15,7 @@ from .errors import (
     translate_errors,
     translated,
 )
+from .failures import FailureRepository
 from .listing import (
     DEFERRED_JOIN_FROM,
     SORT_COLUMNS,
@@ -37,6 +38,7 @@ __all__ = [
     "AdminVideoRepository",
     "DirectoryLocks",
     "DuplicateGroup",
+    "FailureRepository",
     "Fault",
     "ScanJob",
     "ScanJobRepository",

@@ -1,7 +1,7 @@
 """Statements on `examination_failures`: files that crashed or hung a worker.
 
-Kept in a module of its own beside the repository: scans read the failures of the types
-they walk and remember (or forget) them batch by batch, after the batch is written.
+Scans read the failures of the types they walk and remember (or forget) them batch by
+batch, after the batch is written.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from videolib.shared.db.records import ExaminedFile
-from videolib.shared.db.repository import translate_errors
 from videolib.shared.db.schema import examination_failures as failures
 from videolib.shared.decisions import WorkerFailure, failure_backoff
+
+from .errors import translate_errors
 
 
 class FailureRepository:
