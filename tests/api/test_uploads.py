@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from tests.daemon.harness import eventually
 from tests.daemon.proxy import CuttableProxy
 from tests.daemon.test_failures import socket_of
 from tests.media import make_video
+from tests.mounts import tmpfs
 from videolib.api.app import create_app
 from videolib.shared.config import Config
 from videolib.shared.db.engine import open_engine
@@ -146,18 +146,8 @@ async def test_client_cut_mid_stream_leaves_nothing(
 @pytest.fixture
 def small_inbox(library_root: Path) -> Iterator[Path]:
     """The inbox on a real 256 KiB tmpfs, so a write fails with ENOSPC."""
-    inbox = library_root / "inbox"
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(inbox)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with tmpfs(library_root / "inbox", "256k") as inbox:
         yield inbox
-    finally:
-        subprocess.run(["umount", "-l", str(inbox)], check=True)
 
 
 async def test_a_full_disk_is_a_507_and_leaves_nothing(
@@ -177,18 +167,8 @@ async def test_a_full_disk_is_a_507_and_leaves_nothing(
 @pytest.fixture
 def read_only_inbox(library_root: Path) -> Iterator[Path]:
     """The inbox on a real read-only tmpfs: every write there fails with EROFS, even root's."""
-    inbox = library_root / "inbox"
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=256k", "tmpfs", str(inbox)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with tmpfs(library_root / "inbox", "256k", read_only=True) as inbox:
         yield inbox
-    finally:
-        subprocess.run(["umount", "-l", str(inbox)], check=True)
 
 
 async def test_a_read_only_inbox_is_a_storage_error_naming_it_not_a_database_one(

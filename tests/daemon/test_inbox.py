@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from structlog.testing import capture_logs
 from tests.daemon.harness import eventually, fast, rows, running_service, sha256
 from tests.daemon.proxy import CuttableProxy
 from tests.media import make_video
+from tests.mounts import tmpfs
 from videolib.daemon.moving import INCOMING_PREFIX
 from videolib.daemon.scheduler import JOURNAL_DIR, Scheduler
 from videolib.shared.config import Config
@@ -37,23 +37,6 @@ from videolib.shared.media.names import DIRECTORY_TYPES
 from videolib.shared.runtime import examiner_pool
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@contextlib.contextmanager
-def tmpfs(mountpoint: Path, size: str) -> Iterator[Path]:
-    """A small tmpfs at `mountpoint`: another file system than the test's tmp_path."""
-    mountpoint.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", os.fspath(mountpoint)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", os.fspath(mountpoint)], check=False)
 
 
 def on_disk(folder: Path) -> list[str]:
