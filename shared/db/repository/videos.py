@@ -86,15 +86,6 @@ class VideoReader:
         return _fingerprints(result)
 
     @translate_errors
-    async def fingerprints_under(self, directory_types: Iterable[str]) -> dict[str, Fingerprint]:
-        """Every recorded path of these directory types with its fingerprint: one query."""
-        async with self.engine.connect() as connection:
-            result = await connection.execute(
-                _fingerprint_query().where(videos.c.directory_type.in_(list(directory_types)))
-            )
-        return _fingerprints(result)
-
-    @translate_errors
     async def fingerprint_page(
         self, directory_type: str, after: str | None, limit: int = FINGERPRINT_PAGE
     ) -> list[tuple[str, Fingerprint]]:
