@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -32,12 +33,16 @@ async def reconciled_again(service: ObservedScheduler) -> None:
     await eventually(done, 60, "another reconciliation")
 
 
+@pytest.mark.parametrize("polling", [False, True], ids=["inotify", "polling"])
 async def test_trash_and_restore_under_a_running_daemon_record_nothing_wrong(
-    config: Config, database_url: URL, engine: AsyncEngine, library_root: Path
+    config: Config, database_url: URL, engine: AsyncEngine, library_root: Path, polling: bool
 ) -> None:
     trash = Trash(Library.from_config(config), TrashRepository(engine), config.thumbnail_dir)
-    async with running_service(fast(config), database_url) as service:
+    async with running_service(fast(config, polling=polling), database_url) as service:
+        # Two files: the poller takes a folder emptied at once for an unmount (daemon/poll.py).
+        make_video(library_root / "studios" / "other.mp4")
         make_video(library_root / "videos" / "clip.mp4")
+        other = await listed(engine, "studios/other.mp4")
         video = await listed(engine, "videos/clip.mp4")
         await eventually(lambda: _idle(service), 30, "the drop to be handled")
 
@@ -53,7 +58,8 @@ async def test_trash_and_restore_under_a_running_daemon_record_nothing_wrong(
         await reconciled_again(service)
         after_trash = await rows(engine)
         assert [(v.id, v.path, v.invalid_reason) for v in after_trash] == [
-            (video.id, trashed.path, "trashed")
+            (video.id, trashed.path, "trashed"),
+            (other.id, "studios/other.mp4", None),
         ]
 
         since = len(service.received)
@@ -67,7 +73,8 @@ async def test_trash_and_restore_under_a_running_daemon_record_nothing_wrong(
         await reconciled_again(service)
         final = await rows(engine)
         assert [(v.id, v.path, v.is_valid, v.file_hash) for v in final] == [
-            (video.id, "videos/clip.mp4", True, video.file_hash)
+            (other.id, "studios/other.mp4", True, other.file_hash),
+            (video.id, "videos/clip.mp4", True, video.file_hash),
         ]
 
 
