@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -152,14 +153,15 @@ class DeleteQuery(ApiModel):
     #: "trash": move the video's file to the library's trash too (restorable).
     file: Literal["trash"] | None = None
 
-    @model_validator(mode="after")
-    def _one_kind(self) -> DeleteQuery:
-        if self.permanent and self.file is not None:
+    @field_validator("file")
+    @classmethod
+    def _one_kind(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("permanent"):
             raise ValueError(
-                "permanent: give permanent=true (drop an invalid record) or file=trash "
-                "(trash the file, keep the record restorable), not both"
+                "give file=trash (trash the file, keep the record restorable) or "
+                "permanent=true (drop an invalid record), not both"
             )
-        return self
+        return value
 
 
 def clean_tags(tags: list[str] | None) -> list[str] | None:

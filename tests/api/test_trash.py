@@ -131,7 +131,8 @@ async def test_bad_trash_requests_are_4xx_json(
     assert (await response.json())["message"].startswith("file:")
     response = await client.delete(f"{URL}/{video['id']}?file=trash&permanent=true", headers=auth)
     assert response.status == 400
-    assert "not both" in (await response.json())["message"]
+    message = (await response.json())["message"]
+    assert message.startswith("file:") and "not both" in message
     missing = "00000000-0000-0000-0000-000000000000"
     assert (await trash(client, auth, missing)).status == 404
     assert (await client.post(f"{URL}/{missing}/restore", headers=auth)).status == 404
