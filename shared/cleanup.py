@@ -20,7 +20,7 @@ from typing import Literal
 from videolib.shared.db.records import Video
 from videolib.shared.errors import PathError, VideolibError
 from videolib.shared.logging import get_logger
-from videolib.shared.trash import Trash
+from videolib.shared.trash import Move, Trash
 
 log = get_logger(__name__)
 
@@ -120,11 +120,10 @@ class Cleanup:
 
     async def _apply_one(self, selection: Selection, item: Seen, before: datetime) -> ItemReport:
         sizes: dict[str, int | None] = {}
+        moves: list[Move] = []
 
         def act(video: Video) -> str | None:
-            if video.updated_at != item.updated_at and _millis(video.updated_at) != _millis(
-                item.updated_at
-            ):
+            if _millis(video.updated_at) != _millis(item.updated_at):
                 raise _Skipped("changed since the list")
             decision = decide(video.invalid_reason, _present(self.trash, video.path))
             if isinstance(decision, Skip):
@@ -132,12 +131,13 @@ class Cleanup:
             if isinstance(decision, DropOnly):
                 return None
             sizes["size"] = _size(self.trash, video.path)
-            return self.trash.move_file_in(video.path)
+            return self.trash.move_file_in(video.path, moves)
 
         try:
-            dropped = await self.trash.repository.drop_if_still(
-                item.id, selection.reasons, before, act
-            )
+            with self.trash.undone_on_failure(moves):
+                dropped = await self.trash.repository.drop_if_still(
+                    item.id, selection.reasons, before, act
+                )
         except _Skipped as skipped:
             return ItemReport(item.id, "skipped", reason=skipped.message)
         except VideolibError as error:

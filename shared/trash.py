@@ -11,11 +11,12 @@ copied: a trash that copies could fill a disk or leave two copies after a crash.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +39,8 @@ from videolib.shared.trash_paths import (
 log = get_logger(__name__)
 
 Clock = Callable[[], datetime]
+#: A rename done: (from, to).
+Move = tuple[Path, Path]
 
 
 def utc_now() -> datetime:
@@ -74,7 +77,15 @@ class Trash:
 
     async def trash(self, video_id: uuid.UUID) -> Video:
         """Move a video's file to the trash; its record says so (restorable, same id)."""
-        trashed = await self.repository.trash(video_id, self._free_target, self._move_in)
+        moves: list[Move] = []
+        with self.undone_on_failure(moves):
+            trashed = await self.repository.trash(
+                video_id,
+                self._free_target,
+                lambda video, target: self._rename(
+                    self.library.absolute(video.path), self.library.root / target, moves
+                ),
+            )
         if trashed is None:
             raise NotFoundError(f"{video_id}: no such video")
         log.info(
@@ -84,21 +95,49 @@ class Trash:
 
     async def restore(self, video_id: uuid.UUID) -> Video:
         """Move a trashed file back to its path; the record is valid again, same id."""
-        restored = await self.repository.restore(video_id, self._check_restorable, self._move_out)
+        moves: list[Move] = []
+        with self.undone_on_failure(moves):
+            restored = await self.repository.restore(
+                video_id,
+                self._check_restorable,
+                lambda video: self._rename(
+                    self.library.root / video.path, self._original(video), moves
+                ),
+            )
         if restored is None:
             raise NotFoundError(f"{video_id}: no such video")
         log.info("video_restored", video_id=str(video_id), path=restored.path)
         return restored
 
-    def move_file_in(self, stored_path: str) -> str | None:
+    def move_file_in(self, stored_path: str, moves: list[Move]) -> str | None:
         """Move the file at a stored path to the trash (blocking); its trash path, or None
         when there is no file there. Raises TrashRefusedError."""
         source = self.library.absolute(stored_path)
         if not os.path.lexists(source):
             return None
         target = self._free_path(stored_path)
-        self._rename(source, self.library.root / target, stored_path)
+        self._rename(source, self.library.root / target, moves)
         return target
+
+    @contextlib.contextmanager
+    def undone_on_failure(self, moves: list[Move]) -> Iterator[None]:
+        """The renames made in the body, moved back if it fails (its transaction did not
+        commit, as far as we know: the database went away, the call timed out).
+
+        Should the commit have gone through with its reply lost, the record then points at
+        where the file was; nothing is lost either way, and the daemon settles the record
+        (marks it missing, or finds the file back at its path).
+        """
+        try:
+            yield
+        except BaseException:
+            for source, target in reversed(moves):
+                try:
+                    rename_no_replace(target, source)
+                    log.warning("trash_move_undone", path=str(source))
+                except OSError as error:
+                    log.error("trash_move_not_undone", path=str(target), error=str(error))
+            raise
 
     def remove_thumbnail_of(self, video_id: uuid.UUID) -> None:
         remove_thumbnail(self.thumbnail_dir, video_id)
@@ -163,9 +202,6 @@ class Trash:
             attempt += 1
         return trash_path(stored_path, day, attempt)
 
-    def _move_in(self, video: Video, target: str) -> None:
-        self._rename(self.library.absolute(video.path), self.library.root / target, video.path)
-
     def _check_restorable(self, video: Video) -> None:
         if not is_trash_path(video.path):
             raise TrashRefusedError(f"{video.path}: not a path in the trash")
@@ -175,27 +211,37 @@ class Trash:
         if os.path.lexists(original):
             raise TrashRefusedError(f"{video.trashed_from}: cannot restore: a file is there now")
 
-    def _move_out(self, video: Video) -> None:
-        self._rename(self.library.root / video.path, self._original(video), video.path)
-
     def _original(self, video: Video) -> Path:
         try:
             return self.library.absolute(video.trashed_from or "")
         except PathError as error:
             raise TrashRefusedError(f"{video.trashed_from}: {error.reason}") from None
 
-    def _rename(self, source: Path, target: Path, shown: str) -> None:
+    def _rename(self, source: Path, target: Path, moves: list[Move]) -> None:
+        """Rename without replacing, remembered in `moves`; errors name stored paths only."""
         # Blocking, on purpose, on the loop: one rename, and a cancellation between the
         # rename and learning its result would leave the file's place unknown.
+        shown = self._shown(source)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             rename_no_replace(source, target)
         except FileExistsError:
-            raise TrashRefusedError(f"{shown}: the target exists: {target}") from None
+            raise TrashRefusedError(f"{shown}: {self._shown(target)} exists") from None
         except OSError as error:
             if error.errno == errno.EXDEV:
                 raise TrashRefusedError(
-                    f"{shown}: on another file system than {self.folder}: the trash moves "
-                    "files by rename only (a type folder mounted on its own has no trash)"
+                    f"{shown}: on another file system than the library's trash "
+                    f"({TRASH_FOLDER}): the trash moves files by rename only (a type folder "
+                    "mounted on its own has no trash)"
                 ) from None
             raise TrashRefusedError(f"{shown}: {error.strerror or error}") from None
+        moves.append((source, target))
+
+    def _shown(self, path: Path) -> str:
+        """A path as the user knows it: relative to the root (or the inbox), never absolute."""
+        for base, prefix in ((self.library.root, ""), (self.library.inbox, "inbox/")):
+            try:
+                return prefix + path.relative_to(base).as_posix()
+            except ValueError:
+                continue
+        return path.name
