@@ -27,23 +27,26 @@ from videolib.api.keys import (
     SCAN_TASKS,
     SCAN_WRITES,
     TOKENS,
+    TRASH,
     VIDEOS,
 )
 from videolib.api.metrics import ApiMetrics, refresh, refresh_forever
 from videolib.api.middlewares import MIDDLEWARES
-from videolib.api.routes import health, maintenance, scans, tags, uploads, videos
+from videolib.api.routes import cleanup, health, maintenance, scans, tags, uploads, videos
 from videolib.shared.config import Config
 from videolib.shared.db.repository import (
     AdminVideoRepository,
     DirectoryLocks,
     ScanJobRepository,
     SettingsRepository,
+    TrashRepository,
     VideoRepository,
 )
 from videolib.shared.errors import DatabaseUnavailableError
 from videolib.shared.library import Library
 from videolib.shared.runtime import examiner_pool, open_database
 from videolib.shared.tokens import TokenVerifier
+from videolib.shared.trash import Trash
 
 
 def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Application:
@@ -62,7 +65,7 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Applica
     app.cleanup_ctx.append(_examiners)
     app.cleanup_ctx.append(_background)
     # Fixed paths before `{id}`: /videos/duplicates must not be read as an id.
-    for module in (maintenance, scans, uploads, videos, tags, health):
+    for module in (maintenance, scans, uploads, cleanup, videos, tags, health):
         app.add_routes(module.routes)
     # The admin page, its browser session and the thumbnail route (issue 6).
     setup_admin(app, config)
@@ -79,6 +82,10 @@ def _database(given: AsyncEngine | None) -> Callable[[web.Application], AsyncIte
             app[VIDEOS] = AdminVideoRepository(engine)
             app[SCAN_WRITES] = VideoRepository(engine)
             app[LOCKS] = DirectoryLocks(engine)
+            config = app[CONFIG]
+            app[TRASH] = Trash(
+                app[LIBRARY], TrashRepository(engine), config.thumbnail_dir.absolute()
+            )
             app[JOBS] = ScanJobRepository(engine)
             app[FLAG] = FeatureFlag(
                 app[CONFIG].api.media_features, SettingsRepository(engine).setting

@@ -21,6 +21,7 @@ from videolib.shared.db.repository import (
 from videolib.shared.library import Library
 from videolib.shared.media.workers import ExaminerPool
 from videolib.shared.tokens import TokenVerifier
+from videolib.shared.trash import Trash
 
 CONFIG = web.AppKey("config", Config)
 LIBRARY = web.AppKey("library", Library)
@@ -30,6 +31,8 @@ VIDEOS = web.AppKey("videos", AdminVideoRepository)
 #: What an API scan or validation records: the write path every scan takes.
 SCAN_WRITES = web.AppKey("scan_writes", VideoRepository)
 LOCKS = web.AppKey("locks", DirectoryLocks)
+#: The library's trash: a video's file moved in and out by rename (issue 11 §3).
+TRASH = web.AppKey("trash", Trash)
 JOBS = web.AppKey("jobs", ScanJobRepository)
 POOL = web.AppKey("pool", ExaminerPool)
 FLAG = web.AppKey("flag", FeatureFlag)

@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -35,7 +36,8 @@ SortKey = Literal[
     "createdAt", "-createdAt", "title", "-title", "durationSeconds", "-durationSeconds",
     "fileSize", "-fileSize",
 ]  # fmt: skip
-InvalidReason = Literal["deleted", "missing", "corrupt", "unreadable"]
+InvalidReason = Literal["deleted", "missing", "corrupt", "unreadable", "trashed"]
+CleanupReason = Literal["deleted", "missing", "corrupt"]
 JobStatus = Literal["running", "succeeded", "failed", "cancelled"]
 
 MAX_TAGS = 100
@@ -114,10 +116,52 @@ class TagsQuery(ApiModel):
     limit: int = Field(20, ge=1, le=100)
 
 
+class CleanupQuery(ApiModel):
+    """A clean-up selection: invalid videos by reason (comma-separated) and age."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    reasons: list[CleanupReason] = Field(min_length=1)
+    #: Only records unchanged (invalid) for at least this many days.
+    older_than_days: float = Field(0, ge=0, le=36500)
+
+    @field_validator("reasons", mode="before")
+    @classmethod
+    def _split_reasons(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+class CleanupSeen(ApiModel):
+    """A record of the dry run, as it was listed: acted on only if unchanged since."""
+
+    id: uuid.UUID
+    updated_at: datetime
+
+
+class CleanupRequest(ApiModel):
+    reasons: list[CleanupReason] = Field(min_length=1)
+    older_than_days: float = Field(0, ge=0, le=36500)
+    items: list[CleanupSeen] = Field(min_length=1, max_length=10_000)
+
+
 class DeleteQuery(ApiModel):
     model_config = ConfigDict(extra="ignore")
 
     permanent: bool = False
+    #: "trash": move the video's file to the library's trash too (restorable).
+    file: Literal["trash"] | None = None
+
+    @field_validator("file")
+    @classmethod
+    def _one_kind(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("permanent"):
+            raise ValueError(
+                "give file=trash (trash the file, keep the record restorable) or "
+                "permanent=true (drop an invalid record), not both"
+            )
+        return value
 
 
 def clean_tags(tags: list[str] | None) -> list[str] | None:
@@ -222,6 +266,8 @@ class Video(ApiModel):
     last_validated: datetime | None
     standardized_at: datetime | None
     thumbnail_path: str | None
+    trashed_from: str | None
+    trashed_at: datetime | None
     public_view_count: int
     public_upvote_count: int
     created_at: datetime
@@ -243,6 +289,41 @@ class VideoList(ApiModel):
 class Deleted(ApiModel):
     success: bool
     message: str
+    #: With file=trash: the record, now trashed (its path is the trash path).
+    video: Video | None = None
+
+
+class CleanupCandidate(ApiModel):
+    video: Video
+    on_disk: bool
+    #: The file's size on disk, else the recorded one.
+    size: int | None
+
+
+class CleanupPreview(ApiModel):
+    data: list[CleanupCandidate]
+    count: int
+    total_bytes: int
+    #: True when more records matched than one selection lists.
+    truncated: bool
+
+
+class CleanupItem(ApiModel):
+    id: uuid.UUID
+    outcome: Literal["trashed", "dropped", "skipped", "failed"]
+    path: str | None
+    trash_path: str | None
+    size: int | None
+    reason: str | None
+
+
+class CleanupReport(ApiModel):
+    trashed: int
+    dropped: int
+    skipped: int
+    failed: int
+    trashed_bytes: int
+    items: list[CleanupItem]
 
 
 class ScanResult(ApiModel):

@@ -83,6 +83,20 @@ class DaemonMetrics:
             registry=r,
         )
 
+        self.trash_purged_files = Counter(
+            "videolib_daemon_trash_purged_files",
+            "Files removed from the library's trash after trash.retention_days",
+            registry=r,
+        )
+        self.trash_purged_records = Counter(
+            "videolib_daemon_trash_purged_records",
+            "Records of trashed files dropped when their trash day was purged",
+            registry=r,
+        )
+        self.trash_purges = Counter(
+            "videolib_daemon_trash_purges", "Looks for trash days due for purging", registry=r
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 

@@ -22,6 +22,7 @@ from videolib.shared.config import Config
 from videolib.shared.db.repository import (
     DirectoryLocks,
     ThumbnailRepository,
+    TrashRepository,
     VideoRepository,
     ping,
 )
@@ -31,6 +32,7 @@ from videolib.shared.logging import get_logger
 from videolib.shared.media.workers import ExaminerPool
 from videolib.shared.systemd import Notifier
 from videolib.shared.thumbnails import ThumbnailWorker
+from videolib.shared.trash import Clock, Trash, utc_now
 
 from . import poll
 from .debounce import Debouncer, Signal, Stat, Timing, with_close_events
@@ -84,6 +86,7 @@ class Scheduler:
         *,
         notifier: Notifier | None = None,
         restarts: RestartPolicy | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self.config = config
         self.library = Library.from_config(config)
@@ -118,6 +121,9 @@ class Scheduler:
         # Thumbnails are made after ingest, off the scan's hot path (seed: "Thumbnail
         # Generation"), by their own bounded worker.
         self.thumbnails = ThumbnailWorker.from_config(config, ThumbnailRepository(engine))
+        self.trash = Trash(
+            self.library, TrashRepository(engine), config.thumbnail_dir.absolute(), clock
+        )
         self.ready: dict[str, None] = {}  # ordered and coalesced: a path is in it once
         self.actions: deque[Action] = deque()
         self._ready_event = asyncio.Event()
@@ -332,6 +338,23 @@ class Scheduler:
                     last[top] = snapshot
             await asyncio.sleep(interval)
 
+    async def _trash_purger(self) -> None:
+        """Purge the trash's days older than trash.retention_days, every purge interval."""
+        settings = self.config.trash
+        while True:
+            await self.health.wait()
+            try:
+                result = await self.trash.purge(settings.retention_days)
+            except DatabaseUnavailableError as error:
+                if cancelling():
+                    raise
+                self.health.failed(error)
+                continue
+            self.metrics.trash_purged_files.inc(result.files)
+            self.metrics.trash_purged_records.inc(result.records)
+            self.metrics.trash_purges.inc()
+            await asyncio.sleep(settings.purge_interval_seconds)
+
     async def _systemd_watchdog(self) -> None:
         interval = self.notifier.watchdog_interval_s
         # No ping once a loop is given up: systemd then restarts us even if the exit hangs.
@@ -408,6 +431,7 @@ class Scheduler:
         # Off systemd (no interval) or once a loop was given up, it has nothing to do.
         start("systemd_watchdog", self._systemd_watchdog, may_end=lambda: True)
         start("thumbnails", self.thumbnails.run)
+        start("trash_purger", self._trash_purger)
 
     async def _drain(self, stop_by: float) -> None:
         """Let in-flight files finish briefly; abandon the rest (the next pass finds them).

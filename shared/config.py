@@ -92,6 +92,14 @@ class ThumbnailsConfig:
 
 
 @dataclass(frozen=True)
+class TrashConfig:
+    #: Days a trashed file is kept in <root>/.trash before the daemon purges it.
+    retention_days: int = 30
+    #: Seconds between the daemon's looks for trash days due for purging.
+    purge_interval_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = "info"
     format: str = "auto"
@@ -106,6 +114,7 @@ class Config:
     probe: ProbeConfig = ProbeConfig()
     daemon: DaemonConfig = DaemonConfig()
     thumbnails: ThumbnailsConfig = ThumbnailsConfig()
+    trash: TrashConfig = TrashConfig()
     log: LogConfig = LogConfig()
     #: Where the file part came from, for messages ("defaults" when no file was read).
     source: str = DEFAULTS_SOURCE
@@ -180,6 +189,8 @@ _POSITIVE = {
     ("thumbnails", "poll_seconds"),
     ("thumbnails", "retry_seconds"),
     ("daemon", "poll_interval_seconds"),
+    ("trash", "retention_days"),
+    ("trash", "purge_interval_seconds"),
 }
 _NON_NEGATIVE = {
     ("probe", "workers"),

@@ -46,6 +46,19 @@ def thumbnail_name(video_id: uuid.UUID) -> str:
     return f"{video_id.hex[:2]}/{video_id}.jpg"
 
 
+def remove_thumbnail(directory: Path, video_id: uuid.UUID) -> bool:
+    """Delete a video's generated JPEG, once its record is gone; True if there was one."""
+    try:
+        (directory / thumbnail_name(video_id)).unlink()
+    except FileNotFoundError:
+        return False
+    except OSError as error:  # kept, and said: a stray JPEG costs space, not data
+        log.warning("thumbnail_not_removed", video_id=str(video_id), error=str(error))
+        return False
+    log.info("thumbnail_removed", video_id=str(video_id))
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class ThumbnailSettings:
     directory: Path

@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from videolib.api import schemas
-from videolib.api.keys import COUNTS, LIBRARY, POOL, SCAN_WRITES, VIDEOS
+from videolib.api.keys import CONFIG, COUNTS, LIBRARY, POOL, SCAN_WRITES, TRASH, VIDEOS
 from videolib.api.openapi import operation
 from videolib.api.requests import body, path_id, query
 from videolib.api.serialize import page_body, video_json
@@ -18,6 +18,7 @@ from videolib.shared.errors import ConflictError, NotFoundError, PathError
 from videolib.shared.ingest import to_examined
 from videolib.shared.library import Library
 from videolib.shared.media.names import directory_type_of, is_video_name
+from videolib.shared.thumbnails import remove_thumbnail
 
 routes = web.RouteTableDef()
 TAGS = ("videos",)
@@ -128,7 +129,10 @@ async def update_video(request: web.Request) -> web.Response:
 
 @routes.delete("/api/media/videos/{id}")
 @operation(
-    summary="Soft delete (isValid=false); ?permanent=true removes an invalid video's row",
+    summary=(
+        "Soft delete (isValid=false); ?file=trash also moves the file to the library's trash "
+        "(restorable); ?permanent=true removes an invalid video's row and its thumbnail"
+    ),
     query=schemas.DeleteQuery,
     responses={200: schemas.Deleted, 400: schemas.Error, 404: schemas.Error, 409: schemas.Error},
     tags=TAGS,
@@ -136,13 +140,24 @@ async def update_video(request: web.Request) -> web.Response:
 async def delete_video(request: web.Request) -> web.Response:
     video_id = path_id(request)
     repository = request.app[VIDEOS]
-    if query(request, schemas.DeleteQuery).permanent:
+    given = query(request, schemas.DeleteQuery)
+    if given.permanent:
         outcome = await repository.delete_invalid(video_id)
         if outcome == "valid":
             raise ConflictError(f"{video_id}: still valid; delete it without permanent first")
         if outcome == "absent":
             raise NotFoundError(f"{video_id}: no such video")
+        remove_thumbnail(request.app[CONFIG].thumbnail_dir.absolute(), video_id)
         return web.json_response({"success": True, "message": "Video record removed"})
+    if given.file == "trash":
+        trashed = await request.app[TRASH].trash(video_id)
+        return web.json_response(
+            {
+                "success": True,
+                "message": "Video file moved to the trash",
+                "video": video_json(trashed),
+            }
+        )
     if await repository.soft_delete(video_id) is None:
         raise NotFoundError(f"{video_id}: no such video")
     return web.json_response({"success": True, "message": "Video marked as invalid"})
@@ -150,13 +165,18 @@ async def delete_video(request: web.Request) -> web.Response:
 
 @routes.post("/api/media/videos/{id}/restore")
 @operation(
-    summary="Make a deleted video valid again after a re-probe (409 if the file no longer probes)",
+    summary=(
+        "Make a deleted video valid again after a re-probe, or move a trashed one's file "
+        "back (409 if the file no longer probes, or its path is taken now)"
+    ),
     responses={200: schemas.Video, 400: schemas.Error, 404: schemas.Error, 409: schemas.Error},
     tags=TAGS,
 )
 async def restore_video(request: web.Request) -> web.Response:
     repository, library = request.app[VIDEOS], request.app[LIBRARY]
     video = await existing(repository, request)
+    if video.invalid_reason == "trashed":
+        return web.json_response(video_json(await request.app[TRASH].restore(video.id)))
     # The probe first: a file that is gone or no longer a video leaves the record as it
     # was (invalid), and the caller hears why.
     absolute = library.absolute(video.path)

@@ -15,11 +15,17 @@ import uuid
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 
-from videolib.shared.commands import doctor, supervisor
+from videolib.shared.commands import doctor, supervisor, trash
 from videolib.shared.config import Config, load_config
 from videolib.shared.db import migrate
 from videolib.shared.db.engine import DatabaseTimeouts, database_url, open_engine
-from videolib.shared.db.repository import DirectoryLocks, VideoRepository, ping, translate
+from videolib.shared.db.repository import (
+    CLEANUP_REASONS,
+    DirectoryLocks,
+    VideoRepository,
+    ping,
+    translate,
+)
 from videolib.shared.errors import ConfigError, DatabaseUnavailableError, VideolibError
 from videolib.shared.ingest import ScanResult, scan
 from videolib.shared.library import Library
@@ -63,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_validate(commands)
     _add_token(commands)
     _add_run(commands)
+    _add_trash(commands)
     doctor.register(commands)
     for entry in sorted(entry_points(group="videolib.commands"), key=lambda e: e.name):
         entry.load()(commands)
@@ -118,6 +125,51 @@ def _db_upgrade(args: argparse.Namespace, config: Config) -> int:
     revision = asyncio.run(upgrade())
     print(f"database at revision {revision}")
     return EXIT_OK
+
+
+# -- trash, restore, cleanup (shared/commands/trash.py) ---------------------------------
+
+
+def _add_trash(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    moved = commands.add_parser(
+        "trash", help="move a video's file to the library's trash (restorable)"
+    )
+    moved.add_argument("video_id", type=uuid.UUID, metavar="VIDEO_ID")
+    moved.set_defaults(handler=trash.trash_command)
+    back = commands.add_parser("restore", help="move a trashed video's file back, valid again")
+    back.add_argument("video_id", type=uuid.UUID, metavar="VIDEO_ID")
+    back.set_defaults(handler=trash.restore_command)
+    cleanup = commands.add_parser(
+        "cleanup",
+        help="list invalid videos by reason and age (dry run); --apply trashes their files "
+        "and drops their records",
+    )
+    cleanup.add_argument(
+        "--reason",
+        action="append",
+        choices=CLEANUP_REASONS,
+        required=True,
+        help="select records invalid for this reason (repeat for several)",
+    )
+    cleanup.add_argument(
+        "--older-than-days",
+        type=_non_negative_days,
+        default=0.0,
+        metavar="DAYS",
+        help="only records invalid (unchanged) for at least this many days",
+    )
+    cleanup.add_argument("--apply", action="store_true", help="act on the list (default: dry run)")
+    cleanup.set_defaults(handler=trash.cleanup_command)
+
+
+def _non_negative_days(raw: str) -> float:
+    try:
+        days = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {raw!r}") from None
+    if not 0 <= days <= 36500:
+        raise argparse.ArgumentTypeError(f"days must be 0..36500, not {raw}")
+    return days
 
 
 # -- scan -------------------------------------------------------------------------------

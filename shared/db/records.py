@@ -40,6 +40,9 @@ class Video:
     last_validated: datetime | None
     standardized_at: datetime | None
     thumbnail_path: str | None
+    #: Set while the file is in the trash: the path it came from, and when it went.
+    trashed_from: str | None
+    trashed_at: datetime | None
     public_view_count: int
     public_upvote_count: int
     moved_from_public_at: datetime | None

@@ -33,7 +33,9 @@ metadata = MetaData(
     }
 )
 
-INVALID_REASONS = ("deleted", "missing", "corrupt", "unreadable")
+#: "trashed": the file was moved to the library's trash (`.trash/<date>/...`) by an admin;
+#: the record's path is then the trash path and `trashed_from` the path it came from.
+INVALID_REASONS = ("deleted", "missing", "corrupt", "unreadable", "trashed")
 QUALITIES = ("SD", "HD", "FHD", "UHD")
 ORIENTATIONS = ("portrait", "landscape", "square")
 
@@ -48,6 +50,11 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
 SEARCH_DOCUMENT = (
     "to_tsvector('english'::regconfig, coalesce(title, '') || ' ' || "
     "coalesce(producer, '') || ' ' || coalesce(creator, ''))"
+)
+
+TRASH_STATE = (
+    "(invalid_reason IS NOT DISTINCT FROM 'trashed') = "
+    "(trashed_from IS NOT NULL AND trashed_at IS NOT NULL)"
 )
 
 videos = Table(
@@ -83,6 +90,9 @@ videos = Table(
     Column("last_validated", DateTime(timezone=True)),
     Column("standardized_at", DateTime(timezone=True)),
     Column("thumbnail_path", Text),
+    # Trash (issue 11 §3): where a trashed file came from, and when it went.
+    Column("trashed_from", Text),
+    Column("trashed_at", DateTime(timezone=True)),
     # Public sharing (kept for compatibility with the main API).
     Column("public_view_count", Integer, nullable=False, server_default=text("0")),
     Column("public_upvote_count", Integer, nullable=False, server_default=text("0")),
@@ -95,6 +105,8 @@ videos = Table(
     CheckConstraint(_one_of("orientation", ORIENTATIONS), name="orientation"),
     # A valid row has no reason; an invalid one says why.
     CheckConstraint("is_valid = (invalid_reason IS NULL)", name="validity"),
+    # A trashed row, and only one, says where its file came from and when.
+    CheckConstraint(TRASH_STATE, name="trash_state"),
     # The seed's performance section.
     Index("idx_videos_directory_type", "directory_type"),
     Index("idx_videos_orientation", "orientation"),

@@ -42,12 +42,16 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("lastValidated", "last_validated"),
     ("standardizedAt", "standardized_at"),
     ("thumbnailPath", "thumbnail_path"),
+    ("trashedFrom", "trashed_from"),
+    ("trashedAt", "trashed_at"),
     ("publicViewCount", "public_view_count"),
     ("publicUpvoteCount", "public_upvote_count"),
     ("createdAt", "created_at"),
     ("updatedAt", "updated_at"),
 )
-_TIMESTAMPS = frozenset({"last_validated", "standardized_at", "created_at", "updated_at"})
+_TIMESTAMPS = frozenset(
+    {"last_validated", "standardized_at", "trashed_at", "created_at", "updated_at"}
+)
 # JavaScript's toISOString: UTC, milliseconds cut (not rounded), a `Z`. to_char's MS cuts too.
 _TO_CHAR_ISO: Any = literal_column("""'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'""")
 _UTC: Any = literal_column("'UTC'")

@@ -29,14 +29,18 @@ from .locks import DirectoryLocks
 from .scan_jobs import ScanJob, ScanJobRepository
 from .settings import SettingsRepository, ping
 from .thumbnails import ThumbnailRepository, ThumbnailTask
+from .trash import CLEANUP_LIMIT, CLEANUP_REASONS, Dropped, TrashRepository
 from .videos import WRITE_BATCH, VideoReader, VideoRepository
 
 __all__ = [
+    "CLEANUP_LIMIT",
+    "CLEANUP_REASONS",
     "DEFERRED_JOIN_FROM",
     "SORT_COLUMNS",
     "WRITE_BATCH",
     "AdminVideoRepository",
     "DirectoryLocks",
+    "Dropped",
     "DuplicateGroup",
     "FailureRepository",
     "Fault",
@@ -45,6 +49,7 @@ __all__ = [
     "SettingsRepository",
     "ThumbnailRepository",
     "ThumbnailTask",
+    "TrashRepository",
     "VideoListing",
     "VideoPage",
     "VideoQuery",

@@ -143,7 +143,8 @@ class VideoRepository(VideoReader):
         """Mark records of vanished files `missing`; returns how many changed.
 
         A corrupt record whose file is gone becomes missing too (what is true now); an
-        admin's soft delete stays as it is.
+        admin's soft delete stays as it is, and so does a trashed record (its file is in
+        the trash, not gone).
         """
         if not paths:
             return 0
@@ -151,7 +152,9 @@ class VideoRepository(VideoReader):
             update(videos)
             .where(
                 videos.c.path.in_(list(paths)),
-                func.coalesce(videos.c.invalid_reason, "").not_in(("deleted", "missing")),
+                func.coalesce(videos.c.invalid_reason, "").not_in(
+                    ("deleted", "missing", "trashed")
+                ),
             )
             .values(is_valid=False, invalid_reason="missing", updated_at=func.now())
         )
@@ -198,7 +201,7 @@ class VideoRepository(VideoReader):
             result = await connection.execute(
                 select(videos.c.path, videos.c.file_size, videos.c.file_hash).where(
                     videos.c.file_hash.in_([h for _, h in wanted]),
-                    videos.c.invalid_reason.is_distinct_from("deleted"),
+                    func.coalesce(videos.c.invalid_reason, "").not_in(("deleted", "trashed")),
                 )
             )
         return {

@@ -8,6 +8,7 @@ import {
 import { DIRECTORY_TYPES, displayTitle, h } from "./format.js";
 import { messageRow, showRowResult, videoRow } from "./rows.js";
 import { listParams, pushState } from "./state.js";
+import { trashFile } from "./trash.js";
 
 const $ = (id) => document.getElementById(id);
 const CHUNK = 5; // videos per bulk validate request: progress moves, requests stay few
@@ -27,6 +28,10 @@ export class Library {
       remove: (video) => this.remove(video),
       restore: (video) => this.restore(video),
       purge: (video) => this.purge([video]),
+      trash: async (video) => {
+        const failed = (text) => showRowResult(this.rowOf(video.id), false, text);
+        if (await trashFile(video, failed)) await this.load();
+      },
     };
     this.bind();
   }

@@ -2,6 +2,7 @@
 // Nothing is fetched from the API before a session exists.
 
 import { loadSession, login, logout } from "./api.js";
+import { Cleanup } from "./cleanup.js";
 import { Duplicates } from "./duplicates.js";
 import { Library } from "./library.js";
 import { stateFromUrl } from "./state.js";
@@ -9,6 +10,7 @@ import { stateFromUrl } from "./state.js";
 const $ = (id) => document.getElementById(id);
 let library = null;
 let duplicates = null;
+let cleanup = null;
 let retry = null;
 
 function showError(error, onRetry) {
@@ -19,7 +21,7 @@ function showError(error, onRetry) {
 }
 
 function showLogin(message) {
-  for (const id of ["library", "duplicates", "views", "logout", "banner", "booting"]) {
+  for (const id of ["library", "duplicates", "cleanup", "views", "logout", "banner", "booting"]) {
     $(id).hidden = true;
   }
   $("login").hidden = false;
@@ -39,7 +41,10 @@ function showView() {
   }
   $("library").hidden = state.view !== "library";
   $("duplicates").hidden = state.view !== "duplicates";
-  if (state.view === "duplicates") {
+  $("cleanup").hidden = state.view !== "cleanup";
+  if (state.view === "cleanup") {
+    cleanup ||= new Cleanup(showError);
+  } else if (state.view === "duplicates") {
     duplicates ||= new Duplicates(showError);
     duplicates.load(1);
   } else {

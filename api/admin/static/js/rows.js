@@ -3,6 +3,7 @@
 import {
   byline, date, displayTitle, duration, fileSize, h, tagsText,
 } from "./format.js";
+import { trashedText } from "./trash.js";
 
 const QUALITY_CLASS = { SD: "q-sd", HD: "q-hd", FHD: "q-fhd", UHD: "q-uhd" };
 
@@ -30,7 +31,9 @@ function titleCell(video) {
     h("div", { class: "title" }, title),
     byline(video) ? h("div", { class: "byline" }, byline(video)) : null,
     video.tags?.length ? h("div", { class: "tags" }, tagsText(video.tags)) : null);
-  if (!video.isValid) {
+  if (video.invalidReason === "trashed") {
+    cell.append(h("div", { class: "reason" }, trashedText(video)));
+  } else if (!video.isValid) {
     const reason = video.invalidReason || "invalid";
     const detail = video.probeError ? `: ${video.probeError}` : "";
     cell.append(h("div", { class: "reason" }, `Invalid (${reason})${detail}`));
@@ -50,6 +53,7 @@ function actions(video, handlers) {
   const buttons = [button("Edit", "edit"), button("Validate", "validate")];
   if (video.isValid) buttons.push(button("Delete", "remove", "danger"));
   else buttons.push(button("Restore", "restore"), button("Delete permanently", "purge", "danger"));
+  if (video.invalidReason !== "trashed") buttons.push(button("Move to trash", "trash", "danger"));
   return h("td", { class: "col-actions", "data-label": "Actions" },
     h("div", { class: "buttons" }, buttons),
     h("div", { class: "row-result", role: "status" }));
