@@ -15,6 +15,7 @@ from videolib.shared.config import Config
 from videolib.shared.db.repository import (
     AdminVideoRepository,
     DirectoryLocks,
+    HistoryRepository,
     ScanJobRepository,
     VideoRepository,
 )
@@ -30,6 +31,8 @@ VIDEOS = web.AppKey("videos", AdminVideoRepository)
 #: What an API scan or validation records: the write path every scan takes.
 SCAN_WRITES = web.AppKey("scan_writes", VideoRepository)
 LOCKS = web.AppKey("locks", DirectoryLocks)
+#: Reads of video_events (the database writes them: migration 0012).
+HISTORY = web.AppKey("history", HistoryRepository)
 JOBS = web.AppKey("jobs", ScanJobRepository)
 POOL = web.AppKey("pool", ExaminerPool)
 FLAG = web.AppKey("flag", FeatureFlag)

@@ -6,6 +6,7 @@ import {
   bulkFields, confirmAction, editVideo, progressView, scanDialog,
 } from "./dialogs.js";
 import { DIRECTORY_TYPES, displayTitle, h } from "./format.js";
+import { showHistory } from "./history.js";
 import { messageRow, showRowResult, videoRow } from "./rows.js";
 import { listParams, pushState } from "./state.js";
 
@@ -27,6 +28,7 @@ export class Library {
       remove: (video) => this.remove(video),
       restore: (video) => this.restore(video),
       purge: (video) => this.purge([video]),
+      history: (video) => showHistory(video).catch((error) => this.showError(error)),
     };
     this.bind();
   }

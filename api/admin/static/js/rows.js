@@ -50,6 +50,7 @@ function actions(video, handlers) {
   const buttons = [button("Edit", "edit"), button("Validate", "validate")];
   if (video.isValid) buttons.push(button("Delete", "remove", "danger"));
   else buttons.push(button("Restore", "restore"), button("Delete permanently", "purge", "danger"));
+  buttons.push(button("History", "history"));
   return h("td", { class: "col-actions", "data-label": "Actions" },
     h("div", { class: "buttons" }, buttons),
     h("div", { class: "row-result", role: "status" }));
