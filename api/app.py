@@ -18,6 +18,7 @@ from videolib.api.keys import (
     COUNTS,
     ENGINE,
     FLAG,
+    HISTORY,
     JOBS,
     LIBRARY,
     LOCKS,
@@ -32,11 +33,21 @@ from videolib.api.keys import (
 )
 from videolib.api.metrics import ApiMetrics, refresh, refresh_forever
 from videolib.api.middlewares import MIDDLEWARES
-from videolib.api.routes import cleanup, health, maintenance, scans, tags, uploads, videos
+from videolib.api.routes import (
+    cleanup,
+    health,
+    history,
+    maintenance,
+    scans,
+    tags,
+    uploads,
+    videos,
+)
 from videolib.shared.config import Config
 from videolib.shared.db.repository import (
     AdminVideoRepository,
     DirectoryLocks,
+    HistoryRepository,
     ScanJobRepository,
     SettingsRepository,
     TrashRepository,
@@ -65,7 +76,7 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Applica
     app.cleanup_ctx.append(_examiners)
     app.cleanup_ctx.append(_background)
     # Fixed paths before `{id}`: /videos/duplicates must not be read as an id.
-    for module in (maintenance, scans, uploads, cleanup, videos, tags, health):
+    for module in (maintenance, scans, uploads, cleanup, videos, history, tags, health):
         app.add_routes(module.routes)
     # The admin page, its browser session and the thumbnail route (issue 6).
     setup_admin(app, config)
@@ -81,6 +92,7 @@ def _database(given: AsyncEngine | None) -> Callable[[web.Application], AsyncIte
             app[ENGINE] = engine
             app[VIDEOS] = AdminVideoRepository(engine)
             app[SCAN_WRITES] = VideoRepository(engine)
+            app[HISTORY] = HistoryRepository(engine)
             app[LOCKS] = DirectoryLocks(engine)
             config = app[CONFIG]
             app[TRASH] = Trash(

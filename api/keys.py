@@ -15,6 +15,7 @@ from videolib.shared.config import Config
 from videolib.shared.db.repository import (
     AdminVideoRepository,
     DirectoryLocks,
+    HistoryRepository,
     ScanJobRepository,
     VideoRepository,
 )
@@ -33,6 +34,8 @@ SCAN_WRITES = web.AppKey("scan_writes", VideoRepository)
 LOCKS = web.AppKey("locks", DirectoryLocks)
 #: The library's trash: a video's file moved in and out by rename (issue 11 §3).
 TRASH = web.AppKey("trash", Trash)
+#: Reads of video_events (the database writes them: migration 0012).
+HISTORY = web.AppKey("history", HistoryRepository)
 JOBS = web.AppKey("jobs", ScanJobRepository)
 POOL = web.AppKey("pool", ExaminerPool)
 FLAG = web.AppKey("flag", FeatureFlag)

@@ -19,6 +19,7 @@ from aiohttp.typedefs import Handler
 from videolib.api.auth import authenticate
 from videolib.api.keys import CONFIG, COUNTS, FLAG, METRICS, TOKENS
 from videolib.api.storage_errors import is_storage_error, storage_error
+from videolib.shared.db.actor import set_request_actor
 from videolib.shared.db.repository import database_call_bound, translate
 from videolib.shared.errors import DatabaseUnavailableError, VideolibError
 from videolib.shared.logging import get_logger
@@ -137,7 +138,10 @@ def _videolib_error_response(
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith(MEDIA_PREFIX):
-        authenticate(request, request.app[TOKENS])
+        claims = authenticate(request, request.app[TOKENS])
+        if request.method not in ("GET", "HEAD"):
+            # The history names the admin behind each change (reads need no name: no cost).
+            set_request_actor(claims.subject or "api")
     return await handler(request)
 
 

@@ -415,3 +415,26 @@ class Error(ApiModel):
 
 class Health(ApiModel):
     status: str
+
+
+EventKind = Literal[
+    "ingested", "reprobed", "moved", "edited", "invalidated", "restored", "validated",
+    "trashed", "purged", "deleted",
+]  # fmt: skip
+
+
+class VideoEvent(ApiModel):
+    id: int
+    video_id: uuid.UUID
+    occurred_at: datetime
+    #: The admin token's `sub` (or `api` for a token without one), `daemon` or `cli`.
+    actor: str
+    kind: EventKind
+    #: What changed: `{field: {old, new}}` for edits and re-probes, `{from, to}` for a move,
+    #: `{reason, previousReason}` for a change of validity.
+    changes: dict[str, Any]
+
+
+class VideoHistory(ApiModel):
+    data: list[VideoEvent]
+    pagination: Pagination

@@ -18,6 +18,7 @@ from importlib.metadata import entry_points
 from videolib.shared.commands import doctor, supervisor, trash
 from videolib.shared.config import Config, load_config
 from videolib.shared.db import migrate
+from videolib.shared.db.actor import set_process_actor
 from videolib.shared.db.engine import DatabaseTimeouts, database_url, open_engine
 from videolib.shared.db.repository import (
     CLEANUP_REASONS,
@@ -79,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Who the history of each change names, for what this process writes (actor.py).
+    set_process_actor(args.command if args.command in ("api", "daemon") else "cli")
     loader: Callable[[str | None], Config] = getattr(args, "load_config", load_config)
     try:
         config = loader(args.config)

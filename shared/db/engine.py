@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from videolib.shared.config import Config
+from videolib.shared.db.actor import SETTING, process_actor
+from videolib.shared.db.actor import install as install_actor
 from videolib.shared.db.embedded import embedded_postgres
 
 
@@ -53,7 +55,7 @@ def make_engine(
 ) -> AsyncEngine:
     """An asyncio engine on asyncpg with a bounded pool and bounded waits."""
     timeouts = timeouts or DatabaseTimeouts()
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=0,
@@ -68,9 +70,12 @@ def make_engine(
             "timeout": timeouts.connect_s,
             # A statement that hangs must not hold a connection forever.
             "command_timeout": timeouts.command_s,
-            "server_settings": {"application_name": "videolib"},
+            # The history trigger's actor unless a transaction names another (actor.py).
+            "server_settings": {"application_name": "videolib", SETTING: process_actor()},
         },
     )
+    install_actor(engine)
+    return engine
 
 
 @contextlib.asynccontextmanager

@@ -209,3 +209,34 @@ examination_failures = Table(
     Column("retry_at", DateTime(timezone=True), nullable=False),
     CheckConstraint(_one_of("failure", WORKER_FAILURES), name="failure"),
 )
+
+# -- history ----------------------------------------------------------------------------------
+
+EVENT_KINDS = (
+    "ingested",
+    "reprobed",
+    "moved",
+    "edited",
+    "invalidated",
+    "restored",
+    "validated",
+    "trashed",
+    "purged",
+    "deleted",
+)
+
+# Every change of a `videos` row, written by a trigger in the transaction of the change
+# (migration 0012: whatever the writer, it cannot forget). No foreign key: the history of
+# a video outlives its permanent delete ("deleted" is its last event).
+video_events = Table(
+    "video_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("video_id", UUID(as_uuid=True), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("actor", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("changes", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    CheckConstraint(_one_of("kind", EVENT_KINDS), name="kind"),
+    Index("idx_video_events_video", "video_id", text("id DESC")),
+)

@@ -16,6 +16,7 @@ from .errors import (
     translated,
 )
 from .failures import FailureRepository
+from .history import HistoryRepository, VideoEvent
 from .listing import (
     DEFERRED_JOIN_FROM,
     SORT_COLUMNS,
@@ -44,12 +45,14 @@ __all__ = [
     "DuplicateGroup",
     "FailureRepository",
     "Fault",
+    "HistoryRepository",
     "ScanJob",
     "ScanJobRepository",
     "SettingsRepository",
     "ThumbnailRepository",
     "ThumbnailTask",
     "TrashRepository",
+    "VideoEvent",
     "VideoListing",
     "VideoPage",
     "VideoQuery",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -135,6 +135,8 @@ class TrashRepository(VideoReader):
             .returning(videos.c.id)
         )
         async with self.engine.begin() as connection:
+            # The history trigger records these as purged, not as an admin's delete.
+            await connection.execute(text("SELECT set_config('videolib.removal', 'purged', true)"))
             return list((await connection.execute(statement)).scalars())
 
     @translate_errors

@@ -6,6 +6,7 @@ import {
   bulkFields, confirmAction, editVideo, progressView, scanDialog,
 } from "./dialogs.js";
 import { DIRECTORY_TYPES, displayTitle, h } from "./format.js";
+import { showHistory } from "./history.js";
 import { messageRow, showRowResult, videoRow } from "./rows.js";
 import { listParams, pushState } from "./state.js";
 import { trashFile } from "./trash.js";
@@ -32,6 +33,7 @@ export class Library {
         const failed = (text) => showRowResult(this.rowOf(video.id), false, text);
         if (await trashFile(video, failed)) await this.load();
       },
+      history: (video) => showHistory(video).catch((error) => this.showError(error)),
     };
     this.bind();
   }

@@ -54,6 +54,7 @@ function actions(video, handlers) {
   if (video.isValid) buttons.push(button("Delete", "remove", "danger"));
   else buttons.push(button("Restore", "restore"), button("Delete permanently", "purge", "danger"));
   if (video.invalidReason !== "trashed") buttons.push(button("Move to trash", "trash", "danger"));
+  buttons.push(button("History", "history"));
   return h("td", { class: "col-actions", "data-label": "Actions" },
     h("div", { class: "buttons" }, buttons),
     h("div", { class: "row-result", role: "status" }));
