@@ -26,6 +26,7 @@ from .listing import (
     search_query,
 )
 from .locks import DirectoryLocks
+from .mounts import ROOT_FOLDER, HeldPass, MountRepository
 from .scan_jobs import ScanJob, ScanJobRepository
 from .settings import SettingsRepository, ping
 from .thumbnails import ThumbnailRepository, ThumbnailTask
@@ -33,6 +34,7 @@ from .videos import WRITE_BATCH, VideoReader, VideoRepository
 
 __all__ = [
     "DEFERRED_JOIN_FROM",
+    "ROOT_FOLDER",
     "SORT_COLUMNS",
     "WRITE_BATCH",
     "AdminVideoRepository",
@@ -40,6 +42,8 @@ __all__ = [
     "DuplicateGroup",
     "FailureRepository",
     "Fault",
+    "HeldPass",
+    "MountRepository",
     "ScanJob",
     "ScanJobRepository",
     "SettingsRepository",
