@@ -31,7 +31,7 @@ from videolib.api.keys import (
 )
 from videolib.api.metrics import ApiMetrics, refresh, refresh_forever
 from videolib.api.middlewares import MIDDLEWARES
-from videolib.api.routes import health, maintenance, scans, tags, uploads, videos
+from videolib.api.routes import health, library, maintenance, scans, tags, uploads, videos
 from videolib.shared.config import Config
 from videolib.shared.db.repository import (
     AdminVideoRepository,
@@ -62,7 +62,7 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Applica
     app.cleanup_ctx.append(_examiners)
     app.cleanup_ctx.append(_background)
     # Fixed paths before `{id}`: /videos/duplicates must not be read as an id.
-    for module in (maintenance, scans, uploads, videos, tags, health):
+    for module in (maintenance, scans, uploads, videos, tags, health, library):
         app.add_routes(module.routes)
     # The admin page, its browser session and the thumbnail route (issue 6).
     setup_admin(app, config)
