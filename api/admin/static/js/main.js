@@ -3,6 +3,7 @@
 
 import { loadSession, login, logout } from "./api.js";
 import { Duplicates } from "./duplicates.js";
+import { HeldBanner } from "./held.js";
 import { Library } from "./library.js";
 import { stateFromUrl } from "./state.js";
 
@@ -10,6 +11,7 @@ const $ = (id) => document.getElementById(id);
 let library = null;
 let duplicates = null;
 let retry = null;
+let held = null;
 
 function showError(error, onRetry) {
   $("banner").hidden = !error;
@@ -19,7 +21,7 @@ function showError(error, onRetry) {
 }
 
 function showLogin(message) {
-  for (const id of ["library", "duplicates", "views", "logout", "banner", "booting"]) {
+  for (const id of ["library", "duplicates", "views", "logout", "banner", "booting", "held"]) {
     $(id).hidden = true;
   }
   $("login").hidden = false;
@@ -39,6 +41,8 @@ function showView() {
   }
   $("library").hidden = state.view !== "library";
   $("duplicates").hidden = state.view !== "duplicates";
+  held ||= new HeldBanner(() => library?.load());
+  held.load();
   if (state.view === "duplicates") {
     duplicates ||= new Duplicates(showError);
     duplicates.load(1);
