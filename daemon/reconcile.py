@@ -30,9 +30,14 @@ async def reconcile(
     locks: DirectoryLocks,
     pool: ExaminerPool,
     metrics: DaemonMetrics,
-    guard: MountGuard,
+    guard: MountGuard | None = None,
 ) -> ScanResult | None:
-    """One pass over the types nobody else is scanning; None when all were taken."""
+    """One pass over the types nobody else is scanning; None when all were taken.
+
+    Its missing marks go through `guard` (the daemon's, which counts holds), else one
+    with the default limits.
+    """
+    guard = guard or MountGuard(library, repository.engine)
     started = time.monotonic()
     async with locks.free_directory_locks(DIRECTORY_TYPES) as types:
         busy = sorted(set(DIRECTORY_TYPES) - set(types))

@@ -97,12 +97,12 @@ class MountRepository:
             "held_at": func.now(),
         }
         statement = insert(folders).values(folder=directory_type, held_passes=1, **held)
-        statement = statement.on_conflict_do_update(
+        upsert = statement.on_conflict_do_update(
             index_elements=[folders.c.folder],
             set_={**held, "held_passes": folders.c.held_passes + 1},
         ).returning(folders.c.held_passes)
         async with self.engine.begin() as connection:
-            return int((await connection.execute(statement)).scalar_one())
+            return int((await connection.execute(upsert)).scalar_one())
 
     @translate_errors
     async def held(self) -> list[HeldPass]:
