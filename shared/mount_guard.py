@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from videolib.shared.config import Config
 from videolib.shared.db.repository import ROOT_FOLDER, MountRepository, SettingsRepository
-from videolib.shared.library import Library
+from videolib.shared.library import INBOX, Library
 from videolib.shared.library_marker import LIBRARY_ID_SETTING, marker_status, read_marker
 from videolib.shared.logging import get_logger
 from videolib.shared.mount_safety import (
@@ -141,7 +141,9 @@ class MountGuard:
             recorded_root_device=devices.get(ROOT_FOLDER),
             device=disk.device,
             recorded_device=devices.get(directory_type),
-            empty=disk.empty,
+            # The inbox empties after every move out of it: bare is normal there, and a
+            # stale inbox record must not hold it for ever (its device still counts).
+            empty=disk.empty and directory_type != INBOX,
             records=records,
             vanished=vanished,
         )
