@@ -37,6 +37,7 @@ from videolib.api.routes import (
     cleanup,
     health,
     history,
+    library,
     maintenance,
     scans,
     tags,
@@ -76,7 +77,7 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Applica
     app.cleanup_ctx.append(_examiners)
     app.cleanup_ctx.append(_background)
     # Fixed paths before `{id}`: /videos/duplicates must not be read as an id.
-    for module in (maintenance, scans, uploads, cleanup, videos, history, tags, health):
+    for module in (maintenance, scans, uploads, cleanup, videos, history, tags, health, library):
         app.add_routes(module.routes)
     # The admin page, its browser session and the thumbnail route (issue 6).
     setup_admin(app, config)

@@ -13,7 +13,16 @@ from typing import Any
 
 from aiohttp import web
 
-from videolib.api.keys import JOBS, LIBRARY, LOCKS, POOL, SCAN_JOB_IDS, SCAN_TASKS, SCAN_WRITES
+from videolib.api.keys import (
+    CONFIG,
+    JOBS,
+    LIBRARY,
+    LOCKS,
+    POOL,
+    SCAN_JOB_IDS,
+    SCAN_TASKS,
+    SCAN_WRITES,
+)
 from videolib.shared.db.repository import (
     ScanJob,
     ScanJobRepository,
@@ -23,6 +32,7 @@ from videolib.shared.db.repository import (
 from videolib.shared.errors import ConflictError, DatabaseUnavailableError, VideolibError
 from videolib.shared.ingest import ScanResult, scan
 from videolib.shared.logging import get_logger
+from videolib.shared.mount_guard import limits_from
 
 log = get_logger(__name__)
 
@@ -37,8 +47,10 @@ def _busy(directory_type: str) -> ConflictError:
     return ConflictError(f"{directory_type}: a scan of this directory type is already running")
 
 
-async def scan_now(app: web.Application, directory_type: str, skip_existing: bool) -> ScanResult:
-    """Scan one directory type while the caller waits."""
+async def scan_now(
+    app: web.Application, directory_type: str, skip_existing: bool, *, apply_missing: bool = False
+) -> ScanResult:
+    """Scan one directory type while the caller waits; `apply_missing`: a held pass."""
     async with app[LOCKS].directory_lock([directory_type], wait=False) as locked:
         if not locked:
             raise _busy(directory_type)
@@ -52,6 +64,8 @@ async def scan_now(app: web.Application, directory_type: str, skip_existing: boo
                 repository=app[SCAN_WRITES],
                 pool=app[POOL],
                 skip_existing=skip_existing,
+                limits=limits_from(app[CONFIG]),
+                apply_missing=apply_missing,
             )
 
 
@@ -116,6 +130,7 @@ async def _scan_job(app: web.Application, job: ScanJob) -> None:
             repository=app[SCAN_WRITES],
             pool=app[POOL],
             skip_existing=job.skip_existing,
+            limits=limits_from(app[CONFIG]),
             progress=progress,
             result=result,  # a failed job keeps its counts so far
         )

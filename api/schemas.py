@@ -326,6 +326,16 @@ class CleanupReport(ApiModel):
     items: list[CleanupItem]
 
 
+class HeldMissing(ApiModel):
+    """One type's missing marks a pass held back (issue 11 §1)."""
+
+    directory_type: DirectoryType
+    kind: Literal["unmounted", "mass_missing"]
+    reason: str
+    missing: int
+    records: int
+
+
 class ScanResult(ApiModel):
     scanned: int
     created: int
@@ -337,6 +347,30 @@ class ScanResult(ApiModel):
     errors_total: int
     moved: int
     missing: int
+    #: Types whose missing marks were held: not mounted, or too many at once.
+    held: list[HeldMissing]
+
+
+class HeldPass(ApiModel):
+    directory_type: DirectoryType
+    kind: Literal["unmounted", "mass_missing"]
+    reason: str
+    missing: int
+    records: int
+    held_at: datetime
+    #: Passes held in a row since the type last applied one.
+    passes: int
+
+
+class HeldPasses(ApiModel):
+    #: False without the library marker: then nothing is marked missing anywhere.
+    library_mounted: bool
+    library_reason: str | None
+    held_passes: list[HeldPass]
+
+
+class ApplyHeldRequest(ApiModel):
+    directory_type: DirectoryType
 
 
 class JobAccepted(ApiModel):

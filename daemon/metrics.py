@@ -96,6 +96,28 @@ class DaemonMetrics:
         self.trash_purges = Counter(
             "videolib_daemon_trash_purges", "Looks for trash days due for purging", registry=r
         )
+        # Mount safety (issue 11 §1): alerted on in deploy/prometheus/videolib.rules.yml.
+        self.library_mounted = Gauge(
+            "videolib_daemon_library_mounted",
+            "1 when the library marker is at the root (else nothing is marked missing)",
+            registry=r,
+        )
+        self.missing_held = Counter(
+            "videolib_daemon_missing_held",
+            "Passes whose missing marks were held back, by type and why",
+            ["directory_type", "kind"],
+            registry=r,
+        )
+        self.held_passes = Gauge(
+            "videolib_daemon_held_passes",
+            "Directory types with a held pass waiting for an admin or the share",
+            registry=r,
+        )
+        self.remounts = Counter(
+            "videolib_daemon_remounts",
+            "Folders seen on another device (a share gone or back): re-watched, reconciled",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -22,6 +22,7 @@ from videolib.shared.library import INBOX, Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.names import is_video_name
 from videolib.shared.media.workers import ExaminerPool
+from videolib.shared.mount_guard import MountGuard
 
 from .debounce import Signal
 from .events import Action, MarkMissing, MarkMissingTree, Move, MoveTree
@@ -71,6 +72,8 @@ class Pipeline:
     metrics: DaemonMetrics
     inbox: Inbox
     touch: Touch
+    #: Asked before a delete event marks anything missing (issue 11 §1).
+    guard: MountGuard
 
     async def ingest(self, stored_paths: Sequence[str]) -> None:
         """Ingest complete paths. Raises DatabaseUnavailableError (the caller re-queues)."""
@@ -173,6 +176,8 @@ class Pipeline:
         if await asyncio.to_thread(_exists, self.library, path):
             self.touch(path, Signal.APPEAR)  # it came back before we got to it
             return
+        if not await self.guard.events_may_mark(path.split("/", 1)[0]):
+            return  # not mounted: the pass after the share is back decides
         count = await self.repository.mark_missing([path])
         if count:
             self.metrics.files.labels("missing").inc(count)
@@ -182,6 +187,8 @@ class Pipeline:
         if await asyncio.to_thread(_exists, self.library, prefix):
             for path in await asyncio.to_thread(walk_videos, self.library, prefix):
                 self.touch(path, Signal.APPEAR)
+            return
+        if not await self.guard.events_may_mark(prefix.split("/", 1)[0]):
             return
         count = await self.repository.mark_missing_under(prefix)
         self.metrics.files.labels("missing").inc(count)

@@ -17,6 +17,7 @@ from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.names import DIRECTORY_TYPES
 from videolib.shared.media.workers import ExaminerPool
+from videolib.shared.mount_guard import MountGuard
 
 from .metrics import DaemonMetrics
 
@@ -29,8 +30,14 @@ async def reconcile(
     locks: DirectoryLocks,
     pool: ExaminerPool,
     metrics: DaemonMetrics,
+    guard: MountGuard | None = None,
 ) -> ScanResult | None:
-    """One pass over the types nobody else is scanning; None when all were taken."""
+    """One pass over the types nobody else is scanning; None when all were taken.
+
+    Its missing marks go through `guard` (the daemon's, which counts holds), else one
+    with the default limits.
+    """
+    guard = guard or MountGuard(library, repository.engine)
     started = time.monotonic()
     async with locks.free_directory_locks(DIRECTORY_TYPES) as types:
         busy = sorted(set(DIRECTORY_TYPES) - set(types))
@@ -39,7 +46,7 @@ async def reconcile(
         if not types:
             return None
         ordered = [t for t in DIRECTORY_TYPES if t in types]
-        result = await scan(ordered, library=library, repository=repository, pool=pool)
+        result = await scan(ordered, library=library, repository=repository, pool=pool, guard=guard)
     elapsed = time.monotonic() - started
     metrics.reconcile_seconds.observe(elapsed)
     metrics.reconcile_last_success.set(time.time())
@@ -52,6 +59,7 @@ async def reconcile(
     }
     for outcome, count in counts.items():
         metrics.files.labels(outcome).inc(count)
+    metrics.held_passes.set(len(await guard.folders.held()))
     log.info("reconcile_finished", seconds=round(elapsed, 3), **_counts(result))
     return result
 

@@ -30,11 +30,13 @@ from videolib.shared.errors import DatabaseBusyError, DatabaseUnavailableError, 
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.workers import ExaminerPool
+from videolib.shared.mount_guard import MountGuard, limits_from
+from videolib.shared.mount_safety import Hold
 from videolib.shared.systemd import Notifier
 from videolib.shared.thumbnails import ThumbnailWorker
 from videolib.shared.trash import Clock, Trash, utc_now
 
-from . import poll
+from . import poll, remount
 from .debounce import Debouncer, Signal, Stat, Timing, with_close_events
 from .events import (
     Action,
@@ -114,8 +116,18 @@ class Scheduler:
             # the server's connections stay bounded too.
             moves_at_once=config.database.pool_size,
         )
+        # Every missing mark, of a pass or an event, goes through it (issue 11 §1).
+        self.guard = MountGuard(self.library, engine, limits_from(config), on_hold=self._count_hold)
+        #: Why the library counts as not mounted (no marker), or None; for /readyz.
+        self.unmounted: str | None = None
         self.pipeline = Pipeline(
-            self.library, self.repository, pool, self.metrics, self.inbox, self.touch
+            self.library,
+            self.repository,
+            pool,
+            self.metrics,
+            self.inbox,
+            self.touch,
+            self.guard,
         )
         self.debouncer = Debouncer(self._timing(close_events=not config.daemon.polling))
         # Thumbnails are made after ingest, off the scan's hot path (seed: "Thumbnail
@@ -283,7 +295,9 @@ class Scheduler:
                 # Moves a kill or an outage left half done, first: the pass then finds
                 # their files recorded, and the inbox walk what was rolled back.
                 await self.inbox.recover()
-                await reconcile(self.library, self.repository, self.locks, self.pool, self.metrics)
+                await reconcile(
+                    self.library, self.repository, self.locks, self.pool, self.metrics, self.guard
+                )
                 await self._walk("inbox")  # what waits in the inbox goes through its step
                 self.reconciled += 1
             except DatabaseUnavailableError as error:
@@ -299,11 +313,55 @@ class Scheduler:
                 await asyncio.wait_for(self._reconcile_now.wait(), interval)
 
     async def _watch_checker(self, watcher: Watcher) -> None:
+        seen = await asyncio.to_thread(remount.devices, self.library)
+        await self._check_marker()
         while True:
             await asyncio.sleep(WATCH_CHECK_S)
             if await asyncio.to_thread(watcher.check):
                 self._reconcile_now.set()
+            seen = await self._follow_mounts(watcher, seen)
+            await self._check_marker()
             self._follow_close_events(watcher)
+
+    async def _follow_mounts(self, watcher: Watcher, last: remount.Devices) -> remount.Devices:
+        """A folder on another device than at the last look: a share went or came back.
+        Its watch is rebuilt (the old one watches a hidden folder) and it is reconciled,
+        where the mount guard decides; no restart needed (issue 11 §1)."""
+        now = await asyncio.to_thread(remount.devices, self.library)
+        folders = remount.changed(last, now)
+        if folders:
+            self.metrics.remounts.inc(len(folders))
+            log.warning("folder_device_changed", folders=folders, then="rewatch and reconcile")
+            paths = [
+                str(self.library.root if f == "." else self.library.directory(f)) for f in folders
+            ]
+            for target in sorted({watcher.target_of(p) for p in paths}):
+                await asyncio.to_thread(watcher.rewatch, target)
+            self._reconcile_now.set()
+        return now
+
+    async def _check_marker(self) -> None:
+        """Is the library marker there? For /readyz and the metric; a pass once it is back."""
+        try:
+            reason = await self.guard.unmounted_reason()
+        except DatabaseUnavailableError:
+            return  # the health probe has it; the marker is looked at again next time
+        if reason != self.unmounted:
+            if reason is None:
+                log.info("library_mounted", root=str(self.library.root))
+                self._reconcile_now.set()
+            else:
+                log.error(
+                    "library_not_mounted",
+                    root=str(self.library.root),
+                    reason=reason,
+                    fix="mount the share, or run `videolib init` for a new library",
+                )
+        self.unmounted = reason
+        self.metrics.library_mounted.set(0 if reason else 1)
+
+    def _count_hold(self, directory_type: str, hold: Hold) -> None:
+        self.metrics.missing_held.labels(directory_type, hold.kind.value).inc()
 
     def _follow_close_events(self, watcher: Watcher) -> None:
         """Switch the debouncer's timing when inotify fell back to polling while running."""
@@ -376,6 +434,8 @@ class Scheduler:
             return False, f"database unavailable: {self.health.reason}"
         if not self.watching:
             return False, "not watching yet"
+        if self.unmounted is not None:
+            return False, f"library not mounted, nothing is marked missing: {self.unmounted}"
         return True, "ok"
 
     # -- lifecycle ----------------------------------------------------------------------

@@ -153,6 +153,24 @@ class Watcher:
             added = self._schedule(target) or added
         return added
 
+    def rewatch(self, target: str) -> bool:
+        """Rebuild the watch of a target: a share mounted or unmounted under it hid the
+        watched folders (daemon/remount.py). True if it is watched or polled again."""
+        if target in self.polled:
+            return True  # the poller walks the paths, whatever is mounted there
+        current = self._watches.pop(target, None)
+        if current is not None:
+            with suppress(KeyError, OSError):
+                current[0].unschedule(current[1])
+        return self._schedule(target)
+
+    def target_of(self, folder: str) -> str:
+        """The watched target a library folder is under (the root's, or the inbox's)."""
+        return next(
+            (t for t in reversed(self._targets) if (folder + "/").startswith(t + "/")),
+            self._targets[0],
+        )
+
     def _alive(self, observer: BaseObserver, watch: ObservedWatch) -> bool:
         return any(e.watch == watch and e.is_alive() for e in observer.emitters)
 

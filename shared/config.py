@@ -79,6 +79,11 @@ class DaemonConfig:
     metrics_port: int = 9464
     inbox_target: str = "videos"
     inbox_gif_max_seconds: float = 0
+    #: A pass that would mark more than this share of a type's records missing is held
+    #: until an admin applies it (a share that half unmounted is not a mass deletion).
+    max_missing_fraction: float = 0.10
+    #: ... and only when it would mark at least this many: deleting 3 of 5 files is normal.
+    min_missing_files: int = 50
 
 
 @dataclass(frozen=True)
@@ -197,6 +202,8 @@ _NON_NEGATIVE = {
     ("daemon", "settle_seconds"),
     ("daemon", "quiet_seconds"),
     ("daemon", "inbox_gif_max_seconds"),
+    ("daemon", "max_missing_fraction"),
+    ("daemon", "min_missing_files"),
 }
 _PORTS = {("api", "port"), ("daemon", "metrics_port")}
 
@@ -362,6 +369,8 @@ def _check_value(section: str, key: str, value: Any, origin: str) -> None:
         raise ConfigError(name, value, origin, "expected a port number 0..65535")
     if (section, key) == ("probe", "timeout_ms") and value <= 0:
         raise ConfigError(name, value, origin, "must be greater than 0")
+    if (section, key) == ("daemon", "max_missing_fraction") and value > 1:
+        raise ConfigError(name, value, origin, "a fraction: expected 0..1 (0.10 is 10 %)")
     if (section, key) == ("daemon", "reconcile_interval") and value <= 0:
         raise ConfigError(name, value, origin, "must be greater than 0")
     if (section, key) == ("database", "url") and value:

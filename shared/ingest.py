@@ -26,9 +26,19 @@ from videolib.shared.logging import get_logger
 from videolib.shared.media.examine import Examination
 from videolib.shared.media.names import directory_type_of
 from videolib.shared.media.workers import ExaminerPool
+from videolib.shared.mount_guard import MountGuard
+from videolib.shared.mount_safety import Hold, MissingLimits, library_unmounted
 from videolib.shared.walk import FoundFile, Vanished, merge_join, walk_in_order
 
-__all__ = ["FoundFile", "ScanResult", "examine_and_record", "examine_settled", "scan", "walk"]
+__all__ = [
+    "FoundFile",
+    "HeldMissing",
+    "ScanResult",
+    "examine_and_record",
+    "examine_settled",
+    "scan",
+    "walk",
+]
 
 log = get_logger(__name__)
 
@@ -59,6 +69,8 @@ class ScanResult:
     moved: int = 0
     missing: int = 0
     errors_total: int = 0
+    #: Types whose missing marks were held back (shared/mount_safety.py).
+    held: list[HeldMissing] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -71,6 +83,7 @@ class ScanResult:
             "errorsTotal": self.errors_total,
             "moved": self.moved,
             "missing": self.missing,
+            "held": [held.as_dict() for held in self.held],
         }
 
     def note(self, message: str) -> None:
@@ -82,6 +95,26 @@ class ScanResult:
     def fail(self, message: str) -> None:
         self.failed += 1
         self.note(message)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldMissing:
+    """One type's missing marks a pass held back instead of applying."""
+
+    directory_type: str
+    kind: str
+    reason: str
+    missing: int
+    records: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "directoryType": self.directory_type,
+            "kind": self.kind,
+            "reason": self.reason,
+            "missing": self.missing,
+            "records": self.records,
+        }
 
 
 Progress = Callable[[ScanResult, int], None]
@@ -96,7 +129,9 @@ class _Survey:
     failures: dict[str, WorkerFailure] = field(default_factory=dict)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     to_read: list[FoundFile] = field(default_factory=list)
-    vanished: list[str] = field(default_factory=list)
+    #: Per type: the paths of records whose file was not found, and the live records.
+    vanished: dict[str, list[str]] = field(default_factory=dict)
+    records: dict[str, int] = field(default_factory=dict)
     linked: list[FoundFile] = field(default_factory=list)
 
 
@@ -110,6 +145,9 @@ async def scan(
     mark_missing: bool = True,
     progress: Progress | None = None,
     result: ScanResult | None = None,
+    limits: MissingLimits | None = None,
+    apply_missing: bool = False,
+    guard: MountGuard | None = None,
 ) -> ScanResult:
     """Bring the records of some directory types in line with the disk.
 
@@ -117,6 +155,12 @@ async def scan(
     types whose folder exists: a vanished folder is a mount problem, not a mass deletion).
     Every vanished file is marked before any file is read, so that a file moved while
     nobody watched is re-attached to its old record by content.
+
+    The missing marks of each type go through the mount guard (issue 11 §1): a library
+    without its marker, a folder on another device or empty, or more than `limits` of a
+    type's records gone, and they are held (`result.held`), not applied.
+    `apply_missing` is an admin applying a held pass; `guard` a caller's own (the
+    daemon's counts its holds), else one with `limits`.
     """
     result = result or ScanResult()  # the caller's, to read the counts so far on a failure
     present_types = []
@@ -133,10 +177,8 @@ async def scan(
         await _survey_type(directory_type, library, repository, skip_existing, result, survey)
     await _decide_linked(survey, repository, skip_existing, result)
     if mark_missing:
-        on_disk_by_link = {file.stored_path for file in survey.linked}
-        vanished = [path for path in survey.vanished if path not in on_disk_by_link]
-        for start in range(0, len(vanished), WRITE_BATCH):
-            result.missing += await repository.mark_missing(vanished[start : start + WRITE_BATCH])
+        guard = guard or MountGuard(library, repository.engine, limits)
+        await _mark_vanished(guard, survey, repository, result, forced=apply_missing)
     if progress:
         progress(result, result.scanned)
 
@@ -155,6 +197,48 @@ async def scan(
     return result
 
 
+async def _mark_vanished(
+    guard: MountGuard,
+    survey: _Survey,
+    repository: VideoRepository,
+    result: ScanResult,
+    *,
+    forced: bool,
+) -> None:
+    """Mark each type's vanished records missing, unless the mount guard holds them."""
+    on_disk_by_link = {file.stored_path for file in survey.linked}
+    marker = await guard.marker()
+    unmounted = library_unmounted(marker)
+    if unmounted is not None:
+        result.note(f"library: {unmounted}; nothing is marked missing")
+    for directory_type, paths in survey.vanished.items():
+        vanished = [path for path in paths if path not in on_disk_by_link]
+        decision = await guard.settle(
+            directory_type,
+            records=survey.records.get(directory_type, 0),
+            vanished=len(vanished),
+            marker=marker,
+            forced=forced,
+        )
+        if isinstance(decision, Hold):
+            if decision.vanished:
+                result.held.append(
+                    HeldMissing(
+                        directory_type,
+                        decision.kind.value,
+                        decision.reason,
+                        decision.vanished,
+                        decision.records,
+                    )
+                )
+                result.note(
+                    f"{directory_type}: {decision.vanished} missing marks held: {decision.reason}"
+                )
+            continue
+        for start in range(0, len(vanished), WRITE_BATCH):
+            result.missing += await repository.mark_missing(vanished[start : start + WRITE_BATCH])
+
+
 async def _survey_type(
     directory_type: str,
     library: Library,
@@ -167,14 +251,22 @@ async def _survey_type(
     stop = threading.Event()  # a cancelled scan ends its thread at the next file
     recorded = _recorded(repository, directory_type, asyncio.get_running_loop())
 
+    vanished = survey.vanished.setdefault(directory_type, [])
+    survey.records[directory_type] = 0
+
     def compare() -> None:
         walked = walk(library, directory_type, result)
         for paired in merge_join(_divert_linked(walked, survey), recorded):
             if stop.is_set():
                 return
+            live = paired.recorded is not None and paired.recorded.invalid_reason not in (
+                "deleted",
+                "missing",
+            )
+            survey.records[directory_type] += live
             if isinstance(paired, Vanished):
-                if paired.recorded.invalid_reason not in ("deleted", "missing"):
-                    survey.vanished.append(paired.path)
+                if live:
+                    vanished.append(paired.path)
             else:
                 _decide(paired.file, paired.recorded, skip_existing, result, survey)
 

@@ -27,6 +27,7 @@ from videolib.shared.db import migrate
 from videolib.shared.db.embedded import DATABASE_NAME, embedded_postgres
 from videolib.shared.db.engine import open_engine
 from videolib.shared.db.repository import VideoRepository
+from videolib.shared.library_marker import new_library_id, write_marker
 from videolib.shared.media.names import DIRECTORY_TYPES
 
 # Every process the session starts inherits this mark, and keeps it when its parent dies:
@@ -109,6 +110,7 @@ def library_root(tmp_path: Path) -> Path:
     root = tmp_path / "library"
     for directory_type in DIRECTORY_TYPES:
         (root / directory_type).mkdir(parents=True)
+    write_marker(root, new_library_id())  # `videolib init`'s marker: the library is mounted
     return root
 
 

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 
-from videolib.shared.commands import doctor, supervisor, trash
+from videolib.shared.commands import doctor, init, reconcile, supervisor, trash
 from videolib.shared.config import Config, load_config
 from videolib.shared.db import migrate
 from videolib.shared.db.actor import set_process_actor
@@ -32,6 +32,7 @@ from videolib.shared.ingest import ScanResult, scan
 from videolib.shared.library import Library
 from videolib.shared.logging import configure_logging
 from videolib.shared.media.names import DIRECTORY_TYPES
+from videolib.shared.mount_guard import limits_from
 from videolib.shared.progress import ProgressReporter
 from videolib.shared.runtime import examiner_pool, open_database
 from videolib.shared.tokens import ADMIN_ROLE, issue_token, parse_ttl
@@ -71,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_token(commands)
     _add_run(commands)
     _add_trash(commands)
+    _add_init(commands)
+    _add_reconcile(commands)
     doctor.register(commands)
     for entry in sorted(entry_points(group="videolib.commands"), key=lambda e: e.name):
         entry.load()(commands)
@@ -206,7 +209,7 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
     started = time.monotonic()
     result = asyncio.run(_run_scan(config, types, args.skip_existing))
     _print_scan_summary(result, types, time.monotonic() - started)
-    return EXIT_FAILURES if result.failed else EXIT_OK
+    return EXIT_FAILURES if result.failed or result.held else EXIT_OK
 
 
 async def _run_scan(config: Config, types: list[str], skip_existing: bool) -> ScanResult:
@@ -237,6 +240,7 @@ async def _run_scan(config: Config, types: list[str], skip_existing: bool) -> Sc
                     pool=pool,
                     skip_existing=skip_existing,
                     progress=progress,
+                    limits=limits_from(config),
                 )
     finally:
         reporter.close()
@@ -249,9 +253,41 @@ def _print_scan_summary(result: ScanResult, types: list[str], seconds: float) ->
     print(f"- Skipped {result.skipped} unchanged records")
     print(f"- Marked {result.missing} vanished files missing")
     print(f"- Failed {result.failed} files")
+    for held in result.held:
+        print(
+            f"- Held {held.missing} missing marks of {held.directory_type} ({held.reason}); "
+            f"apply with `videolib reconcile --apply-missing {held.directory_type}`"
+        )
     for error in result.errors:
         print(f"  {error}")
     print(f"Scan complete in {seconds:.1f} seconds")
+
+
+# -- init and reconcile (shared/commands/init.py, reconcile.py) ------------------------
+
+
+def _add_init(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "init", help="create the library's folders and its marker (.videolib-library)"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write the marker even where the folders look unmounted or it names another id",
+    )
+    parser.set_defaults(handler=init.run_init)
+
+
+def _add_reconcile(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "reconcile", help="list the passes the mount guard held back, or apply one"
+    )
+    parser.add_argument(
+        "--apply-missing",
+        metavar="TYPE",
+        help=f"mark the vanished files of TYPE missing now ({', '.join(DIRECTORY_TYPES)})",
+    )
+    parser.set_defaults(handler=reconcile.run_reconcile)
 
 
 # -- validate ---------------------------------------------------------------------------

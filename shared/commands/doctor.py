@@ -26,6 +26,7 @@ from videolib.shared.db import migrate
 from videolib.shared.db.engine import open_engine
 from videolib.shared.errors import ConfigError
 from videolib.shared.library import INBOX, Library
+from videolib.shared.library_marker import MarkerFile, read_marker
 from videolib.shared.media.names import DIRECTORY_TYPES
 from videolib.shared.media.probe import find_ffprobe
 
@@ -200,6 +201,25 @@ def check_inbox(inbox: DirectoryFacts) -> CheckResult:
             _chown_fix(inbox.path),
         )
     return ok("inbox", f"{inbox.path}: writable")
+
+
+def check_library_marker(marker: MarkerFile, root_exists: bool) -> CheckResult:
+    """The marker says the library is mounted; without it nothing is marked missing."""
+    if not root_exists:
+        return fail("library marker", f"{marker.path}: the root is not there", "mount the share")
+    if marker.error is not None:
+        return fail(
+            "library marker",
+            f"{marker.path}: cannot be read ({marker.error}): nothing is marked missing",
+            "check the file's owner, or remove it and run `videolib init`",
+        )
+    if marker.library_id is None:
+        return fail(
+            "library marker",
+            f"{marker.path}: absent: the library counts as not mounted, nothing is marked missing",
+            "mount the share; for a new library run `videolib init` (it writes the marker)",
+        )
+    return ok("library marker", f"{marker.path}: library {marker.library_id}")
 
 
 def check_probe(facts: ProbeFacts) -> CheckResult:
@@ -386,6 +406,7 @@ def run_checks(config: Config) -> list[CheckResult]:
         check_user(getpass.getuser(), os.geteuid()),
         check_database(asyncio.run(gather_database(config))),
         check_library_root(gather_directory("root", library.root)),
+        check_library_marker(read_marker(library.root), library.root.is_dir()),
         check_library_folders(folders, inbox_targets(config)),
         check_inbox(inbox),
         check_probe(gather_probe(config)),

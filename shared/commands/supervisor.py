@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
+from videolib.shared.commands.init import Refuse, init_library
 from videolib.shared.config import Config
 from videolib.shared.db import migrate
 from videolib.shared.db.embedded import guard_pipes
@@ -80,7 +81,7 @@ def run(config: Config, config_path: str | None, environ: Mapping[str, str]) -> 
     prepare_library(library)
     secret = config.api.jwt_secret or state_secret(config.state.dir)
     with database_url(config) as url:
-        asyncio.run(_migrate(url))
+        asyncio.run(_migrate(url, library, config.embedded_database))
         env = child_environment(config, url, secret, environ)
         command = [sys.executable, "-m", "videolib.shared.commands.cli"]
         if config_path:
@@ -90,9 +91,15 @@ def run(config: Config, config_path: str | None, environ: Mapping[str, str]) -> 
             return _wait(processes)
 
 
-async def _migrate(url: URL) -> None:
+async def _migrate(url: URL, library: Library, local: bool) -> None:
     async with open_engine(url, pool_size=1) as engine:
         await translate_errors(migrate.upgrade)(engine)
+        if local:
+            # Local mode: our own database and library, so `videolib init` is done here
+            # (it still refuses an empty mount point over a database with records).
+            decision = await init_library(library, engine)
+            if isinstance(decision, Refuse):
+                log.error("library_not_initialised", reason=decision.reason)
 
 
 @contextlib.contextmanager

@@ -240,3 +240,26 @@ video_events = Table(
     CheckConstraint(_one_of("kind", EVENT_KINDS), name="kind"),
     Index("idx_video_events_video", "video_id", text("id DESC")),
 )
+
+# -- mount safety -----------------------------------------------------------------------
+
+HOLD_KINDS = ("unmounted", "mass_missing")
+
+# One row per library folder ("." the root, else a directory type): the device (st_dev)
+# it was on when a pass last applied, and the pass held back from marking its records
+# missing, if any, until the folder is back or an admin applies it (shared/mount_safety.py).
+library_folders = Table(
+    "library_folders",
+    metadata,
+    Column("folder", Text, primary_key=True),
+    Column("device", BigInteger),
+    Column("device_seen_at", DateTime(timezone=True)),
+    Column("held_kind", Text),
+    Column("held_reason", Text),
+    Column("held_missing", Integer),
+    Column("held_records", Integer),
+    Column("held_at", DateTime(timezone=True)),
+    # Passes held since the folder last applied one: each held pass counts once.
+    Column("held_passes", Integer, nullable=False, server_default=text("0")),
+    CheckConstraint(f"held_kind IS NULL OR {_one_of('held_kind', HOLD_KINDS)}", name="held_kind"),
+)

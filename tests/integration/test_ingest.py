@@ -200,6 +200,9 @@ async def test_vanished_files_are_marked_missing_and_moves_reattach(
 ) -> None:
     original = video(library_root / "videos" / "keep.mp4")
     gone = video(library_root / "videos" / "gone.mp4", width=160, height=120)
+    # Something stays: a folder emptied while it holds records counts as an empty mount
+    # point, and nothing is marked missing in it (issue 11 §1; tests/daemon/test_mounts.py).
+    (library_root / "videos" / "notes.txt").write_text("stays")
     await run_scan(config, repository)
     before = await rows(repository)
     gone.unlink()
@@ -345,6 +348,7 @@ async def test_corrupt_record_whose_file_vanished_becomes_missing(
     config: Config, repository: VideoRepository, library_root: Path
 ) -> None:
     broken = make_text_file_named(library_root / "videos" / "broken.mkv")
+    (library_root / "videos" / "notes.txt").write_text("stays")  # not an empty mount point
     await run_scan(config, repository, "videos")
     broken.unlink()
     result = await run_scan(config, repository, "videos")

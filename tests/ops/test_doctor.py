@@ -34,7 +34,8 @@ from videolib.shared.media.names import DIRECTORY_TYPES
 SECRET = "doctor-test-secret-" + "x" * 32
 LINE = re.compile(r"^(?:OK  |WARN|FAIL)  (?P<check>[a-z][a-z ]*): \S")
 CHECKS = [
-    "config", "user", "database", "library root", "library folders", "inbox", "probe",
+    "config", "user", "database", "library root", "library marker", "library folders", "inbox",
+    "probe",
     "inotify", "jwt secret", "disk",
 ]  # fmt: skip
 NOBODY = 65534
@@ -240,6 +241,15 @@ def test_missing_folder_fails(env: dict[str, str], library_root: Path) -> None:
     assert result.returncode == 1
     line = lines_by_check(result.stdout)["library folders"]
     assert line.startswith("FAIL  library folders: missing: gifs"), line
+
+
+def test_missing_marker_fails_and_names_init(env: dict[str, str], library_root: Path) -> None:
+    (library_root / ".videolib-library").unlink()
+    result = videolib_doctor(env)
+    assert result.returncode == 1
+    line = lines_by_check(result.stdout)["library marker"]
+    assert line.startswith("FAIL  library marker: "), line
+    assert "nothing is marked missing" in line and "`videolib init`" in line
 
 
 def test_unreachable_database_fails(env: dict[str, str]) -> None:

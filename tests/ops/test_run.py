@@ -14,6 +14,7 @@ from typing import Any
 
 from tests.media import make_video
 from tests.ops.test_metric_names import free_port
+from videolib.shared.library_marker import read_marker
 
 
 def get_json(url: str, token: str) -> dict[str, Any]:
@@ -64,6 +65,9 @@ def test_run_starts_everything_lists_a_drop_and_stops_on_one_signal(run_home: Pa
         base = f"http://127.0.0.1:{port}/api/media/videos"
         # The nine folders were created on first start.
         assert (tmp_path / "var" / "library" / "highlights").is_dir()
+        # ... and the library marker (local mode does `videolib init`): the library counts
+        # as mounted, so the daemon is ready and may mark vanished files missing.
+        assert read_marker(tmp_path / "var" / "library").library_id is not None
 
         def api_up() -> bool:
             try:

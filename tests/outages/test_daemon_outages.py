@@ -12,6 +12,7 @@ from tests.media import make_video
 from tests.outages.conftest import OutageServer, dsn_of
 from videolib.shared.config import Config, DatabaseConfig, LibraryConfig, ProbeConfig, StateConfig
 from videolib.shared.db.engine import open_engine
+from videolib.shared.library_marker import new_library_id, write_marker
 from videolib.shared.media.names import DIRECTORY_TYPES
 
 
@@ -21,6 +22,7 @@ async def test_daemon_recovers_from_a_restart_and_ingests_what_was_dropped_meanw
     root = tmp_path / "library"
     for directory_type in DIRECTORY_TYPES:
         (root / directory_type).mkdir(parents=True)
+    write_marker(root, new_library_id())  # mounted: else the daemon is not ready (issue 11)
     config = Config(
         library=LibraryConfig(root=root),
         database=DatabaseConfig(url=dsn_of(outage_url), connect_timeout_seconds=2),

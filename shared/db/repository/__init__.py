@@ -27,6 +27,7 @@ from .listing import (
     search_query,
 )
 from .locks import DirectoryLocks
+from .mounts import ROOT_FOLDER, HeldPass, MountRepository
 from .scan_jobs import ScanJob, ScanJobRepository
 from .settings import SettingsRepository, ping
 from .thumbnails import ThumbnailRepository, ThumbnailTask
@@ -37,6 +38,7 @@ __all__ = [
     "CLEANUP_LIMIT",
     "CLEANUP_REASONS",
     "DEFERRED_JOIN_FROM",
+    "ROOT_FOLDER",
     "SORT_COLUMNS",
     "WRITE_BATCH",
     "AdminVideoRepository",
@@ -45,7 +47,9 @@ __all__ = [
     "DuplicateGroup",
     "FailureRepository",
     "Fault",
+    "HeldPass",
     "HistoryRepository",
+    "MountRepository",
     "ScanJob",
     "ScanJobRepository",
     "SettingsRepository",

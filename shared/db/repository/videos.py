@@ -77,6 +77,13 @@ class VideoReader:
         return list(result.scalars())
 
     @translate_errors
+    async def any_path(self) -> str | None:
+        """One recorded path, or None when nothing is recorded (an empty library)."""
+        async with self.engine.connect() as connection:
+            result = await connection.execute(select(videos.c.path).limit(1))
+        return result.scalar_one_or_none()
+
+    @translate_errors
     async def fingerprints(self, paths: Sequence[str]) -> dict[str, Fingerprint]:
         """The stat fingerprints of the given paths that are recorded: one query."""
         async with self.engine.connect() as connection:

@@ -4,6 +4,7 @@
 import { loadSession, login, logout } from "./api.js";
 import { Cleanup } from "./cleanup.js";
 import { Duplicates } from "./duplicates.js";
+import { HeldBanner } from "./held.js";
 import { Library } from "./library.js";
 import { stateFromUrl } from "./state.js";
 
@@ -12,6 +13,7 @@ let library = null;
 let duplicates = null;
 let cleanup = null;
 let retry = null;
+let held = null;
 
 function showError(error, onRetry) {
   $("banner").hidden = !error;
@@ -21,7 +23,8 @@ function showError(error, onRetry) {
 }
 
 function showLogin(message) {
-  for (const id of ["library", "duplicates", "cleanup", "views", "logout", "banner", "booting"]) {
+  const hidden = ["library", "duplicates", "cleanup", "views", "logout", "banner", "booting", "held"];
+  for (const id of hidden) {
     $(id).hidden = true;
   }
   $("login").hidden = false;
@@ -41,6 +44,8 @@ function showView() {
   }
   $("library").hidden = state.view !== "library";
   $("duplicates").hidden = state.view !== "duplicates";
+  held ||= new HeldBanner(() => library?.load());
+  held.load();
   $("cleanup").hidden = state.view !== "cleanup";
   if (state.view === "cleanup") {
     cleanup ||= new Cleanup(showError);
