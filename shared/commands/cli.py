@@ -27,7 +27,7 @@ from videolib.shared.logging import configure_logging
 from videolib.shared.media.names import DIRECTORY_TYPES
 from videolib.shared.progress import ProgressReporter
 from videolib.shared.runtime import examiner_pool, open_database
-from videolib.shared.tokens import ADMIN_ROLE, issue_token, parse_ttl
+from videolib.shared.tokens import ADMIN_ROLE, issue_token, login_link, parse_ttl, signing_secret
 from videolib.shared.validate import Validation, validate_many
 
 EXIT_OK = 0
@@ -265,11 +265,8 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _config_for_run(path: str | None) -> Config:
-    """Like load_config, but with ./var/library as the library when nothing names one."""
-    environ = dict(os.environ)
-    if not (path or environ.get("VIDEOLIB_CONFIG")):
-        environ.setdefault("MEDIA_LIBRARY_PATH", str(supervisor.DEFAULT_LIBRARY))
-    return load_config(path, environ, require_library=False)
+    """`run` is always a local run (config.local_defaults); it makes its library itself."""
+    return load_config(path, require_library=False, run=True)
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
@@ -292,7 +289,8 @@ def _add_token(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _token(args: argparse.Namespace, config: Config) -> int:
-    if not config.api.jwt_secret:
+    secret = signing_secret(config)
+    if not secret:
         raise ConfigError(
             "api.jwt_secret",
             "",
@@ -304,14 +302,8 @@ def _token(args: argparse.Namespace, config: Config) -> int:
         ttl = parse_ttl(ttl_text)
     except ValueError as error:
         raise ConfigError("--ttl", ttl_text, "command line", str(error)) from None
-    token = issue_token(config.api.jwt_secret, role=args.role, ttl_s=ttl)
-    if args.url:
-        # The page reads the token from the fragment (never sent to a server or a log),
-        # signs in, and removes it from the address bar.
-        host = "127.0.0.1" if config.api.host in ("0.0.0.0", "::") else config.api.host
-        print(f"http://{host}:{config.api.port}/admin/#token={token}")
-    else:
-        print(token)
+    token = issue_token(secret, role=args.role, ttl_s=ttl)
+    print(login_link(config, token) if args.url else token)
     return EXIT_OK
 
 
