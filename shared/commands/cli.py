@@ -261,6 +261,11 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser = commands.add_parser(
         "run", help="the main job: embedded database, migrations, daemon and API together"
     )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="first put a dozen generated clips into the library (once; existing ones are kept)",
+    )
     parser.set_defaults(handler=_run, load_config=_config_for_run)
 
 
@@ -270,7 +275,7 @@ def _config_for_run(path: str | None) -> Config:
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
-    return supervisor.run(config, args.config, os.environ)
+    return supervisor.run(config, args.config, os.environ, demo=args.demo)
 
 
 # -- token ------------------------------------------------------------------------------

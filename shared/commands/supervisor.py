@@ -76,10 +76,21 @@ def banner(config: Config, token: str) -> str:
     )
 
 
-def run(config: Config, config_path: str | None, environ: Mapping[str, str]) -> int:
-    """Start database, migrations, API and daemon; return when they have stopped."""
+def run(
+    config: Config, config_path: str | None, environ: Mapping[str, str], *, demo: bool = False
+) -> int:
+    """Start database, migrations, API and daemon; return when they have stopped.
+
+    `demo` first adds the demo library's clips that are missing (shared/demo.py); the
+    daemon's first reconciliation records them.
+    """
     library = Library.from_config(config)
     prepare_library(library)
+    if demo:
+        from videolib.shared.demo import add_demo_clips  # PyAV's import: for --demo only
+
+        added = add_demo_clips(library)
+        log.info("demo_clips_added", count=len(added), root=str(library.root))
     secret = signing_secret(config)  # run's config always names the secret file (local run)
     with database_url(config) as url:
         asyncio.run(_migrate(url))
