@@ -46,17 +46,17 @@ class DemoClip:
 
 
 DEMO_CLIPS: tuple[DemoClip, ...] = (
-    DemoClip("studios/harbour-at-dawn.mp4", 1920, 1080, colour=(150, 90, 160)),
-    DemoClip("videos/phone-clip.mp4", 1920, 1080, rotation=90, colour=(170, 150, 80)),
-    DemoClip("highlights/aerial-4k.mp4", 3840, 2160, frames=2, colour=(110, 170, 100)),
-    DemoClip("curated/square-loop.mp4", 720, 720, colour=(90, 100, 200)),
-    DemoClip("videos/portrait-story.mp4", 720, 1280, colour=(200, 110, 140)),
-    DemoClip("gifs/silent-loop.mp4", 480, 270, audio=False, colour=(60, 200, 120)),
-    DemoClip("playback/interview.mkv", 1280, 720, colour=(120, 80, 110)),
-    DemoClip("compilations/reel.webm", 320, 180, codec="vp9", colour=(180, 60, 180)),
-    DemoClip("private/archive.mov", 640, 480, audio=False, colour=(80, 130, 130)),
+    DemoClip("studios/harbour-at-dawn.mp4", 1920, 1080, colour=(150, 112, 140)),
+    DemoClip("videos/phone-clip.mp4", 1920, 1080, rotation=90, colour=(170, 136, 108)),
+    DemoClip("highlights/aerial-4k.mp4", 3840, 2160, frames=2, colour=(110, 144, 116)),
+    DemoClip("curated/square-loop.mp4", 720, 720, colour=(90, 116, 156)),
+    DemoClip("videos/portrait-story.mp4", 720, 1280, colour=(200, 120, 132)),
+    DemoClip("gifs/silent-loop.mp4", 480, 270, audio=False, colour=(60, 156, 124)),
+    DemoClip("playback/interview.mkv", 1280, 720, colour=(120, 108, 120)),
+    DemoClip("compilations/reel.webm", 320, 180, codec="vp9", colour=(180, 100, 148)),
+    DemoClip("private/archive.mov", 640, 480, audio=False, colour=(80, 128, 128)),
     DemoClip("videos/broken-upload.mp4", 640, 360, frames=8, corrupt=True),
-    DemoClip("studios/rooftop-take.mp4", 1280, 720, colour=(140, 70, 90)),
+    DemoClip("studios/rooftop-take.mp4", 1280, 720, colour=(140, 104, 112)),
     DemoClip("videos/rooftop-take-copy.mp4", copy_of="studios/rooftop-take.mp4"),
 )
 
