@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -59,7 +60,7 @@ def child_environment(
     return env
 
 
-def banner(config: Config, token: str) -> str:
+def banner(config: Config, token: str, program: str = "videolib") -> str:
     """What `run` prints once everything started: the page's login link first."""
     host = LOCAL_API_HOST if config.api.host in ("0.0.0.0", "::") else config.api.host
     inbox = config.inbox_path.absolute()
@@ -70,7 +71,7 @@ def banner(config: Config, token: str) -> str:
             f"  try: curl -H 'Authorization: Bearer {token[:12]}...' "
             f"http://{host}:{config.api.port}/api/media/videos",
             f"  drop videos into {config.library_root.absolute()}/<type>/ or {inbox}/",
-            "  a second terminal here: videolib token | scan TYPE | doctor | ... (same setup)",
+            f"  from a second terminal here: {program} token, scan TYPE, doctor, ... (same setup)",
             "  stop with Ctrl-C",
         ]
     )
@@ -99,8 +100,14 @@ def run(
         if config_path:
             command += ["--config", config_path]
         with _children([[*command, name] for name in CHILDREN], env) as processes:
-            print(banner(config, issue_token(secret, ttl_s=12 * 3600)), flush=True)
+            token = issue_token(secret, ttl_s=12 * 3600)
+            print(banner(config, token, _program_name(sys.argv[0])), flush=True)
             return _wait(processes)
+
+
+def _program_name(argv0: str) -> str:
+    """How this `videolib` was called (`.venv/bin/videolib` under make), for the banner."""
+    return argv0 if os.path.basename(argv0) == "videolib" else "videolib"
 
 
 async def _migrate(url: URL) -> None:

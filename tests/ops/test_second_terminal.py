@@ -56,6 +56,17 @@ def answers(url: str, token: str) -> Callable[[], bool]:
     return up
 
 
+def listening_addresses(port: int) -> set[str]:
+    """The IPv4 addresses a socket listens on at `port`, from /proc/net/tcp."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+            found.add(".".join(str(b) for b in reversed(bytes.fromhex(address))))
+    return found
+
+
 class Terminal:
     """A shell in `home` with nothing set but the ports a test session needs apart."""
 
@@ -122,6 +133,7 @@ def test_every_command_from_a_second_terminal_uses_runs_setup(terminal: Terminal
         run_token = second.split()[-1]
         videos = f"http://127.0.0.1:{terminal.port}/api/media/videos"
         wait_for(answers(videos, run_token), 60, "run's API answers")
+        assert listening_addresses(terminal.port) == {"127.0.0.1"}  # loopback only (item 3)
 
         # token: signed with the secret run made, accepted by run's API.
         token = terminal.run("token")
