@@ -13,7 +13,8 @@ from typing import Any
 
 import jwt
 
-from videolib.shared.config import LOCAL_API_HOST, Config
+from videolib.shared.config import LOCAL_API_HOST, LOCAL_ORIGIN, Config
+from videolib.shared.errors import ConfigError
 
 ADMIN_ROLE = "SUPER_ADMIN"
 ALGORITHM = "HS256"
@@ -104,7 +105,15 @@ def signing_secret(config: Config, *, create: bool = True) -> str:
         return config.api.jwt_secret
     if not create and not config.secret_file.exists():
         return ""
-    return state_secret(config.secret_file)
+    try:
+        return state_secret(config.secret_file)
+    except OSError as error:  # a state directory of another user, a read-only disk
+        raise ConfigError(
+            "api.jwt_secret",
+            str(config.secret_file),
+            LOCAL_ORIGIN,
+            f"cannot read or make the secret file: {error.strerror or error}",
+        ) from None
 
 
 def state_secret(path: Path) -> str:

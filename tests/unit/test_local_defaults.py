@@ -124,3 +124,14 @@ def test_a_configured_secret_wins_over_the_file(tmp_path: Path) -> None:
     )
     assert signing_secret(config) == "k" * 40
     assert not (tmp_path / "jwt_secret").exists()
+
+
+def test_an_unreadable_secret_file_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "jwt_secret").mkdir()  # not a file: reading fails even as root
+    config = load_config(None, {"VIDEOLIB_STATE_DIR": str(tmp_path)}, require_library=False)
+    with pytest.raises(ConfigError) as caught:
+        signing_secret(config)
+    assert caught.value.message == (
+        f"{LOCAL_ORIGIN}: api.jwt_secret = '{tmp_path}/jwt_secret': cannot read or make the"
+        " secret file: Is a directory"
+    )
