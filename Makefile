@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck typecheck-tree format bench all clean
+.PHONY: run demo test lint typecheck typecheck-tree format bench all clean
 
 $(STAMP): setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(STAMP): setup.py pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/videolib run
+
+# `run` with a dozen generated clips in the library (shared/demo.py), added once.
+demo: $(STAMP)
+	$(BIN)/videolib run --demo
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -11,6 +11,7 @@ from videolib.shared.config import Config
 from videolib.shared.errors import ConfigError
 from videolib.shared.logging import get_logger
 from videolib.shared.systemd import Notifier
+from videolib.shared.tokens import signing_secret
 
 log = get_logger(__name__)
 
@@ -31,6 +32,8 @@ def _api(args: argparse.Namespace, config: Config) -> int:
         config = config.replace("api", host=args.host)
     if args.port is not None:
         config = config.replace("api", port=args.port)
+    # A local run's secret file when api.jwt_secret is empty: the one `run` and `token` use.
+    config = config.replace("api", jwt_secret=signing_secret(config))
     if not config.api.jwt_secret:
         raise ConfigError(
             "api.jwt_secret", "", config.source, "the API needs a secret: set JWT_SECRET"

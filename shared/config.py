@@ -25,9 +25,18 @@ from videolib.shared.media.names import DIRECTORY_TYPES
 DEFAULTS_SOURCE = "defaults"
 
 
+#: The library root of a server install (the seed's); a local run uses <state.dir>/library.
+SERVER_LIBRARY_ROOT = Path("/media/local/library")
+#: Where the API listens on a server install (the seed's, behind nginx); a local run: loopback.
+SERVER_API_HOST = "0.0.0.0"
+LOCAL_API_HOST = "127.0.0.1"
+#: The name of the secret a local run keeps under the state directory.
+LOCAL_SECRET_FILE = "jwt_secret"
+
+
 @dataclass(frozen=True)
 class LibraryConfig:
-    root: Path = Path("/media/local/library")
+    root: Path = SERVER_LIBRARY_ROOT
     inbox: Path | None = None
 
 
@@ -50,7 +59,7 @@ class StateConfig:
 
 @dataclass(frozen=True)
 class ApiConfig:
-    host: str = "0.0.0.0"
+    host: str = SERVER_API_HOST
     port: int = 4100
     jwt_secret: str = field(default="", repr=False)
     media_features: bool = True
@@ -123,6 +132,8 @@ class Config:
     log: LogConfig = LogConfig()
     #: Where the file part came from, for messages ("defaults" when no file was read).
     source: str = DEFAULTS_SOURCE
+    #: A local run's secret file, used when api.jwt_secret is empty (see `local_defaults`).
+    secret_file: Path | None = None
 
     @property
     def library_root(self) -> Path:
@@ -158,6 +169,9 @@ class Config:
         updated = dataclasses.replace(getattr(self, section), **changes)
         return dataclasses.replace(self, **{section: updated})
 
+
+#: Top-level fields of Config that are not sections of the file.
+_NOT_SECTIONS = frozenset({"source", "secret_file"})
 
 # Environment variable -> (section, key). Names from the seed and SPEC.
 ENVIRONMENT: dict[str, tuple[str, str]] = {
@@ -218,16 +232,53 @@ def asyncpg_url(url: str) -> URL:
     return parsed.set(drivername="postgresql+asyncpg")
 
 
+#: Settings whose empty value means "not set": the default of the mode applies.
+_EMPTY_IS_UNSET = frozenset({("library", "root"), ("api", "host"), ("api", "jwt_secret")})
+LOCAL_ORIGIN = "local run default"
+
+
+@dataclass(frozen=True)
+class LocalDefaults:
+    """What a local run fills in where the file and the environment say nothing."""
+
+    library_root: Path | None = None
+    api_host: str | None = None
+    secret_file: Path | None = None
+
+
+def local_defaults(
+    configured: Mapping[tuple[str, str], Any], *, run: bool = False
+) -> LocalDefaults:
+    """The one rule for a local run's defaults (pure; tested case by case).
+
+    Without a database URL (or for `videolib run`, always local), every command works on
+    the state directory's setup: its library (<state.dir>/library), the secret file `run`
+    keeps there, and an API on loopback only. A key the file or the environment sets wins;
+    with a database URL the server defaults stay: the seed's library root and 0.0.0.0 (the
+    systemd units, behind nginx).
+    """
+    if not run and str(configured.get(("database", "url"), "")).strip():
+        return LocalDefaults()
+    state_dir = Path(str(configured.get(("state", "dir")) or StateConfig.dir)).expanduser()
+    return LocalDefaults(
+        library_root=None if ("library", "root") in configured else state_dir / "library",
+        api_host=None if ("api", "host") in configured else LOCAL_API_HOST,
+        secret_file=None if ("api", "jwt_secret") in configured else state_dir / LOCAL_SECRET_FILE,
+    )
+
+
 def load_config(
     path: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
     *,
     require_library: bool = True,
+    run: bool = False,
 ) -> Config:
     """Load the configuration: defaults, then the file, then the environment.
 
     ``path`` falls back to ``VIDEOLIB_CONFIG``. ``require_library`` checks that the
-    library root exists (``videolib run`` creates its own first).
+    library root exists (``videolib run`` creates its own first). A local run's defaults
+    (`local_defaults`; ``run`` for `videolib run`) come before the built-in ones.
     """
     env = dict(os.environ if environ is None else environ)
     path = path or env.get("VIDEOLIB_CONFIG") or None
@@ -240,11 +291,22 @@ def load_config(
     for variable, key in ENVIRONMENT.items():
         if variable in env:
             values[key] = (env[variable], f"environment {variable}")
-    config = _build(values, source)
+    for key in _EMPTY_IS_UNSET:
+        if key in values and values[key][0] == "":
+            del values[key]
+    local = local_defaults({key: raw for key, (raw, _origin) in values.items()}, run=run)
+    if local.library_root is not None:
+        values[("library", "root")] = (str(local.library_root), LOCAL_ORIGIN)
+    if local.api_host is not None:
+        values[("api", "host")] = (local.api_host, LOCAL_ORIGIN)
+    config = dataclasses.replace(_build(values, source), secret_file=local.secret_file)
     root = config.library.root
     if require_library and not root.is_dir():
         origin = values.get(("library", "root"), (None, source))[1]
-        raise ConfigError("library.root", str(root), origin, "no such directory")
+        reason = "no such directory"
+        if origin == LOCAL_ORIGIN:
+            reason += " (`videolib run` makes it; or set MEDIA_LIBRARY_PATH)"
+        raise ConfigError("library.root", str(root), origin, reason)
     return config
 
 
@@ -256,7 +318,7 @@ def _read_toml(path: Path) -> dict[tuple[str, str], Any]:
         raise ConfigError("--config", str(path), str(path), "no such file") from None
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ConfigError("--config", str(path), str(path), str(error)) from None
-    sections = {f.name: f.type for f in dataclasses.fields(Config) if f.name != "source"}
+    sections = {f.name: f.type for f in dataclasses.fields(Config) if f.name not in _NOT_SECTIONS}
     flat: dict[tuple[str, str], Any] = {}
     for section, table in document.items():
         if section not in sections:
@@ -274,7 +336,7 @@ def _read_toml(path: Path) -> dict[tuple[str, str], Any]:
 def _build(values: dict[tuple[str, str], tuple[Any, str]], source: str) -> Config:
     sections: dict[str, Any] = {}
     for section_field in dataclasses.fields(Config):
-        if section_field.name == "source":
+        if section_field.name in _NOT_SECTIONS:
             continue
         section = section_field.name
         default = getattr(Config(), section)

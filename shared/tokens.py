@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import time
@@ -11,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+
+from videolib.shared.config import LOCAL_API_HOST, LOCAL_ORIGIN, Config
+from videolib.shared.errors import ConfigError
 
 ADMIN_ROLE = "SUPER_ADMIN"
 ALGORITHM = "HS256"
@@ -92,11 +96,54 @@ class TokenVerifier:
         return claims
 
 
-def state_secret(state_dir: Path) -> str:
-    """The secret `videolib run` makes once and keeps under the state directory."""
-    path = state_dir / "jwt_secret"
+def signing_secret(config: Config, *, create: bool = True) -> str:
+    """api.jwt_secret, else a local run's secret file (made on first use when `create`).
+
+    Empty when neither is there: the caller names api.jwt_secret in its error.
+    """
+    if config.api.jwt_secret or config.secret_file is None:
+        return config.api.jwt_secret
+    if not create and not config.secret_file.exists():
+        return ""
+    try:
+        return state_secret(config.secret_file)
+    except OSError as error:  # a state directory of another user, a read-only disk
+        raise ConfigError(
+            "api.jwt_secret",
+            str(config.secret_file),
+            LOCAL_ORIGIN,
+            f"cannot read or make the secret file: {error.strerror or error}",
+        ) from None
+
+
+def state_secret(path: Path) -> str:
+    """The secret kept in `path`, made once: the first of processes starting together wins.
+
+    Written to a private temporary file and linked into place, so that a second process
+    (`videolib token` beside a starting `run`) never reads a half-written or empty file.
+    """
     if not path.exists():
-        state_dir.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secrets.token_urlsafe(48))
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            temporary.unlink(missing_ok=True)
     return path.read_text().strip()
+
+
+def login_link(config: Config, token: str) -> str:
+    """The admin page's address that signs in with `token`.
+
+    The page reads the token from the fragment (never sent to a server or a log), signs
+    in, and removes it from the address bar.
+    """
+    host = LOCAL_API_HOST if config.api.host in ("0.0.0.0", "::") else config.api.host
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{config.api.port}/admin/#token={token}"

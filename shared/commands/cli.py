@@ -35,7 +35,7 @@ from videolib.shared.media.names import DIRECTORY_TYPES
 from videolib.shared.mount_guard import limits_from
 from videolib.shared.progress import ProgressReporter
 from videolib.shared.runtime import examiner_pool, open_database
-from videolib.shared.tokens import ADMIN_ROLE, issue_token, parse_ttl
+from videolib.shared.tokens import ADMIN_ROLE, issue_token, login_link, parse_ttl, signing_secret
 from videolib.shared.validate import Validation, validate_many
 
 EXIT_OK = 0
@@ -352,19 +352,21 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser = commands.add_parser(
         "run", help="the main job: embedded database, migrations, daemon and API together"
     )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="first put a dozen generated clips into the library (once; existing ones are kept)",
+    )
     parser.set_defaults(handler=_run, load_config=_config_for_run)
 
 
 def _config_for_run(path: str | None) -> Config:
-    """Like load_config, but with ./var/library as the library when nothing names one."""
-    environ = dict(os.environ)
-    if not (path or environ.get("VIDEOLIB_CONFIG")):
-        environ.setdefault("MEDIA_LIBRARY_PATH", str(supervisor.DEFAULT_LIBRARY))
-    return load_config(path, environ, require_library=False)
+    """`run` is always a local run (config.local_defaults); it makes its library itself."""
+    return load_config(path, require_library=False, run=True)
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
-    return supervisor.run(config, args.config, os.environ)
+    return supervisor.run(config, args.config, os.environ, demo=args.demo)
 
 
 # -- token ------------------------------------------------------------------------------
@@ -383,7 +385,8 @@ def _add_token(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _token(args: argparse.Namespace, config: Config) -> int:
-    if not config.api.jwt_secret:
+    secret = signing_secret(config)
+    if not secret:
         raise ConfigError(
             "api.jwt_secret",
             "",
@@ -395,14 +398,8 @@ def _token(args: argparse.Namespace, config: Config) -> int:
         ttl = parse_ttl(ttl_text)
     except ValueError as error:
         raise ConfigError("--ttl", ttl_text, "command line", str(error)) from None
-    token = issue_token(config.api.jwt_secret, role=args.role, ttl_s=ttl)
-    if args.url:
-        # The page reads the token from the fragment (never sent to a server or a log),
-        # signs in, and removes it from the address bar.
-        host = "127.0.0.1" if config.api.host in ("0.0.0.0", "::") else config.api.host
-        print(f"http://{host}:{config.api.port}/admin/#token={token}")
-    else:
-        print(token)
+    token = issue_token(secret, role=args.role, ttl_s=ttl)
+    print(login_link(config, token) if args.url else token)
     return EXIT_OK
 
 

@@ -23,12 +23,13 @@ from alembic.script import ScriptDirectory
 
 from videolib.shared.config import Config, load_config
 from videolib.shared.db import migrate
-from videolib.shared.db.engine import open_engine
+from videolib.shared.db.engine import database_url, open_engine
 from videolib.shared.errors import ConfigError
 from videolib.shared.library import INBOX, Library
 from videolib.shared.library_marker import MarkerFile, read_marker
 from videolib.shared.media.names import DIRECTORY_TYPES
 from videolib.shared.media.probe import find_ffprobe
+from videolib.shared.tokens import signing_secret
 
 #: RFC 7518 §3.2: an HS256 key must be at least 256 bits.
 MIN_SECRET_LENGTH = 32
@@ -87,7 +88,8 @@ class DirectoryFacts:
 
 @dataclass(frozen=True)
 class DatabaseFacts:
-    url: str | None  # password hidden; None: DATABASE_URL unset (embedded PostgreSQL)
+    url: str  # password hidden; for the embedded server, where its data directory is
+    embedded: bool = False
     error: str | None = None
     revision: str | None = None
     head: str = ""
@@ -125,11 +127,17 @@ def check_user(name: str, uid: int) -> CheckResult:
 
 
 def check_database(facts: DatabaseFacts) -> CheckResult:
-    if facts.url is None:
+    if facts.embedded and facts.error is not None:
+        return fail(
+            "database",
+            f"{facts.url}: could not start: {facts.error}",
+            "read the server's log in that directory; or set DATABASE_URL",
+        )
+    if facts.embedded and facts.revision != facts.head:
         return warn(
             "database",
-            "DATABASE_URL unset: an embedded PostgreSQL under the state directory (videolib run)",
-            "the systemd services need a server: set DATABASE_URL in /etc/videolib/env",
+            f"{facts.url}: schema at {facts.revision or 'nothing'}, not head ({facts.head})",
+            "`videolib run` (or any other command) migrates it",
         )
     if facts.error is not None:
         return fail(
@@ -264,8 +272,10 @@ def check_inotify(max_watches: int | None, folders: int, polling: bool) -> Check
     return ok("inotify", detail)
 
 
-def check_jwt_secret(secret: str) -> CheckResult:
+def check_jwt_secret(secret: str, secret_file: Path | None = None) -> CheckResult:
     fix = f"set JWT_SECRET (the main API's secret, at least {MIN_SECRET_LENGTH} characters)"
+    if not secret and secret_file is not None:
+        return ok("jwt secret", f"a local run makes one at first start: {secret_file}")
     if not secret:
         return fail("jwt secret", "not set: `videolib api` refuses to start", fix)
     if len(secret) < MIN_SECRET_LENGTH:
@@ -320,19 +330,26 @@ def gather_directory(name: str, path: Path) -> DirectoryFacts:
 
 
 async def gather_database(config: Config) -> DatabaseFacts:
-    if config.embedded_database:
-        return DatabaseFacts(url=None)
-    url = config.sqlalchemy_url()
-    shown = url.set(drivername="postgresql").render_as_string(hide_password=True)
+    """The schema's revision, on the configured server or the embedded one (joined or started)."""
+    embedded = config.embedded_database
+    if embedded:
+        shown = f"embedded PostgreSQL under {(config.state.dir / 'pgdata').absolute()}"
+    else:
+        shown = config.sqlalchemy_url().set(drivername="postgresql").render_as_string()
     scripts = ScriptDirectory.from_config(migrate.alembic_config())
     head = migrate.head_revision()
     known = frozenset(r.revision for r in scripts.walk_revisions())
     try:
-        async with open_engine(url, pool_size=1) as engine:
-            revision = await asyncio.wait_for(migrate.current_revision(engine), DATABASE_TIMEOUT_S)
+        with database_url(config) as url:
+            async with open_engine(url, pool_size=1) as engine:
+                revision = await asyncio.wait_for(
+                    migrate.current_revision(engine), DATABASE_TIMEOUT_S
+                )
     except Exception as error:  # every failure is a finding here, not a crash
-        return DatabaseFacts(url=shown, error=_one_line(error), head=head)
-    return DatabaseFacts(url=shown, revision=revision, head=head, known_revisions=known)
+        return DatabaseFacts(url=shown, embedded=embedded, error=_one_line(error), head=head)
+    return DatabaseFacts(
+        url=shown, embedded=embedded, revision=revision, head=head, known_revisions=known
+    )
 
 
 def gather_probe(config: Config) -> ProbeFacts:
@@ -415,7 +432,7 @@ def run_checks(config: Config) -> list[CheckResult]:
             count_folders([library.root, library.inbox]),
             config.daemon.polling,
         ),
-        check_jwt_secret(config.api.jwt_secret),
+        check_jwt_secret(signing_secret(config, create=False), config.secret_file),
         check_free_disk(library.inbox, free_bytes(library.inbox)),
     ]
 

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 
 from sqlalchemy.engine import URL
 
 from videolib.shared.commands.init import Refuse, init_library
-from videolib.shared.config import Config
+from videolib.shared.config import LOCAL_API_HOST, Config
 from videolib.shared.db import migrate
 from videolib.shared.db.embedded import guard_pipes
 from videolib.shared.db.engine import database_url, open_engine
@@ -31,11 +31,10 @@ from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.names import DIRECTORY_TYPES
 from videolib.shared.parent_death import die_with_this_process
-from videolib.shared.tokens import issue_token, state_secret
+from videolib.shared.tokens import issue_token, login_link, signing_secret
 
 log = get_logger(__name__)
 
-DEFAULT_LIBRARY = Path("./var/library")
 STOP_GRACE_S = 10.0
 CHILDREN = ("api", "daemon")
 
@@ -55,31 +54,46 @@ def child_environment(
         DATABASE_URL=url.set(drivername="postgresql").render_as_string(hide_password=False),
         MEDIA_LIBRARY_PATH=str(config.library_root.absolute()),
         MEDIA_INBOX_PATH=str(config.inbox_path.absolute()),
+        # The children have a DATABASE_URL, so they would take the server defaults.
+        MEDIA_API_HOST=config.api.host,
         JWT_SECRET=secret,
     )
     return env
 
 
-def banner(config: Config, token: str) -> str:
-    host = "127.0.0.1" if config.api.host in ("0.0.0.0", "::") else config.api.host
+def banner(config: Config, token: str, program: str = "videolib") -> str:
+    """What `run` prints once everything started: the page's login link first."""
+    host = LOCAL_API_HOST if config.api.host in ("0.0.0.0", "::") else config.api.host
     inbox = config.inbox_path.absolute()
     return "\n".join(
         [
-            f"videolib is running: http://{host}:{config.api.port}/api/media/videos",
+            f"videolib is running: {login_link(config, token)}",
             f"  admin token (12 h): {token}",
             f"  try: curl -H 'Authorization: Bearer {token[:12]}...' "
             f"http://{host}:{config.api.port}/api/media/videos",
             f"  drop videos into {config.library_root.absolute()}/<type>/ or {inbox}/",
+            f"  from a second terminal here: {program} token, scan TYPE, doctor, ... (same setup)",
             "  stop with Ctrl-C",
         ]
     )
 
 
-def run(config: Config, config_path: str | None, environ: Mapping[str, str]) -> int:
-    """Start database, migrations, API and daemon; return when they have stopped."""
+def run(
+    config: Config, config_path: str | None, environ: Mapping[str, str], *, demo: bool = False
+) -> int:
+    """Start database, migrations, API and daemon; return when they have stopped.
+
+    `demo` first adds the demo library's clips that are missing (shared/demo.py); the
+    daemon's first reconciliation records them.
+    """
     library = Library.from_config(config)
     prepare_library(library)
-    secret = config.api.jwt_secret or state_secret(config.state.dir)
+    if demo:
+        from videolib.shared.demo import add_demo_clips  # PyAV's import: for --demo only
+
+        added = add_demo_clips(library)
+        log.info("demo_clips_added", count=len(added), root=str(library.root))
+    secret = signing_secret(config)  # run's config always names the secret file (local run)
     with database_url(config) as url:
         asyncio.run(_migrate(url, library, config.embedded_database))
         env = child_environment(config, url, secret, environ)
@@ -87,8 +101,14 @@ def run(config: Config, config_path: str | None, environ: Mapping[str, str]) -> 
         if config_path:
             command += ["--config", config_path]
         with _children([[*command, name] for name in CHILDREN], env) as processes:
-            print(banner(config, issue_token(secret, ttl_s=12 * 3600)), flush=True)
+            token = issue_token(secret, ttl_s=12 * 3600)
+            print(banner(config, token, _program_name(sys.argv[0])), flush=True)
             return _wait(processes)
+
+
+def _program_name(argv0: str) -> str:
+    """How this `videolib` was called (`.venv/bin/videolib` under make), for the banner."""
+    return argv0 if os.path.basename(argv0) == "videolib" else "videolib"
 
 
 async def _migrate(url: URL, library: Library, local: bool) -> None:

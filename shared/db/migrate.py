@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -12,7 +13,15 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from videolib.shared.logging import get_logger
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+log = get_logger(__name__)
+
+# Alembic says "Context impl PostgresqlImpl." and "Running upgrade ..." at INFO, as
+# sentences, twice per process start: `_upgrade` logs one event of ours instead.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def alembic_config(connection: Connection | None = None) -> AlembicConfig:
@@ -47,7 +56,11 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 def _upgrade(connection: Connection, revision: str) -> None:
     # Two processes starting at once (api and daemon) must not migrate concurrently.
     connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7166010101)")
+    before = MigrationContext.configure(connection).get_current_revision()
     command.upgrade(alembic_config(connection), revision)
+    after = MigrationContext.configure(connection).get_current_revision()
+    if after != before:
+        log.info("migrations_applied", from_revision=before, to_revision=after)
 
 
 def url_for_display(url: URL) -> str:

@@ -58,7 +58,21 @@ def test_result_line_format() -> None:
 @pytest.mark.parametrize(
     ("facts", "status", "words"),
     [
-        (DatabaseFacts(url=None), Status.WARN, "DATABASE_URL unset"),
+        (
+            DatabaseFacts(url="embedded", embedded=True, revision="2", head="2"),
+            Status.OK,
+            "embedded: reachable, schema at head (2)",
+        ),
+        (
+            DatabaseFacts(url="embedded", embedded=True, revision=None, head="2"),
+            Status.WARN,
+            "migrates it",
+        ),
+        (
+            DatabaseFacts(url="embedded", embedded=True, error="initdb: no space", head="2"),
+            Status.FAIL,
+            "embedded: could not start: initdb: no space",
+        ),
         (DatabaseFacts(url="pg", error="refused", head="2"), Status.FAIL, "unreachable: refused"),
         (
             DatabaseFacts(url="pg", revision="2", head="2", known_revisions=frozenset({"1", "2"})),
@@ -136,10 +150,16 @@ def test_inotify(max_watches: int | None, folders: int, polling: bool, status: S
 
 
 @pytest.mark.parametrize(
-    ("secret", "status"), [("", Status.FAIL), ("x" * 31, Status.FAIL), ("x" * 32, Status.OK)]
+    ("secret", "secret_file", "status"),
+    [
+        ("", None, Status.FAIL),
+        ("x" * 31, None, Status.FAIL),
+        ("x" * 32, None, Status.OK),
+        ("", Path("var/jwt_secret"), Status.OK),  # a local run makes it at first start
+    ],
 )
-def test_jwt_secret(secret: str, status: Status) -> None:
-    result = check_jwt_secret(secret)
+def test_jwt_secret(secret: str, secret_file: Path | None, status: Status) -> None:
+    result = check_jwt_secret(secret, secret_file)
     assert result.status is status
     assert secret not in result.line() or not secret  # the secret itself is never printed
 

@@ -23,8 +23,8 @@ def test_repository_config_toml_holds_exactly_the_defaults(tmp_path: Path) -> No
 def test_every_setting_is_documented_in_config_toml() -> None:
     document = tomllib.loads((REPO / "config.toml").read_text())
     for section in dataclasses.fields(Config):
-        if section.name == "source":
-            continue
+        if not dataclasses.is_dataclass(getattr(Config(), section.name)):
+            continue  # source, secret_file: not sections of the file
         keys = {f.name for f in dataclasses.fields(getattr(Config(), section.name))}
         assert set(document[section.name]) == keys, section.name
 
