@@ -16,6 +16,7 @@ from .errors import (
     translated,
 )
 from .failures import FailureRepository
+from .integrity import CycleState, Finding, IntegrityRepository, ToVerify
 from .listing import (
     DEFERRED_JOIN_FROM,
     SORT_COLUMNS,
@@ -36,15 +37,19 @@ __all__ = [
     "SORT_COLUMNS",
     "WRITE_BATCH",
     "AdminVideoRepository",
+    "CycleState",
     "DirectoryLocks",
     "DuplicateGroup",
     "FailureRepository",
     "Fault",
+    "Finding",
+    "IntegrityRepository",
     "ScanJob",
     "ScanJobRepository",
     "SettingsRepository",
     "ThumbnailRepository",
     "ThumbnailTask",
+    "ToVerify",
     "VideoListing",
     "VideoPage",
     "VideoQuery",
