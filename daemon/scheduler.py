@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from videolib.shared.config import Config
 from videolib.shared.db.repository import (
     DirectoryLocks,
+    IntegrityRepository,
     ThumbnailRepository,
     VideoRepository,
     ping,
@@ -49,6 +50,7 @@ from .events import (
 )
 from .health import DatabaseHealth
 from .inbox import Inbox
+from .integrity import IntegrityChecker
 from .journal import MoveJournal
 from .metrics import DaemonMetrics, metrics_app, start_server
 from .pipeline import Pipeline, walk_videos
@@ -118,6 +120,15 @@ class Scheduler:
         # Thumbnails are made after ingest, off the scan's hot path (seed: "Thumbnail
         # Generation"), by their own bounded worker.
         self.thumbnails = ThumbnailWorker.from_config(config, ThumbnailRepository(engine))
+        # A file found changed (size or mtime) goes the way of any written file.
+        self.integrity = IntegrityChecker(
+            config.integrity,
+            self.library,
+            IntegrityRepository(engine),
+            self.metrics,
+            self.health,
+            on_changed=lambda path: self.touch(path, Signal.APPEAR),
+        )
         self.ready: dict[str, None] = {}  # ordered and coalesced: a path is in it once
         self.actions: deque[Action] = deque()
         self._ready_event = asyncio.Event()
@@ -408,6 +419,8 @@ class Scheduler:
         # Off systemd (no interval) or once a loop was given up, it has nothing to do.
         start("systemd_watchdog", self._systemd_watchdog, may_end=lambda: True)
         start("thumbnails", self.thumbnails.run)
+        if self.config.integrity.enabled:
+            start("integrity", self.integrity.run)
 
     async def _drain(self, stop_by: float) -> None:
         """Let in-flight files finish briefly; abandon the rest (the next pass finds them).
