@@ -18,6 +18,7 @@ from videolib.api.keys import (
     COUNTS,
     ENGINE,
     FLAG,
+    INTEGRITY,
     JOBS,
     LIBRARY,
     LOCKS,
@@ -31,11 +32,12 @@ from videolib.api.keys import (
 )
 from videolib.api.metrics import ApiMetrics, refresh, refresh_forever
 from videolib.api.middlewares import MIDDLEWARES
-from videolib.api.routes import health, maintenance, scans, tags, uploads, videos
+from videolib.api.routes import health, integrity, maintenance, scans, tags, uploads, videos
 from videolib.shared.config import Config
 from videolib.shared.db.repository import (
     AdminVideoRepository,
     DirectoryLocks,
+    IntegrityRepository,
     ScanJobRepository,
     SettingsRepository,
     VideoRepository,
@@ -62,7 +64,7 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Applica
     app.cleanup_ctx.append(_examiners)
     app.cleanup_ctx.append(_background)
     # Fixed paths before `{id}`: /videos/duplicates must not be read as an id.
-    for module in (maintenance, scans, uploads, videos, tags, health):
+    for module in (maintenance, scans, uploads, videos, tags, health, integrity):
         app.add_routes(module.routes)
     # The admin page, its browser session and the thumbnail route (issue 6).
     setup_admin(app, config)
@@ -80,6 +82,7 @@ def _database(given: AsyncEngine | None) -> Callable[[web.Application], AsyncIte
             app[SCAN_WRITES] = VideoRepository(engine)
             app[LOCKS] = DirectoryLocks(engine)
             app[JOBS] = ScanJobRepository(engine)
+            app[INTEGRITY] = IntegrityRepository(engine)
             app[FLAG] = FeatureFlag(
                 app[CONFIG].api.media_features, SettingsRepository(engine).setting
             )

@@ -15,6 +15,7 @@ from videolib.shared.config import Config
 from videolib.shared.db.repository import (
     AdminVideoRepository,
     DirectoryLocks,
+    IntegrityRepository,
     ScanJobRepository,
     VideoRepository,
 )
@@ -31,6 +32,7 @@ VIDEOS = web.AppKey("videos", AdminVideoRepository)
 SCAN_WRITES = web.AppKey("scan_writes", VideoRepository)
 LOCKS = web.AppKey("locks", DirectoryLocks)
 JOBS = web.AppKey("jobs", ScanJobRepository)
+INTEGRITY = web.AppKey("integrity", IntegrityRepository)
 POOL = web.AppKey("pool", ExaminerPool)
 FLAG = web.AppKey("flag", FeatureFlag)
 METRICS = web.AppKey("metrics", ApiMetrics)

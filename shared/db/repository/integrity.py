@@ -194,10 +194,16 @@ class IntegrityRepository:
 
     @translate_errors
     async def finding(self, finding_id: uuid.UUID) -> Finding | None:
+        """One finding, with its video's current path (the file may have moved since)."""
+        f = findings.c
+        columns = [c for c in findings.c if c.name != "path"]
+        query = (
+            select(*columns, func.coalesce(videos.c.path, f.path).label("path"))
+            .select_from(findings.outerjoin(videos, videos.c.id == f.video_id))
+            .where(f.id == finding_id)
+        )
         async with self.engine.connect() as connection:
-            row = (
-                await connection.execute(select(findings).where(findings.c.id == finding_id))
-            ).one_or_none()
+            row = (await connection.execute(query)).one_or_none()
         return None if row is None else Finding.from_row(row)
 
     @translate_errors
