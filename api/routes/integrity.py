@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -113,7 +114,7 @@ async def export(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _csv_rows(rows: list[tuple[object, ...]] | list[list[str]]) -> bytes:
+def _csv_rows(rows: Iterable[Sequence[str]]) -> bytes:
     text = io.StringIO()
     csv.writer(text).writerows(rows)
     return text.getvalue().encode()

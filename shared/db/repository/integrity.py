@@ -152,7 +152,7 @@ class IntegrityRepository:
             recorded_hash=file.sha256,
             observed_hash=observed_hash,
         )
-        statement = statement.on_conflict_do_update(
+        upsert = statement.on_conflict_do_update(
             index_elements=[findings.c.video_id],
             index_where=findings.c.status == "open",
             set_={
@@ -162,7 +162,7 @@ class IntegrityRepository:
             },
         ).returning(findings)
         async with self.engine.begin() as connection:
-            finding = Finding.from_row((await connection.execute(statement)).one())
+            finding = Finding.from_row((await connection.execute(upsert)).one())
             await _set(connection, CURSOR_KEY, file.path)
         return finding
 
