@@ -3,12 +3,14 @@
 
 import { loadSession, login, logout } from "./api.js";
 import { Duplicates } from "./duplicates.js";
+import { Integrity } from "./integrity.js";
 import { Library } from "./library.js";
 import { stateFromUrl } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
 let library = null;
 let duplicates = null;
+let integrity = null;
 let retry = null;
 
 function showError(error, onRetry) {
@@ -19,7 +21,7 @@ function showError(error, onRetry) {
 }
 
 function showLogin(message) {
-  for (const id of ["library", "duplicates", "views", "logout", "banner", "booting"]) {
+  for (const id of ["library", "duplicates", "integrity", "views", "logout", "banner", "booting"]) {
     $(id).hidden = true;
   }
   $("login").hidden = false;
@@ -39,9 +41,13 @@ function showView() {
   }
   $("library").hidden = state.view !== "library";
   $("duplicates").hidden = state.view !== "duplicates";
+  $("integrity").hidden = state.view !== "integrity";
   if (state.view === "duplicates") {
     duplicates ||= new Duplicates(showError);
     duplicates.load(1);
+  } else if (state.view === "integrity") {
+    integrity ||= new Integrity(showError);
+    integrity.load(1);
   } else {
     if (library) library.state = state;
     else library = new Library(state, showError);

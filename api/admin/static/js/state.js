@@ -18,7 +18,7 @@ const LIMITS = [20, 50, 100];
 export function stateFromUrl(search = window.location.search) {
   const params = new URLSearchParams(search);
   const state = { ...DEFAULTS, quality: [] };
-  if (params.get("view") === "duplicates") state.view = "duplicates";
+  if (["duplicates", "integrity"].includes(params.get("view"))) state.view = params.get("view");
   for (const key of ["directoryType", "orientation", "search"]) {
     state[key] = params.get(key) || "";
   }
