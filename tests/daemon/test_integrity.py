@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,30 @@ async def test_paced_read_takes_the_budgets_time_on_its_own_clock(tmp_path: Path
     verdict = await check_file(path, recorded, budget.pace)
     assert verdict == Intact()
     assert size / clock[0] == pytest.approx(rate_mb * MB, rel=0.01)
+
+
+async def test_budget_holds_reads_outside_the_window() -> None:
+    """Closed at 00:59 for a 01:00-06:00 window: the read waits a minute of wall time."""
+    wall = [datetime(2026, 12, 1, 0, 59, tzinfo=UTC)]
+    mono = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        wall[0] += timedelta(seconds=seconds)
+        mono[0] += seconds
+
+    budget = Budget(
+        10 * MB,
+        Window.parse("01:00-06:00"),
+        wall=lambda: wall[0],
+        monotonic=lambda: mono[0],
+        sleep=sleep,
+    )
+    await budget.open_window()
+    assert slept == [60.0] and wall[0].hour == 1
+    wall[0] = datetime(2026, 12, 1, 5, 59, 59, 500000, tzinfo=UTC)
+    await budget.pace(10 * MB)  # one second of budget, which runs past 06:00
+    assert slept[1] == 1.0
+    assert sum(slept[2:]) == pytest.approx(19 * 3600 - 0.5)  # held until 01:00 next day
+    assert all(s <= 60.0 for s in slept[2:])  # re-checked every minute at most

@@ -237,7 +237,8 @@ class IntegrityRepository:
         """Make the observed hash the video's recorded one and close the finding, at once.
 
         Only while the finding is open and the record still holds the fingerprint and the
-        hash the finding was made against; None otherwise (nothing changed).
+        hash the finding was made against (or the observed one); None otherwise (nothing
+        changed).
         """
         f, v = findings.c, videos.c
         async with self.engine.begin() as connection:
@@ -252,7 +253,8 @@ class IntegrityRepository:
                 update(videos)
                 .where(
                     v.id == finding.video_id,
-                    v.file_hash == finding.recorded_hash,
+                    # The observed hash too: a validate may have recorded it already.
+                    v.file_hash.in_([finding.recorded_hash, finding.observed_hash]),
                     v.file_size == finding.file_size,
                     v.file_mtime_ns == finding.file_mtime_ns,
                 )
