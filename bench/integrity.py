@@ -90,7 +90,7 @@ async def one_cycle(config: Config, rate_mb_s: float) -> tuple[float, float, flo
         lag = [0.0]
         ticker = asyncio.create_task(_watch_lag(lag))
         cpu_before, started = time.process_time(), time.time()
-        await checker._next_cycle()
+        await checker.run_cycle()
         ticker.cancel()
         finished = metrics.registry.get_sample_value(
             "videolib_daemon_integrity_last_full_cycle_timestamp_seconds"

@@ -134,13 +134,14 @@ class IntegrityChecker:
             await self.health.wait()
             try:
                 await self._refresh_gauges()
-                await self._next_cycle()
+                await self.run_cycle()
             except DatabaseUnavailableError as error:
                 if cancelling():
                     raise
                 self.health.failed(error)
 
-    async def _next_cycle(self) -> None:
+    async def run_cycle(self) -> None:
+        """Resume the cycle under way, or start one if it is due (else wait a while)."""
         state = await self.repository.state()
         cursor = state.cursor
         if cursor is None:  # between cycles: start one when it is due

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -153,14 +153,16 @@ async def accept(request: web.Request) -> web.Response:
     return await _review(request, review.accept)
 
 
-async def _review(request: web.Request, action: Any) -> web.Response:
+async def _review(
+    request: web.Request, action: Callable[..., Awaitable[review.Review]]
+) -> web.Response:
     finding_id = path_id(request)
     repository = request.app[INTEGRITY]
     finding = await repository.finding(finding_id)
     if finding is None:
         raise NotFoundError(f"{finding_id}: no such finding")
     claims = authenticate(request, request.app[TOKENS])
-    done: review.Review = await action(
+    done = await action(
         finding,
         library=request.app[LIBRARY],
         repository=repository,

@@ -36,7 +36,7 @@ async def _verify_all(server: Server) -> None:
             metrics,
             DatabaseHealth(lambda: ping(engine), metrics),
         )
-        await checker._next_cycle()
+        await checker.run_cycle()
 
 
 @pytest.fixture

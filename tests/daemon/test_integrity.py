@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.daemon.harness import eventually, fast, row, running_service, sha256
 from tests.media import make_video
 from videolib.daemon.health import DatabaseHealth
-from videolib.daemon.integrity import Budget, IntegrityChecker
+from videolib.daemon.integrity import Budget, IntegrityChecker, local_now
 from videolib.daemon.metrics import DaemonMetrics
 from videolib.shared.config import Config
 from videolib.shared.db.repository import IntegrityRepository, VideoRepository, ping
@@ -133,13 +133,13 @@ async def test_a_restart_resumes_after_the_last_file_verified(
     assert [f.path for f in ordered] == sorted(NAMES)  # code point order
     # A first run verified two files, then the daemon stopped.
     first = checker(config, engine)
-    await repository.start_cycle(first._wall())
+    await repository.start_cycle(local_now())
     for file in ordered[:2]:
         await first.verify(file)
     assert (await repository.state()).cursor == ordered[1].path
     # The next daemon goes on from there and finishes the cycle.
     second = checker(config, engine)
-    await second._next_cycle()
+    await second.run_cycle()
     assert second.verified == len(NAMES) - 2
     state = await repository.state()
     assert state.cursor is None and state.last_full_cycle_at is not None
@@ -164,7 +164,7 @@ async def test_an_edit_a_missing_file_and_an_empty_folder_are_not_flagged(
         item.unlink()
     changed: list[str] = []
     service = checker(config, engine, on_changed=changed.append)
-    await service._next_cycle()
+    await service.run_cycle()
     assert service.verified == len(NAMES)
     assert await findings(engine) == []
     assert changed == ["videos/a.mp4"]  # handed to the re-probe path
