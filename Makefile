@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/scan.py 2000 --warm 100000
 	$(BIN)/python bench/daemon.py
 	$(BIN)/python bench/api.py --seconds 8
+	$(BIN)/python bench/integrity.py
 
 all: lint typecheck test
 

@@ -19,6 +19,7 @@ from videolib.api.keys import (
     ENGINE,
     FLAG,
     HISTORY,
+    INTEGRITY,
     JOBS,
     LIBRARY,
     LOCKS,
@@ -37,6 +38,7 @@ from videolib.api.routes import (
     cleanup,
     health,
     history,
+    integrity,
     library,
     maintenance,
     scans,
@@ -49,6 +51,7 @@ from videolib.shared.db.repository import (
     AdminVideoRepository,
     DirectoryLocks,
     HistoryRepository,
+    IntegrityRepository,
     ScanJobRepository,
     SettingsRepository,
     TrashRepository,
@@ -77,7 +80,18 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Applica
     app.cleanup_ctx.append(_examiners)
     app.cleanup_ctx.append(_background)
     # Fixed paths before `{id}`: /videos/duplicates must not be read as an id.
-    for module in (maintenance, scans, uploads, cleanup, videos, history, tags, health, library):
+    for module in (
+        maintenance,
+        scans,
+        uploads,
+        cleanup,
+        videos,
+        history,
+        tags,
+        health,
+        library,
+        integrity,
+    ):
         app.add_routes(module.routes)
     # The admin page, its browser session and the thumbnail route (issue 6).
     setup_admin(app, config)
@@ -100,6 +114,7 @@ def _database(given: AsyncEngine | None) -> Callable[[web.Application], AsyncIte
                 app[LIBRARY], TrashRepository(engine), config.thumbnail_dir.absolute()
             )
             app[JOBS] = ScanJobRepository(engine)
+            app[INTEGRITY] = IntegrityRepository(engine)
             app[FLAG] = FeatureFlag(
                 app[CONFIG].api.media_features, SettingsRepository(engine).setting
             )

@@ -16,6 +16,7 @@ from videolib.shared.db.repository import (
     AdminVideoRepository,
     DirectoryLocks,
     HistoryRepository,
+    IntegrityRepository,
     ScanJobRepository,
     VideoRepository,
 )
@@ -37,6 +38,7 @@ TRASH = web.AppKey("trash", Trash)
 #: Reads of video_events (the database writes them: migration 0012).
 HISTORY = web.AppKey("history", HistoryRepository)
 JOBS = web.AppKey("jobs", ScanJobRepository)
+INTEGRITY = web.AppKey("integrity", IntegrityRepository)
 POOL = web.AppKey("pool", ExaminerPool)
 FLAG = web.AppKey("flag", FeatureFlag)
 METRICS = web.AppKey("metrics", ApiMetrics)

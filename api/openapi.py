@@ -25,10 +25,19 @@ _PARAMETER = re.compile(r"\{(\w+)\}")
 
 
 @dataclass(frozen=True)
+class TextBody:
+    """A response body that is text of another media type than text/plain (CSV)."""
+
+    media_type: str
+    description: str
+
+
+@dataclass(frozen=True)
 class Operation:
     summary: str
-    #: status -> a model (JSON), a JSON schema (dict) or a description of a text body (str).
-    responses: dict[int, type[BaseModel] | dict[str, Any] | str]
+    #: status -> a model (JSON), a JSON schema (dict), a description of a text body (str),
+    #: or a text body of another media type (TextBody).
+    responses: dict[int, type[BaseModel] | dict[str, Any] | str | TextBody]
     query: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
     #: A body that is not JSON (multipart upload): content type -> schema.
@@ -74,9 +83,12 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
     ]
 
 
-def _response(target: type[BaseModel] | dict[str, Any] | str) -> dict[str, Any]:
+def _response(target: type[BaseModel] | dict[str, Any] | str | TextBody) -> dict[str, Any]:
     if isinstance(target, str):  # a plain-text body (metrics)
         return {"description": target, "content": {"text/plain": {"schema": {"type": "string"}}}}
+    if isinstance(target, TextBody):
+        content = {target.media_type: {"schema": {"type": "string"}}}
+        return {"description": target.description, "content": content}
     if isinstance(target, dict):
         return {"description": "JSON", "content": {"application/json": {"schema": target}}}
     return {

@@ -441,6 +441,62 @@ class TagList(ApiModel):
     data: list[TagCount]
 
 
+FindingStatus = Literal["open", "accepted", "intact", "superseded"]
+
+
+class FindingQuery(ApiModel):
+    model_config = ConfigDict(extra="ignore")
+
+    status: FindingStatus | Literal["all"] = "open"
+    page: int = Field(1, ge=1, le=1_000_000)
+    limit: int = Field(20, ge=1, le=100)
+
+
+class FindingExportQuery(ApiModel):
+    model_config = ConfigDict(extra="ignore")
+
+    status: FindingStatus | Literal["all"] = "open"
+
+
+class Finding(ApiModel):
+    """A file whose SHA-256 changed while its size and mtime did not."""
+
+    id: uuid.UUID
+    video_id: uuid.UUID | None
+    path: str
+    file_size: int
+    file_mtime_ns: int
+    recorded_hash: str
+    observed_hash: str
+    status: FindingStatus
+    found_at: datetime
+    last_seen_at: datetime
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+
+class FindingList(ApiModel):
+    data: list[Finding]
+    pagination: Pagination
+
+
+class FindingReview(ApiModel):
+    """What a re-check found, and the finding after it."""
+
+    outcome: Literal["accepted", "intact", "superseded", "still_mismatch"]
+    finding: Finding
+
+
+class IntegrityStatus(ApiModel):
+    """Where verification stands: open findings, the cycle under way, the last full one."""
+
+    open_findings: int
+    cycle_in_progress: bool
+    cursor: str | None
+    cycle_started_at: datetime | None
+    last_full_cycle_at: datetime | None
+
+
 class Error(ApiModel):
     error: str
     message: str

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from videolib.shared.config import Config
 from videolib.shared.db.repository import (
     DirectoryLocks,
+    IntegrityRepository,
     ThumbnailRepository,
     TrashRepository,
     VideoRepository,
@@ -53,6 +54,7 @@ from .events import (
 )
 from .health import DatabaseHealth
 from .inbox import Inbox
+from .integrity import IntegrityChecker
 from .journal import MoveJournal
 from .metrics import DaemonMetrics, metrics_app, start_server
 from .pipeline import Pipeline, walk_videos
@@ -135,6 +137,15 @@ class Scheduler:
         self.thumbnails = ThumbnailWorker.from_config(config, ThumbnailRepository(engine))
         self.trash = Trash(
             self.library, TrashRepository(engine), config.thumbnail_dir.absolute(), clock
+        )
+        # A file found changed (size or mtime) goes the way of any written file.
+        self.integrity = IntegrityChecker(
+            config.integrity,
+            self.library,
+            IntegrityRepository(engine),
+            self.metrics,
+            self.health,
+            on_changed=lambda path: self.touch(path, Signal.APPEAR),
         )
         self.ready: dict[str, None] = {}  # ordered and coalesced: a path is in it once
         self.actions: deque[Action] = deque()
@@ -492,6 +503,8 @@ class Scheduler:
         start("systemd_watchdog", self._systemd_watchdog, may_end=lambda: True)
         start("thumbnails", self.thumbnails.run)
         start("trash_purger", self._trash_purger)
+        if self.config.integrity.enabled:
+            start("integrity", self.integrity.run)
 
     async def _drain(self, stop_by: float) -> None:
         """Let in-flight files finish briefly; abandon the rest (the next pass finds them).

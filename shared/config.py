@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from videolib.shared.errors import ConfigError
+from videolib.shared.integrity.budget import Window
 from videolib.shared.media.names import DIRECTORY_TYPES
 
 DEFAULTS_SOURCE = "defaults"
@@ -114,6 +115,19 @@ class TrashConfig:
 
 
 @dataclass(frozen=True)
+class IntegrityConfig:
+    """The daemon's scheduled re-hash of every valid file (shared/integrity/)."""
+
+    enabled: bool = True
+    #: Bytes read per second for verification, in MB (10^6 bytes): the disks' budget.
+    rate_mb_per_second: float = 20.0
+    #: Daily window of local time, "HH:MM-HH:MM" (may wrap midnight); "" is always.
+    window: str = ""
+    #: Hours between the starts of two full cycles (a longer cycle is followed at once).
+    cycle_interval_hours: float = 24.0
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = "info"
     format: str = "auto"
@@ -129,6 +143,7 @@ class Config:
     daemon: DaemonConfig = DaemonConfig()
     thumbnails: ThumbnailsConfig = ThumbnailsConfig()
     trash: TrashConfig = TrashConfig()
+    integrity: IntegrityConfig = IntegrityConfig()
     log: LogConfig = LogConfig()
     #: Where the file part came from, for messages ("defaults" when no file was read).
     source: str = DEFAULTS_SOURCE
@@ -210,6 +225,7 @@ _POSITIVE = {
     ("daemon", "poll_interval_seconds"),
     ("trash", "retention_days"),
     ("trash", "purge_interval_seconds"),
+    ("integrity", "rate_mb_per_second"),
 }
 _NON_NEGATIVE = {
     ("probe", "workers"),
@@ -218,6 +234,7 @@ _NON_NEGATIVE = {
     ("daemon", "inbox_gif_max_seconds"),
     ("daemon", "max_missing_fraction"),
     ("daemon", "min_missing_files"),
+    ("integrity", "cycle_interval_hours"),
 }
 _PORTS = {("api", "port"), ("daemon", "metrics_port")}
 
@@ -441,6 +458,11 @@ def _check_value(section: str, key: str, value: Any, origin: str) -> None:
         except (ArgumentError, ValueError) as error:
             shown = _hide_password(value)
             raise ConfigError(name, shown, origin, f"malformed database URL: {error}") from None
+    if (section, key) == ("integrity", "window"):
+        try:
+            Window.parse(value)
+        except ValueError as error:
+            raise ConfigError(name, value, origin, str(error)) from None
     if (section, key) == ("library", "root") and value is None:
         raise ConfigError(name, value, origin, "must not be empty")
 

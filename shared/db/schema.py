@@ -263,3 +263,42 @@ library_folders = Table(
     Column("held_passes", Integer, nullable=False, server_default=text("0")),
     CheckConstraint(f"held_kind IS NULL OR {_one_of('held_kind', HOLD_KINDS)}", name="held_kind"),
 )
+
+# -- integrity findings ---------------------------------------------------------------------
+
+FINDING_STATUSES = ("open", "accepted", "intact", "superseded")
+
+# Files whose SHA-256 changed while size and mtime did not (shared/integrity/verdict.py),
+# with both hashes. Never deleted: a resolution is recorded beside the finding. The video's
+# `file_hash` is changed only by an admin's accept, after a re-check. `video_id` is set to
+# NULL when the record is deleted for good; the path and hashes stay.
+integrity_findings = Table(
+    "integrity_findings",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()),
+    Column(
+        "video_id",
+        UUID(as_uuid=True),
+        ForeignKey("videos.id", ondelete="SET NULL", name="fk_integrity_findings_video_id_videos"),
+    ),
+    Column("path", Text, nullable=False),
+    Column("file_size", BigInteger, nullable=False),
+    Column("file_mtime_ns", BigInteger, nullable=False),
+    Column("recorded_hash", Text, nullable=False),
+    Column("observed_hash", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'open'")),
+    Column("found_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("resolved_at", DateTime(timezone=True)),
+    # Who resolved it: the token's `sub`, or "daemon" (a file found intact again).
+    Column("resolved_by", Text),
+    CheckConstraint(_one_of("status", FINDING_STATUSES), name="status"),
+    # One open finding per video: a second mismatch updates it.
+    Index(
+        "ux_integrity_findings_open_video",
+        "video_id",
+        unique=True,
+        postgresql_where=text("status = 'open'"),
+    ),
+    Index("ix_integrity_findings_status_found", "status", text("found_at DESC"), text("id DESC")),
+)

@@ -59,6 +59,7 @@ def test_both_processes_are_scraped_and_every_issue_alert_exists() -> None:
         "VideolibDaemonLoopCrashing",
         "VideolibLibraryNotMounted",
         "VideolibMissingHeld",
+        "VideolibIntegrityMismatch",
     } <= alerts
 
 

@@ -71,6 +71,10 @@ def test_videolib_config_variable_names_the_file(tmp_path: Path) -> None:
         ("", {"DATABASE_URL": "not a url"}, "malformed database URL"),
         ("", {"DATABASE_URL": "postgresql://u:secret@h:5432/"}, "no database name"),
         ("[library]\nroot = 5\n", {}, "library.root = 5: expected a path string"),
+        ('[integrity]\nwindow = "1am-6am"\n', {}, "integrity.window = '1am-6am': expected"),
+        ('[integrity]\nwindow = "25:00-06:00"\n', {}, "hours are 0-23"),
+        ('[integrity]\nwindow = "02:00-02:00"\n', {}, "start and end are the same"),
+        ("[integrity]\nrate_mb_per_second = 0\n", {}, "rate_mb_per_second = 0.0: must be greater"),
     ],
 )
 def test_bad_values_name_key_value_and_source(

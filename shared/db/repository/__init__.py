@@ -17,6 +17,7 @@ from .errors import (
 )
 from .failures import FailureRepository
 from .history import HistoryRepository, VideoEvent
+from .integrity import CycleState, Finding, IntegrityRepository, ToVerify
 from .listing import (
     DEFERRED_JOIN_FROM,
     SORT_COLUMNS,
@@ -42,19 +43,23 @@ __all__ = [
     "SORT_COLUMNS",
     "WRITE_BATCH",
     "AdminVideoRepository",
+    "CycleState",
     "DirectoryLocks",
     "Dropped",
     "DuplicateGroup",
     "FailureRepository",
     "Fault",
+    "Finding",
     "HeldPass",
     "HistoryRepository",
+    "IntegrityRepository",
     "MountRepository",
     "ScanJob",
     "ScanJobRepository",
     "SettingsRepository",
     "ThumbnailRepository",
     "ThumbnailTask",
+    "ToVerify",
     "TrashRepository",
     "VideoEvent",
     "VideoListing",

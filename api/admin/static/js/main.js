@@ -5,6 +5,7 @@ import { loadSession, login, logout } from "./api.js";
 import { Cleanup } from "./cleanup.js";
 import { Duplicates } from "./duplicates.js";
 import { HeldBanner } from "./held.js";
+import { Integrity } from "./integrity.js";
 import { Library } from "./library.js";
 import { stateFromUrl } from "./state.js";
 
@@ -12,6 +13,7 @@ const $ = (id) => document.getElementById(id);
 let library = null;
 let duplicates = null;
 let cleanup = null;
+let integrity = null;
 let retry = null;
 let held = null;
 
@@ -23,7 +25,9 @@ function showError(error, onRetry) {
 }
 
 function showLogin(message) {
-  const hidden = ["library", "duplicates", "cleanup", "views", "logout", "banner", "booting", "held"];
+  const hidden = [
+    "library", "duplicates", "cleanup", "integrity", "views", "logout", "banner", "booting", "held",
+  ];
   for (const id of hidden) {
     $(id).hidden = true;
   }
@@ -47,11 +51,15 @@ function showView() {
   held ||= new HeldBanner(() => library?.load());
   held.load();
   $("cleanup").hidden = state.view !== "cleanup";
+  $("integrity").hidden = state.view !== "integrity";
   if (state.view === "cleanup") {
     cleanup ||= new Cleanup(showError);
   } else if (state.view === "duplicates") {
     duplicates ||= new Duplicates(showError);
     duplicates.load(1);
+  } else if (state.view === "integrity") {
+    integrity ||= new Integrity(showError);
+    integrity.load(1);
   } else {
     if (library) library.state = state;
     else library = new Library(state, showError);

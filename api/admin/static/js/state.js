@@ -18,7 +18,9 @@ const LIMITS = [20, 50, 100];
 export function stateFromUrl(search = window.location.search) {
   const params = new URLSearchParams(search);
   const state = { ...DEFAULTS, quality: [] };
-  if (["duplicates", "cleanup"].includes(params.get("view"))) state.view = params.get("view");
+  if (["duplicates", "cleanup", "integrity"].includes(params.get("view"))) {
+    state.view = params.get("view");
+  }
   for (const key of ["directoryType", "orientation", "search"]) {
     state[key] = params.get(key) || "";
   }

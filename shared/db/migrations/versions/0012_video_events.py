@@ -1,7 +1,7 @@
 """video_events: every change of a video, written by a trigger in the change's transaction
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-01
 
 A trigger rather than a statement beside each write: every writer (scans, the daemon, the
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

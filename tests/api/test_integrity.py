@@ -1,0 +1,152 @@
+"""Integrity findings in the API: list, CSV, and actions that re-check the file first."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import uuid
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.api.conftest import Client
+from tests.daemon.harness import row, sha256
+from tests.daemon.test_integrity import checker, flip_byte_keeping_mtime, record
+from videolib.shared.config import Config
+from videolib.shared.db.repository import IntegrityRepository
+
+PATH = "videos/clip.mp4"
+
+
+async def flagged(config: Config, engine: AsyncEngine, video_file: Path) -> str:
+    """Record the clip, rot one byte, let the daemon's check find it; the finding's id."""
+    await record(config, engine)
+    flip_byte_keeping_mtime(video_file, video_file.stat().st_size // 2)
+    repository = IntegrityRepository(engine)
+    [file] = await repository.next_files("", 10)
+    assert await checker(config, engine).verify(file) is True
+    [finding], _ = await repository.findings("open", 0, 10)
+    return str(finding.id)
+
+
+async def test_findings_listed_and_exported_as_csv(
+    client: Client, auth: dict[str, str], config: Config, engine: AsyncEngine, video_file: Path
+) -> None:
+    finding_id = await flagged(config, engine, video_file)
+    before = await row(engine, PATH)
+    assert before is not None
+
+    listed = await client.get("/api/media/integrity/findings", headers=auth)
+    assert listed.status == 200
+    body = await listed.json()
+    assert body["pagination"]["total"] == 1
+    [item] = body["data"]
+    assert item["id"] == finding_id and item["path"] == PATH and item["status"] == "open"
+    assert item["recordedHash"] == before.file_hash
+    assert item["observedHash"] == sha256(video_file)
+    closed = await client.get("/api/media/integrity/findings?status=accepted", headers=auth)
+    assert (await closed.json())["data"] == []
+
+    exported = await client.get("/api/media/integrity/findings.csv", headers=auth)
+    assert exported.status == 200
+    assert exported.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(await exported.text())))
+    assert [(r["path"], r["recorded_hash"], r["observed_hash"]) for r in rows] == [
+        (PATH, before.file_hash, sha256(video_file))
+    ]
+
+    status = await (await client.get("/api/media/integrity", headers=auth)).json()
+    assert status["openFindings"] == 1
+
+
+async def test_accept_refuses_a_file_that_changed_since_the_report(
+    client: Client, auth: dict[str, str], config: Config, engine: AsyncEngine, video_file: Path
+) -> None:
+    finding_id = await flagged(config, engine, video_file)
+    before = await row(engine, PATH)
+    assert before is not None
+    reported = sha256(video_file)
+    flip_byte_keeping_mtime(video_file, 100)  # it rotted further after the report
+
+    refused = await client.post(f"/api/media/integrity/findings/{finding_id}/accept", headers=auth)
+    assert refused.status == 409
+    assert "changed again since the report" in (await refused.json())["message"]
+    after = await row(engine, PATH)
+    assert after is not None and after.file_hash == before.file_hash  # nothing accepted
+    finding = await IntegrityRepository(engine).finding(uuid.UUID(finding_id))
+    assert finding is not None and finding.status == "open"
+    assert finding.observed_hash == sha256(video_file) != reported  # the report is current
+
+    # Now the report matches the file: accepting records the new hash, and says who.
+    accepted = await client.post(f"/api/media/integrity/findings/{finding_id}/accept", headers=auth)
+    assert accepted.status == 200
+    body = await accepted.json()
+    assert body["outcome"] == "accepted"
+    assert body["finding"]["status"] == "accepted"
+    assert body["finding"]["resolvedBy"] == "videolib-cli"
+    recorded = await row(engine, PATH)
+    assert recorded is not None and recorded.file_hash == sha256(video_file)
+    assert video_file.is_file()
+
+    again = await client.post(f"/api/media/integrity/findings/{finding_id}/accept", headers=auth)
+    assert again.status == 409
+    assert "accepted already" in (await again.json())["message"]
+
+
+async def test_recheck_closes_a_repaired_or_edited_file_and_keeps_a_missing_one(
+    client: Client, auth: dict[str, str], config: Config, engine: AsyncEngine, video_file: Path
+) -> None:
+    original = video_file.read_bytes()
+    stat = os.stat(video_file)
+    finding_id = await flagged(config, engine, video_file)
+    url = f"/api/media/integrity/findings/{finding_id}/recheck"
+
+    moved = video_file.with_suffix(".away")
+    video_file.rename(moved)  # missing (an unmounted share, say): no decision made
+    missing = await client.post(url, headers=auth)
+    assert missing.status == 409
+    assert "file not found" in (await missing.json())["message"]
+    moved.rename(video_file)
+
+    video_file.write_bytes(original)  # restored from a backup, mtime as before
+    os.utime(video_file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    repaired = await client.post(url, headers=auth)
+    assert repaired.status == 200
+    body = await repaired.json()
+    assert (body["outcome"], body["finding"]["status"]) == ("intact", "intact")
+
+    second = await flagged_again(config, engine, video_file)
+    with open(video_file, "ab") as file:
+        file.write(b"an edit")  # size and mtime change: no longer this finding's business
+    edited = await client.post(f"/api/media/integrity/findings/{second}/recheck", headers=auth)
+    assert edited.status == 200
+    assert (await edited.json())["outcome"] == "superseded"
+    recorded = await row(engine, PATH)
+    assert recorded is not None and recorded.file_hash == sha256_of(original)
+
+
+async def flagged_again(config: Config, engine: AsyncEngine, video_file: Path) -> str:
+    flip_byte_keeping_mtime(video_file, video_file.stat().st_size // 3)
+    repository = IntegrityRepository(engine)
+    [file] = await repository.next_files("", 10)
+    assert await checker(config, engine).verify(file) is True
+    [finding], _ = await repository.findings("open", 0, 10)
+    return str(finding.id)
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+async def test_bad_ids_and_queries_are_named(client: Client, auth: dict[str, str]) -> None:
+    bad = await client.post("/api/media/integrity/findings/nope/accept", headers=auth)
+    assert bad.status == 400 and "id: not a UUID" in (await bad.json())["message"]
+    unknown = "00000000-0000-0000-0000-000000000000"
+    absent = await client.post(f"/api/media/integrity/findings/{unknown}/recheck", headers=auth)
+    assert absent.status == 404 and "no such finding" in (await absent.json())["message"]
+    status = await client.get("/api/media/integrity/findings?status=rotten", headers=auth)
+    assert status.status == 400 and "status" in (await status.json())["message"]
+    anonymous = await client.get("/api/media/integrity/findings")
+    assert anonymous.status == 401
