@@ -57,6 +57,8 @@ def test_both_processes_are_scraped_and_every_issue_alert_exists() -> None:
         "VideolibDatabaseErrors",
         "VideolibInboxBacklogGrowing",
         "VideolibDaemonLoopCrashing",
+        "VideolibInotifyWatchLimit",
+        "VideolibInotifyOverflows",
     } <= alerts
 
 
