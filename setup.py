@@ -44,7 +44,9 @@ setup(
         "structlog>=24.1",
         "tqdm>=4.66,<5",
         "uvloop>=0.19,<1",
-        "watchdog>=4,<8",
+        # 7.1: one InotifyFD per observer with add_callback/handle_event, IN_Q_OVERFLOW
+        # passed through and the watches rebuilt after it (daemon/inotify_reports.py).
+        "watchdog>=7.1,<8",
     ],
     extras_require={
         "test": [

@@ -77,6 +77,18 @@ class DaemonMetrics:
             "Stat-walks of polled folders (daemon.polling, or inotify's limit reached)",
             registry=r,
         )
+        # Issue 11 §2: what watchdog's inotify layer swallowed (daemon/inotify_reports.py).
+        self.inotify_overflows = Counter(
+            "videolib_daemon_inotify_overflows",
+            "inotify queue overflows: events were lost (a reconciliation follows)",
+            registry=r,
+        )
+        self.polled_folders = Gauge(
+            "videolib_daemon_polled_folders",
+            "1 per folder stat-walked instead of watched, by reason (polling, watch_limit)",
+            ["path", "reason"],
+            registry=r,
+        )
         self.dropped = Counter(
             "videolib_daemon_dropped_events",
             "Events dropped at capacity (a reconciliation follows)",

@@ -4,15 +4,16 @@ One recursive watch on the library root (so a move between two type folders arri
 paired move, not a delete and a create) and one on the inbox when it lives elsewhere.
 watchdog's recursive inotify watch adds watches for folders created later and reports
 the contents of a folder moved in. inotify drops events when its queue overflows and
-watchdog says nothing (gorakhargosh/watchdog#654): the periodic reconciliation covers that.
-A folder that cannot be watched (`daemon.polling`, or the watch limit reached) is listed in
-`Watcher.polled` for the scheduler's stat-walk poller (daemon/poll.py).
+watchdog tells its handlers nothing (gorakhargosh/watchdog#654): `ReportingObserver`
+(daemon/inotify_reports.py) reports it, and the scheduler reconciles at once.
+A folder that cannot be watched (`daemon.polling`, or the watch limit reached, for a
+target or, reported the same way, for a subtree below it) is listed in `Watcher.polled`
+for the scheduler's stat-walk poller (daemon/poll.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
 from collections.abc import Callable
 from contextlib import suppress
@@ -30,10 +31,15 @@ from watchdog.events import (
     FileSystemEvent,
     FileSystemEventHandler,
 )
-from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from videolib.daemon.events import FsEvent, Kind, stored_path
+from videolib.daemon.inotify_reports import (
+    LIMIT_ERRORS,
+    ReportingObserver,
+    WatchReports,
+    subtree_tops,
+)
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 
@@ -58,8 +64,8 @@ _KINDS = {
     "moved": Kind.MOVED,
     "deleted": Kind.DELETED,
 }
-# ENOSPC: fs.inotify.max_user_watches reached; EMFILE: max_user_instances reached.
-_LIMIT_ERRORS = (errno.ENOSPC, errno.EMFILE)
+#: Why a folder is polled: `daemon.polling`, or inotify's watch limit.
+POLLING, WATCH_LIMIT = "polling", "watch_limit"
 LIMIT_HINT = (
     "raise the limit: sysctl fs.inotify.max_user_watches=524288 "
     "(and fs.inotify.max_user_instances=1024), persist it in /etc/sysctl.d/"
@@ -111,6 +117,7 @@ class Watcher:
         loop: asyncio.AbstractEventLoop,
         *,
         polling: bool = False,
+        on_overflow: Callable[[], None] = lambda: None,
     ) -> None:
         self.library = library
         self.polling = polling
@@ -119,10 +126,18 @@ class Watcher:
         self._targets = [root]
         if not inbox.startswith(root + "/"):
             self._targets.append(inbox)
-        self._inotify: BaseObserver | None = None if polling else Observer()
+
+        def overflowed() -> None:  # in watchdog's reader thread
+            with suppress(RuntimeError):  # the loop closed during shutdown
+                loop.call_soon_threadsafe(on_overflow)
+
+        self._reports = WatchReports(overflowed)
+        self._inotify: BaseObserver | None = None if polling else ReportingObserver(self._reports)
         self._watches: dict[str, tuple[BaseObserver, ObservedWatch]] = {}
         #: Folders walked by the poller instead of watched, in the order they were added.
         self.polled: list[str] = []
+        #: Why each polled folder is polled: POLLING or WATCH_LIMIT.
+        self.poll_reasons: dict[str, str] = {}
         self.close_events = not polling
 
     def start(self) -> None:
@@ -131,6 +146,7 @@ class Watcher:
             self._inotify.start()
         for target in self._targets:
             self._schedule(target)
+        self.poll_refused()
 
     def stop(self) -> None:
         if self._inotify is not None and self._inotify.is_alive():
@@ -179,24 +195,44 @@ class Watcher:
             log.warning("watch_folder_missing", path=target)
             return False
         if self._inotify is None:
-            return self._poll(target)
+            return self._poll(target, POLLING)
         try:
             watch = self._inotify.schedule(
                 self._handler, target, recursive=True, event_filter=EVENT_FILTER
             )
         except OSError as error:
-            if error.errno not in _LIMIT_ERRORS:
+            if error.errno not in LIMIT_ERRORS:
                 log.error("watch_failed", path=target, error=str(error))
                 return False
             # One clear line, then this subtree is polled (issue 4 §8).
             log.error("inotify_limit_reached", path=target, error=str(error), fix=LIMIT_HINT)
-            return self._poll(target)
+            return self._poll(target, WATCH_LIMIT)
         self._watches[target] = (self._inotify, watch)
         log.info("watching", path=target, polling=False)
         return True
 
-    def _poll(self, target: str) -> bool:
+    def poll_refused(self) -> list[str]:
+        """Poll the subtrees refused a watch since the last call; the folders newly polled.
+
+        watchdog swallows the limit below a target (daemon/inotify_reports.py): without
+        this, those subtrees went unwatched with no word. They stay polled until a
+        restart, even once watches come free again (a deleted tree gives its watches
+        back): a poll costs one stat-walk, a wrong guess that they are watched costs files.
+        """
+        refused = self._reports.take_refused()
+        added = []
+        for top in subtree_tops(refused, self._targets):
+            if any(top == p or top.startswith(p + "/") for p in self.polled):
+                continue  # a polled folder's walk covers it already
+            error = refused[top]
+            log.error("inotify_limit_reached", path=top, error=error, subtree=True, fix=LIMIT_HINT)
+            self._poll(top, WATCH_LIMIT)
+            added.append(top)
+        return added
+
+    def _poll(self, target: str, reason: str) -> bool:
         self.polled.append(target)
+        self.poll_reasons[target] = reason
         self.close_events = False
         log.info("watching", path=target, polling=True)
         return True

@@ -118,11 +118,16 @@ async def settled(
 
 @contextlib.asynccontextmanager
 async def running_service(
-    config: Config, database_url: URL, **options: Any
+    config: Config,
+    database_url: URL,
+    *,
+    on_watching: Callable[[], None] | None = None,
+    **options: Any,
 ) -> AsyncIterator[ObservedScheduler]:
     """A Scheduler with its own engine and pool, started and, on exit, stopped cleanly.
 
-    `options` go to the Scheduler (notifier, restarts).
+    `on_watching` is called as soon as its watches are in place (before the first pass
+    ends); `options` go to the Scheduler (notifier, restarts).
     """
     async with open_engine(database_url, pool_size=8) as engine, examiner_pool(config) as pool:
         service = ObservedScheduler(config, engine, pool, **options)
@@ -134,7 +139,15 @@ async def running_service(
                 task.result()
             return service.reconciled >= 1
 
+        async def watching() -> bool:
+            if task.done():
+                task.result()
+            return service.watching
+
         try:
+            if on_watching is not None:
+                await eventually(watching, 30, "the watches")
+                on_watching()
             await eventually(reconciled_once, 30, "the first reconciliation")
             yield service
         finally:

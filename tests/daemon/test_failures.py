@@ -88,13 +88,13 @@ async def test_inotify_limit_falls_back_to_polling(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = watch.Observer
+    real = watch.ReportingObserver
 
     class Limited(real):  # type: ignore[misc, valid-type]
         def schedule(self, *args: Any, **kwargs: Any) -> Any:
             raise OSError(errno.ENOSPC, "inotify watch limit reached")
 
-    monkeypatch.setattr(watch, "Observer", Limited)
+    monkeypatch.setattr(watch, "ReportingObserver", Limited)
     original = make_video(tmp_path / "p.mp4", seconds=0.5)
     async with running_service(fast(config), database_url) as service:
         assert service.debouncer.timing.close_events is False

@@ -73,7 +73,7 @@ async def test_inotify_limit_while_running_switches_to_polling_and_its_timing(
     # The inbox lives elsewhere and appears after start; watching it hits the limit.
     inbox = tmp_path / "elsewhere" / "inbox"
     config = config.replace("library", inbox=inbox)
-    real = watch.Observer
+    real = watch.ReportingObserver
 
     class LimitedForTheInbox(real):  # type: ignore[misc, valid-type]
         def schedule(self, handler: Any, path: str, *args: Any, **kwargs: Any) -> Any:
@@ -81,7 +81,7 @@ async def test_inotify_limit_while_running_switches_to_polling_and_its_timing(
                 raise OSError(errno.ENOSPC, "inotify watch limit reached")
             return super().schedule(handler, path, *args, **kwargs)
 
-    monkeypatch.setattr(watch, "Observer", LimitedForTheInbox)
+    monkeypatch.setattr(watch, "ReportingObserver", LimitedForTheInbox)
     original = make_video(tmp_path / "late.mp4", seconds=0.5)
     async with running_service(fast(config), database_url) as service:
         assert service.debouncer.timing.close_events is True  # inotify for the library

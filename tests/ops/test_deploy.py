@@ -60,6 +60,8 @@ def test_both_processes_are_scraped_and_every_issue_alert_exists() -> None:
         "VideolibLibraryNotMounted",
         "VideolibMissingHeld",
         "VideolibIntegrityMismatch",
+        "VideolibInotifyWatchLimit",
+        "VideolibInotifyOverflows",
     } <= alerts
 
 
