@@ -9,6 +9,7 @@ import signal
 from collections.abc import Iterator, Mapping
 
 from videolib.shared.config import Config
+from videolib.shared.db.trigram import announce_unindexed_search
 from videolib.shared.errors import DatabaseUnavailableError
 from videolib.shared.logging import get_logger
 from videolib.shared.runtime import examiner_pool, open_database
@@ -43,6 +44,7 @@ async def serve(config: Config, environ: Mapping[str, str]) -> int:
                 ):
                     if logged:
                         log.info("database_available")
+                    await announce_unindexed_search(engine)
                     scheduler = Scheduler(
                         config, engine, pool, notifier=Notifier.from_environ(environ)
                     )

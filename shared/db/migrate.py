@@ -12,6 +12,8 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from videolib.shared.db.trigram import create_substring_index
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -47,7 +49,12 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 def _upgrade(connection: Connection, revision: str) -> None:
     # Two processes starting at once (api and daemon) must not migrate concurrently.
     connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7166010101)")
+    was_at_head = MigrationContext.configure(connection).get_current_revision() == head_revision()
     command.upgrade(alembic_config(connection), revision)
+    if revision == "head" and was_at_head:
+        # pg_trgm may have been allowed since 0007 ran without it (shared/db/trigram.py);
+        # when 0007 has just run, it has just tried.
+        create_substring_index(connection)
 
 
 def url_for_display(url: URL) -> str:

@@ -23,7 +23,6 @@ from .listing import (
     VideoListing,
     VideoPage,
     VideoQuery,
-    search_query,
 )
 from .locks import DirectoryLocks
 from .scan_jobs import ScanJob, ScanJobRepository
@@ -54,7 +53,6 @@ __all__ = [
     "database_call_bound",
     "is_connection_problem",
     "ping",
-    "search_query",
     "translate",
     "translate_errors",
     "translated",
