@@ -22,7 +22,7 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 
 from videolib.shared.config import Config, load_config
-from videolib.shared.db import migrate
+from videolib.shared.db import migrate, trigram
 from videolib.shared.db.engine import open_engine
 from videolib.shared.errors import ConfigError
 from videolib.shared.library import INBOX, Library
@@ -91,6 +91,7 @@ class DatabaseFacts:
     revision: str | None = None
     head: str = ""
     known_revisions: frozenset[str] = frozenset()
+    substring_index: bool | None = None  # None: not looked at (embedded, or unreachable)
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,20 @@ def check_database(facts: DatabaseFacts) -> CheckResult:
         f"{facts.url}: schema at {facts.revision or 'nothing'}, not head ({facts.head})",
         "run `videolib db upgrade`",
     )
+
+
+def check_search(facts: DatabaseFacts) -> CheckResult:
+    if facts.url is None:
+        return ok("search", "the embedded PostgreSQL ships pg_trgm: substring search indexed")
+    if facts.substring_index is None or facts.revision != facts.head:
+        return warn("search", "not checked: the database is not ready", "see the database line")
+    if not facts.substring_index:
+        return warn(
+            "search",
+            f"no pg_trgm index ({trigram.INDEX_NAME}): every search scans every video",
+            trigram.FIX,
+        )
+    return ok("search", f"substring search on the pg_trgm index {trigram.INDEX_NAME}")
 
 
 def check_library_root(root: DirectoryFacts) -> CheckResult:
@@ -310,9 +325,14 @@ async def gather_database(config: Config) -> DatabaseFacts:
     try:
         async with open_engine(url, pool_size=1) as engine:
             revision = await asyncio.wait_for(migrate.current_revision(engine), DATABASE_TIMEOUT_S)
+            indexed = await asyncio.wait_for(
+                trigram.substring_index_present(engine), DATABASE_TIMEOUT_S
+            )
     except Exception as error:  # every failure is a finding here, not a crash
         return DatabaseFacts(url=shown, error=_one_line(error), head=head)
-    return DatabaseFacts(url=shown, revision=revision, head=head, known_revisions=known)
+    return DatabaseFacts(
+        url=shown, revision=revision, head=head, known_revisions=known, substring_index=indexed
+    )
 
 
 def gather_probe(config: Config) -> ProbeFacts:
@@ -377,6 +397,10 @@ def inbox_targets(config: Config) -> frozenset[str]:
     return frozenset(targets)
 
 
+def _database_checks(facts: DatabaseFacts) -> list[CheckResult]:
+    return [check_database(facts), check_search(facts)]
+
+
 def run_checks(config: Config) -> list[CheckResult]:
     """Every check after the config's own, on a loaded config."""
     library = Library.from_config(config)
@@ -384,7 +408,7 @@ def run_checks(config: Config) -> list[CheckResult]:
     inbox = gather_directory(INBOX, library.inbox)
     return [
         check_user(getpass.getuser(), os.geteuid()),
-        check_database(asyncio.run(gather_database(config))),
+        *_database_checks(asyncio.run(gather_database(config))),
         check_library_root(gather_directory("root", library.root)),
         check_library_folders(folders, inbox_targets(config)),
         check_inbox(inbox),
