@@ -96,6 +96,8 @@ async def test_one_and_two_character_terms(
     assert await found(client, auth, search("7")) == ["videos/seven.mp4", "videos/seventy.mp4"]
     assert await found(client, auth, search("70")) == ["videos/seventy.mp4"]
     assert await found(client, auth, search("ox")) == ["videos/eight.mp4"]
+    assert await found(client, auth, search("x")) == ["videos/eight.mp4"]  # inside a word
+    assert await found(client, auth, search("0")) == ["videos/seventy.mp4"]
     assert await found(client, auth, search("zq")) == []
 
 
