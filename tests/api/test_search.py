@@ -9,12 +9,15 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.conftest import Client, insert_rows, row
 from videolib.shared.db.repository import AdminVideoRepository, VideoQuery
+from videolib.shared.db.repository import listing as listing_module
 
 URL = "/api/media/videos"
+DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -178,3 +181,21 @@ async def test_the_search_uses_the_trigram_index(engine: AsyncEngine) -> None:
         await connection.execute(text("ANALYZE videos"))
     plan = await AdminVideoRepository(engine).explain_list(VideoQuery(search="reator 777"))
     assert "idx_videos_substring" in plan, plan
+
+
+def test_a_search_statement_binds_nothing() -> None:
+    # A prepared statement's generic plan cannot know the term: PostgreSQL adopts it after
+    # five runs, and for a common partial word ("tudio" in 100,000 rows) it read the whole
+    # trigram index: 1.1 s instead of 0.3 ms. Written into the text, each term gets its plan.
+    query = VideoQuery(search="it's 100%", qualities=("HD",))
+    bound = listing_module._list_bindings(query)
+    sql, names = listing_module._compiled_search(
+        listing_module._written(bound), query.sort, True, False, DIALECT, 20, 0
+    )
+    assert names == ()
+    assert "'%it''s 100\\%%'" in sql and "'it''s 100%'" in sql and "$1" not in sql
+    _, plain_names = listing_module._compiled_listing(
+        frozenset(listing_module._list_bindings(VideoQuery())), "-createdAt", True, False,
+        DIALECT, 20, 0,
+    )  # fmt: skip
+    assert plain_names == ("is_valid",)  # other listings keep their generic plan

@@ -211,6 +211,40 @@ def _compiled_listing(
     return str(compiled), tuple(compiled.positiontup or ())
 
 
+@functools.lru_cache(maxsize=512)
+def _compiled_search(
+    values: tuple[tuple[str, Any], ...],
+    sort: str,
+    with_total: bool,
+    deep: bool,
+    dialect: Dialect,
+    limit: int,
+    offset: int,
+) -> tuple[str, tuple[str, ...]]:
+    """A search listing as asyncpg runs it: every value written into the text, none bound.
+
+    A search's best plan depends on its term: the trigram index for a rare one, the page's
+    order for a common one. A prepared statement's generic plan cannot know the term, and
+    PostgreSQL keeps that plan after five runs when it looks cheaper (`tudio` in 100,000
+    rows: 1.1 s with it, 0.3 ms planned for the term). Written in, each term is planned for
+    itself (1-2 ms, once per connection while asyncpg keeps the statement).
+    """
+    bound = {name: list(value) if isinstance(value, tuple) else value for name, value in values}
+    statement = _list_statement(frozenset(bound), sort, with_total, deep).params(
+        bound, limit=limit, offset=offset
+    )
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    return str(compiled), ()
+
+
+def _written(bound: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A search's values as a cache key (lists as tuples)."""
+    return tuple(
+        (name, tuple(value) if isinstance(value, list) else value)
+        for name, value in sorted(bound.items())
+    )
+
+
 # The driver's own "the connection is gone" errors, seen on the listing's direct path.
 
 
@@ -230,8 +264,12 @@ class VideoListing:
         """
         bound = _list_bindings(query)
         offset = (query.page - 1) * query.limit
-        sql, names = _compiled_listing(
-            frozenset(bound),
+        compiled = (
+            functools.partial(_compiled_search, _written(bound))
+            if SEARCH in bound
+            else functools.partial(_compiled_listing, frozenset(bound))
+        )
+        sql, names = compiled(
             query.sort,
             with_total,
             offset >= DEFERRED_JOIN_FROM,
