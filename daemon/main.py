@@ -35,7 +35,7 @@ async def serve(config: Config, environ: Mapping[str, str]) -> int:
     stop = asyncio.Event()
     with _stop_on_signals(stop):
         delays = backoff_delays(0.5, 30.0)
-        logged = False
+        logged = announced = False
         while not stop.is_set():
             try:
                 async with (
@@ -44,7 +44,9 @@ async def serve(config: Config, environ: Mapping[str, str]) -> int:
                 ):
                     if logged:
                         log.info("database_available")
-                    await announce_unindexed_search(engine)
+                    if not announced:  # once per process, not after every outage
+                        await announce_unindexed_search(engine)
+                        announced = True
                     scheduler = Scheduler(
                         config, engine, pool, notifier=Notifier.from_environ(environ)
                     )

@@ -429,7 +429,7 @@ def run_checks(config: Config) -> list[CheckResult]:
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `videolib doctor` to the CLI."""
     parser = commands.add_parser(
-        "doctor", help="check config, database, folders, probe, inotify, secret and disk"
+        "doctor", help="check config, database, search index, folders, probe, inotify, secret, disk"
     )
     # The config is loaded by the first check, so that a bad one is reported as a FAIL
     # line rather than ending the command before any check ran.

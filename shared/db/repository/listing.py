@@ -259,8 +259,9 @@ class VideoListing:
         """One page of videos and (unless the caller has it) how many match: one round trip.
 
         The busiest statement of the API runs on the pooled asyncpg connection directly,
-        compiled once per filter set: SQLAlchemy's per-execution work (execution context,
-        result wrapping) was a quarter of a list request's CPU.
+        compiled once per filter set (a search once per term: _compiled_search):
+        SQLAlchemy's per-execution work (execution context, result wrapping) was a quarter
+        of a list request's CPU.
         """
         bound = _list_bindings(query)
         offset = (query.page - 1) * query.limit
