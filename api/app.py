@@ -57,6 +57,7 @@ from videolib.shared.db.repository import (
     TrashRepository,
     VideoRepository,
 )
+from videolib.shared.db.trigram import announce_unindexed_search
 from videolib.shared.errors import DatabaseUnavailableError
 from videolib.shared.library import Library
 from videolib.shared.runtime import examiner_pool, open_database
@@ -105,6 +106,7 @@ def _database(given: AsyncEngine | None) -> Callable[[web.Application], AsyncIte
             if engine is None:
                 engine = await stack.enter_async_context(open_database(app[CONFIG]))
             app[ENGINE] = engine
+            await announce_unindexed_search(engine)
             app[VIDEOS] = AdminVideoRepository(engine)
             app[SCAN_WRITES] = VideoRepository(engine)
             app[HISTORY] = HistoryRepository(engine)

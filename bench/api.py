@@ -7,7 +7,10 @@ Uses DATABASE_URL when set, else an embedded PostgreSQL in a temporary folder. P
 scenario, requests/s, client-side p50/p99, the server-side mean (from its own /metrics),
 errors, the server's RSS and the CPU each party spent per request (API process,
 PostgreSQL, load generator); before that, EXPLAIN ANALYZE of the list and search
-statements. One-connection rows use the Python client; the 32-connection rows use `wrk`
+statements. The "seed search" rows run the seed's own search statements (its count, then
+its page: ILIKE '%term%' on each of the three columns, which no index of ours serves) on
+asyncpg directly, in the same run, so the search row can be read beside them. One-connection
+rows use the Python client; the 32-connection rows use `wrk`
 when it is installed (`--client auto`), else the Python client, which costs about a third
 of the server's CPU per request. All three share the machine: on 2 cores they compete, so
 the figures are a floor, not the server's ceiling.
@@ -30,6 +33,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 from sqlalchemy import text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,7 +50,7 @@ SECRET = "bench-secret-" + "x" * 40
 SCENARIOS = {
     "first page": "/api/media/videos",
     "filtered page": "/api/media/videos?directoryType=videos&quality=FHD&orientation=landscape",
-    "search": "/api/media/videos?search=mountain",
+    "search": "/api/media/videos?search=studio%207",
     "deep page (2000)": "/api/media/videos?page=2000",
 }
 EXPLAINED = {
@@ -54,7 +58,7 @@ EXPLAINED = {
     "filtered page": VideoQuery(
         directory_type="videos", qualities=("FHD",), orientation="landscape"
     ),
-    "search": VideoQuery(search="mountain"),
+    "search": VideoQuery(search="studio 7"),
     "deep page (2000)": VideoQuery(page=2000),
 }
 _TYPES = ", ".join(f"'{t}'" for t in DIRECTORY_TYPES)
@@ -76,6 +80,19 @@ SELECT t || '/bench-' || i || '.mp4', 'bench-' || i || '.mp4', t,
     now() - make_interval(mins => i), now()
 FROM (SELECT i, (ARRAY[{_TYPES}])[1 + i % 9] AS t FROM generate_series(1, :rows) AS i) AS s
 """
+
+
+SEED_TERM = "studio 7"
+# The seed's GET /api/media/videos?search=... (video-library-management.txt): a count, then
+# the page, both with the three ILIKEs; its default isValid=true.
+SEED_SEARCH = (
+    "FROM videos WHERE is_valid = true"
+    " AND (title ILIKE $1 OR producer ILIKE $1 OR creator ILIKE $1)"
+)
+SEED_STATEMENTS = (
+    f"SELECT count(*) {SEED_SEARCH}",
+    f"SELECT * {SEED_SEARCH} ORDER BY created_at DESC LIMIT 20 OFFSET 0",
+)
 
 
 def free_port() -> int:
@@ -217,6 +234,40 @@ async def wait_ready(base: str) -> None:
     raise RuntimeError("the API did not become ready")
 
 
+async def seed_search_load(dsn: str, connections: int, seconds: float) -> tuple[list[float], int]:
+    """The seed's search statements in a loop on `connections` connections: latencies."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
+    try:
+
+        async def worker() -> None:
+            async with pool.acquire() as connection:
+                while time.perf_counter() < deadline:
+                    started = time.perf_counter()
+                    for statement in SEED_STATEMENTS:
+                        await connection.fetch(statement, f"%{SEED_TERM}%")
+                    latencies.append(time.perf_counter() - started)
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+    finally:
+        await pool.close()
+    return latencies, 0
+
+
+async def run_seed_search(dsn: str, args: argparse.Namespace) -> None:
+    for connections in (1, args.connections):
+        started = time.perf_counter()
+        latencies, _ = await seed_search_load(dsn, connections, args.seconds)
+        elapsed = time.perf_counter() - started
+        name = f"seed search ({connections} conn)"
+        print(
+            f"{name:25} {len(latencies) / elapsed:7.1f} req/s  "
+            f"p50 {percentile(latencies, 0.5) * 1000:6.1f} ms  "
+            f"p99 {percentile(latencies, 0.99) * 1000:6.1f} ms  (its statements alone, no HTTP)"
+        )
+
+
 async def run_load(base: str, pid: int, args: argparse.Namespace) -> None:
     token = issue_token(SECRET)
     await wait_ready(base)
@@ -270,6 +321,10 @@ async def seed_and_explain(url: object, rows: int) -> None:
         for name, query in EXPLAINED.items():
             plan = await repository.explain_list(query)
             print(f"\n-- EXPLAIN ANALYZE {name}\n{plan}")
+        async with engine.connect() as connection:
+            seed_count = SEED_STATEMENTS[0].replace("$1", f"'%{SEED_TERM}%'")
+            result = await connection.exec_driver_sql(f"EXPLAIN ANALYZE {seed_count}")
+            print("\n-- EXPLAIN ANALYZE seed search count\n" + "\n".join(r[0] for r in result))
         print()
 
 
@@ -309,6 +364,7 @@ async def main() -> None:
                 print(f"cores={os.cpu_count()} connections={args.connections} "
                       f"seconds={args.seconds:g} (load generator on the same machine)")  # fmt: skip
                 await run_load(f"http://127.0.0.1:{port}", server.pid, args)
+                await run_seed_search(child_env["DATABASE_URL"], args)
             finally:
                 server.send_signal(signal.SIGTERM)
                 server.wait(30)

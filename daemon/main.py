@@ -9,6 +9,7 @@ import signal
 from collections.abc import Iterator, Mapping
 
 from videolib.shared.config import Config
+from videolib.shared.db.trigram import announce_unindexed_search
 from videolib.shared.errors import DatabaseUnavailableError
 from videolib.shared.logging import get_logger
 from videolib.shared.runtime import examiner_pool, open_database
@@ -34,7 +35,7 @@ async def serve(config: Config, environ: Mapping[str, str]) -> int:
     stop = asyncio.Event()
     with _stop_on_signals(stop):
         delays = backoff_delays(0.5, 30.0)
-        logged = False
+        logged = announced = False
         while not stop.is_set():
             try:
                 async with (
@@ -43,6 +44,9 @@ async def serve(config: Config, environ: Mapping[str, str]) -> int:
                 ):
                     if logged:
                         log.info("database_available")
+                    if not announced:  # once per process, not after every outage
+                        await announce_unindexed_search(engine)
+                        announced = True
                     scheduler = Scheduler(
                         config, engine, pool, notifier=Notifier.from_environ(environ)
                     )

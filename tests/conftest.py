@@ -18,7 +18,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests import processes
@@ -79,19 +79,35 @@ async def _admin(url: URL, sql: str) -> None:
         await connection.close()
 
 
+#: A superuser's URL on a PostgreSQL server to run the tests against instead of an embedded
+#: one (CI: Debian's PostgreSQL 15, see .ci/run). Its database is dropped and re-created.
+EXTERNAL_DATABASE = "VIDEOLIB_TEST_DATABASE_URL"
+
+
+def _migrate(url: URL) -> None:
+    async def prepare() -> None:
+        async with open_engine(url, pool_size=1) as engine:
+            await migrate.upgrade(engine)
+
+    asyncio.run(prepare())
+
+
 @pytest.fixture(scope="session")
 def template_url() -> Iterator[URL]:
     """The embedded server's migrated `videolib` database: the template of the others."""
+    if external := os.environ.get(EXTERNAL_DATABASE):
+        url = make_url(external).set(drivername="postgresql+asyncpg")
+        name = url.database or DATABASE_NAME
+        asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(_admin(url, f'CREATE DATABASE "{name}"'))
+        _migrate(url.set(database=name))
+        yield url.set(database=name)
+        return
     # Not under pytest's basetemp: a second pytest session started meanwhile prunes old
     # basetemp folders, which would delete a running server's data directory.
     state = Path(tempfile.mkdtemp(prefix="videolib-test-pg-"))
     with embedded_postgres(state) as url:
-
-        async def prepare() -> None:
-            async with open_engine(url, pool_size=1) as engine:
-                await migrate.upgrade(engine)
-
-        asyncio.run(prepare())
+        _migrate(url)
         yield url
     shutil.rmtree(state, ignore_errors=True)
 
@@ -100,7 +116,8 @@ def template_url() -> Iterator[URL]:
 def database_url(template_url: URL) -> Iterator[URL]:
     """A database of its own for one test, migrated, dropped afterwards."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(template_url, f'CREATE DATABASE "{name}" TEMPLATE "{DATABASE_NAME}"'))
+    template = template_url.database
+    asyncio.run(_admin(template_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     yield template_url.set(database=name)
     asyncio.run(_admin(template_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 

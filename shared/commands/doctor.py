@@ -22,7 +22,7 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 
 from videolib.shared.config import Config, load_config
-from videolib.shared.db import migrate
+from videolib.shared.db import migrate, trigram
 from videolib.shared.db.engine import database_url, open_engine
 from videolib.shared.errors import ConfigError
 from videolib.shared.library import INBOX, Library
@@ -94,6 +94,7 @@ class DatabaseFacts:
     revision: str | None = None
     head: str = ""
     known_revisions: frozenset[str] = frozenset()
+    substring_index: bool | None = None  # None: not looked at (embedded, or unreachable)
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,18 @@ def check_database(facts: DatabaseFacts) -> CheckResult:
         f"{facts.url}: schema at {facts.revision or 'nothing'}, not head ({facts.head})",
         "run `videolib db upgrade`",
     )
+
+
+def check_search(facts: DatabaseFacts) -> CheckResult:
+    if facts.substring_index is None or facts.revision != facts.head:
+        return warn("search", "not checked: the database is not ready", "see the database line")
+    if not facts.substring_index:
+        return warn(
+            "search",
+            f"no pg_trgm index ({trigram.INDEX_NAME}): every search scans every video",
+            trigram.FIX,
+        )
+    return ok("search", f"substring search on the pg_trgm index {trigram.INDEX_NAME}")
 
 
 def check_library_root(root: DirectoryFacts) -> CheckResult:
@@ -345,10 +358,18 @@ async def gather_database(config: Config) -> DatabaseFacts:
                 revision = await asyncio.wait_for(
                     migrate.current_revision(engine), DATABASE_TIMEOUT_S
                 )
+                indexed = await asyncio.wait_for(
+                    trigram.substring_index_present(engine), DATABASE_TIMEOUT_S
+                )
     except Exception as error:  # every failure is a finding here, not a crash
         return DatabaseFacts(url=shown, embedded=embedded, error=_one_line(error), head=head)
     return DatabaseFacts(
-        url=shown, embedded=embedded, revision=revision, head=head, known_revisions=known
+        url=shown,
+        embedded=embedded,
+        revision=revision,
+        head=head,
+        known_revisions=known,
+        substring_index=indexed,
     )
 
 
@@ -414,6 +435,10 @@ def inbox_targets(config: Config) -> frozenset[str]:
     return frozenset(targets)
 
 
+def _database_checks(facts: DatabaseFacts) -> list[CheckResult]:
+    return [check_database(facts), check_search(facts)]
+
+
 def run_checks(config: Config) -> list[CheckResult]:
     """Every check after the config's own, on a loaded config."""
     library = Library.from_config(config)
@@ -421,7 +446,7 @@ def run_checks(config: Config) -> list[CheckResult]:
     inbox = gather_directory(INBOX, library.inbox)
     return [
         check_user(getpass.getuser(), os.geteuid()),
-        check_database(asyncio.run(gather_database(config))),
+        *_database_checks(asyncio.run(gather_database(config))),
         check_library_root(gather_directory("root", library.root)),
         check_library_marker(read_marker(library.root), library.root.is_dir()),
         check_library_folders(folders, inbox_targets(config)),
@@ -443,7 +468,7 @@ def run_checks(config: Config) -> list[CheckResult]:
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `videolib doctor` to the CLI."""
     parser = commands.add_parser(
-        "doctor", help="check config, database, folders, probe, inotify, secret and disk"
+        "doctor", help="check config, database, search index, folders, probe, inotify, secret, disk"
     )
     # The config is loaded by the first check, so that a bad one is reported as a FAIL
     # line rather than ending the command before any check ran.

@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from videolib.shared.db.trigram import create_substring_index
 from videolib.shared.logging import get_logger
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -61,6 +62,10 @@ def _upgrade(connection: Connection, revision: str) -> None:
     after = MigrationContext.configure(connection).get_current_revision()
     if after != before:
         log.info("migrations_applied", from_revision=before, to_revision=after)
+    if revision == "head" and before == head_revision():
+        # pg_trgm may have been allowed since 0007 ran without it (shared/db/trigram.py);
+        # when 0007 has just run, it has just tried.
+        create_substring_index(connection)
 
 
 def url_for_display(url: URL) -> str:

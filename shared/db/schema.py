@@ -57,6 +57,16 @@ TRASH_STATE = (
     "(trashed_from IS NOT NULL AND trashed_at IS NOT NULL)"
 )
 
+# What the substring search matches (repository/search.py): the three columns joined by a
+# control character, so that a term without one cannot match across two columns. Served by
+# the optional pg_trgm index idx_videos_substring (shared/db/trigram.py): not declared below,
+# since a database without pg_trgm has none.
+SUBSTRING_SEPARATOR = "\x1f"
+SUBSTRING_DOCUMENT = (
+    "(coalesce(title, '') || E'\\x1f' || coalesce(producer, '') || E'\\x1f' || "
+    "coalesce(creator, ''))"
+)
+
 videos = Table(
     "videos",
     metadata,

@@ -1,4 +1,4 @@
-"""Pure pieces: the listing total cache, the feature flag's timing, search queries, names."""
+"""Pure pieces: the listing total cache, the feature flag's timing, search patterns, names."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from videolib.api.flag import FeatureFlag
 from videolib.api.routes.uploads import safe_name
 from videolib.api.schemas import BadRequestError
 from videolib.api.text import text_problem
-from videolib.shared.db.repository import search_query
+from videolib.shared.db.repository.search import like_pattern, search_bindings
 from videolib.shared.errors import DatabaseUnavailableError
 
 
@@ -46,11 +46,19 @@ async def test_flag_reads_the_row_at_most_every_five_seconds() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
-    [("mountain", "mountain:*"), ("Stud  jan", "Stud:* & jan:*"), ("'&|!:*()", None)],
-)
-def test_search_query(text: str, expected: str | None) -> None:
-    assert search_query(text) == expected
+    ("term", "pattern"),
+    [("ountain", "%ountain%"), ("100%", "%100\\%%"), ("a_b", "%a\\_b%"),
+     ("back\\slash", "%back\\\\slash%"), ("%_\\", "%\\%\\_\\\\%")],
+)  # fmt: skip
+def test_like_pattern_matches_the_term_itself(term: str, pattern: str) -> None:
+    assert like_pattern(term) == pattern
+
+
+def test_search_bindings() -> None:
+    assert search_bindings("Studio 7") == {"search": "%Studio 7%", "search_words": "Studio 7"}
+    # A term holding the columns' separator is checked column by column as well.
+    straddling = search_bindings("a\x1fb")
+    assert straddling["search_columns"] == straddling["search"] == "%a\x1fb%"
 
 
 @pytest.mark.parametrize(

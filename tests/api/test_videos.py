@@ -66,7 +66,7 @@ async def test_producer_match_escapes_wildcards(
     assert paths(await listing(client, auth, "creator=k%5Cs")) == ["videos/c.mp4"]
 
 
-async def test_search_whole_and_partial_words(
+async def test_search_is_the_seeds_substring_match(
     client: Client, auth: dict[str, str], engine: AsyncEngine
 ) -> None:
     await insert_rows(
@@ -77,7 +77,10 @@ async def test_search_whole_and_partial_words(
     )
     assert paths(await listing(client, auth, "search=mountain")) == ["videos/a.mp4"]
     assert paths(await listing(client, auth, "search=bik")) == ["videos/a.mp4"]  # partial
-    assert paths(await listing(client, auth, "search=ocean%20jane")) == ["videos/b.mp4"]
+    assert paths(await listing(client, auth, "search=anic%20stud")) == ["videos/b.mp4"]
+    # One substring, as the seed's ILIKE: not word by word, not across two fields.
+    assert paths(await listing(client, auth, "search=ocean%20jane")) == []
+    assert paths(await listing(client, auth, "search=studios%20jane")) == []
     assert paths(await listing(client, auth, "search=%27%22%3A%2A%26%7C")) == []  # syntax only
     assert paths(await listing(client, auth, "search=nothing")) == []
 

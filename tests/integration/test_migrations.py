@@ -23,7 +23,9 @@ async def test_migrations_match_declared_tables(engine: AsyncEngine) -> None:
         )
     # Alembic cannot compare expression indexes (it reports them removed and re-added), so
     # the full-text and the path-order indexes are checked by their definitions instead.
-    expression_indexes = {"idx_videos_search", "idx_videos_path_bytes"}
+    # The trigram index is not declared (a database without pg_trgm has none): see
+    # tests/integration/test_trigram_fallback.py.
+    expression_indexes = {"idx_videos_search", "idx_videos_path_bytes", "idx_videos_substring"}
     assert [d for d in differences if d[1].name not in expression_indexes] == []
     async with engine.connect() as connection:
         definition = (
@@ -40,6 +42,14 @@ async def test_migrations_match_declared_tables(engine: AsyncEngine) -> None:
             )
         ).scalar_one()
     assert 'path COLLATE "C"' in path_order
+    async with engine.connect() as connection:
+        substring = (
+            await connection.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_videos_substring'")
+            )
+        ).scalar_one()
+    assert "USING gin" in substring and "gin_trgm_ops" in substring
+    assert "COALESCE(producer, ''::text)) || '\x1f'::text)" in substring
 
 
 async def test_down_to_empty_and_up_again(engine: AsyncEngine) -> None:

@@ -27,6 +27,7 @@ from videolib.shared.commands.doctor import (
     check_jwt_secret,
     check_library_folders,
     check_probe,
+    check_search,
 )
 from videolib.shared.errors import ConfigError
 from videolib.shared.media.names import DIRECTORY_TYPES
@@ -34,8 +35,8 @@ from videolib.shared.media.names import DIRECTORY_TYPES
 SECRET = "doctor-test-secret-" + "x" * 32
 LINE = re.compile(r"^(?:OK  |WARN|FAIL)  (?P<check>[a-z][a-z ]*): \S")
 CHECKS = [
-    "config", "user", "database", "library root", "library marker", "library folders", "inbox",
-    "probe",
+    "config", "user", "database", "search", "library root", "library marker", "library folders",
+    "inbox", "probe",
     "inotify", "jwt secret", "disk",
 ]  # fmt: skip
 NOBODY = 65534
@@ -98,6 +99,27 @@ def test_result_line_format() -> None:
 )
 def test_database(facts: DatabaseFacts, status: Status, words: str) -> None:
     result = check_database(facts)
+    assert result.status is status
+    assert words in result.line()
+
+
+@pytest.mark.parametrize(
+    ("facts", "status", "words"),
+    [
+        (DatabaseFacts(url="var/pgdata", embedded=True, revision="2", head="2",
+                       substring_index=True), Status.OK, "pg_trgm index idx_videos_substring"),
+        (DatabaseFacts(url="pg", error="refused", head="2"), Status.WARN, "not checked"),
+        (DatabaseFacts(url="pg", revision="1", head="2", substring_index=False), Status.WARN,
+         "not checked"),
+        (DatabaseFacts(url="pg", revision="2", head="2", substring_index=True), Status.OK,
+         "pg_trgm index idx_videos_substring"),
+        (DatabaseFacts(url="pg", revision="2", head="2", substring_index=False), Status.WARN,
+         "every search scans every video (fix: as the database owner or a superuser run"
+         " `CREATE EXTENSION pg_trgm;`"),
+    ],
+)  # fmt: skip
+def test_search(facts: DatabaseFacts, status: Status, words: str) -> None:
+    result = check_search(facts)
     assert result.status is status
     assert words in result.line()
 

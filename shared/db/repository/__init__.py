@@ -25,7 +25,6 @@ from .listing import (
     VideoListing,
     VideoPage,
     VideoQuery,
-    search_query,
 )
 from .locks import DirectoryLocks
 from .mounts import ROOT_FOLDER, HeldPass, MountRepository
@@ -71,7 +70,6 @@ __all__ = [
     "database_call_bound",
     "is_connection_problem",
     "ping",
-    "search_query",
     "translate",
     "translate_errors",
     "translated",
