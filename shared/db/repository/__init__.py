@@ -16,6 +16,7 @@ from .errors import (
     translated,
 )
 from .failures import FailureRepository
+from .keyset import Keyset
 from .listing import (
     DEFERRED_JOIN_FROM,
     SORT_COLUMNS,
@@ -40,6 +41,7 @@ __all__ = [
     "DuplicateGroup",
     "FailureRepository",
     "Fault",
+    "Keyset",
     "ScanJob",
     "ScanJobRepository",
     "SettingsRepository",
