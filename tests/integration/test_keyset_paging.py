@@ -7,10 +7,12 @@ OFFSET listing (the seed's `page`) is the reference each walk by keyset must equ
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, text
@@ -202,3 +204,45 @@ async def test_a_cursor_row_that_was_deleted_still_marks_the_place(engine: Async
     nowhere = (START - timedelta(days=9), uuid.uuid4())  # older than all: an empty page
     empty = await listing.list_page(keyset_of(VideoQuery(limit=2), nowhere, backward=False))
     assert (empty.rows, empty.more, empty.items_json) == (0, False, "[]")
+
+
+_MANY = """
+INSERT INTO videos (path, filename, directory_type, title, duration_seconds, file_size,
+    created_at)
+SELECT 'videos/' || i || '.mp4', i || '.mp4', 'videos',
+    CASE WHEN i % 10 <> 0 THEN 'title ' || (i % 997) END,
+    CASE WHEN i % 7 <> 0 THEN i % 300 END,
+    CASE WHEN i % 11 <> 0 THEN 1000 + i % 5000 END,
+    timestamptz '2026-01-01' + make_interval(secs => i / 3)
+FROM generate_series(1, 20000) AS i
+"""
+_SCAN = re.compile(
+    r"(Index Scan|Index Only Scan|Seq Scan|Bitmap Heap Scan).*actual time=\S+ rows=([\d.]+)"
+)
+
+
+@pytest.mark.parametrize("sort", SORTS)
+@pytest.mark.parametrize("backward", [False, True])
+async def test_a_deep_keyset_page_reads_an_index_range_not_the_rows_before(
+    engine: AsyncEngine, sort: str, backward: bool
+) -> None:
+    """Page 500 of 20,000 rows: each scan of the plan stops after about the page's 21 rows,
+    where OFFSET reads 10,000."""
+    async with engine.begin() as connection:
+        await connection.execute(text(_MANY))
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.execute(text("ANALYZE videos"))
+    listing = VideoListing(engine)
+    deep = await listing.list_page(VideoQuery(sort=sort, page=500), with_total=False)
+    assert deep.rows == 20 and deep.first is not None and deep.last is not None
+    key = deep.first if backward else deep.last
+    query = VideoQuery(sort=sort, keyset=Keyset(sort, key[0], key[1], backward))
+    plan = await listing.explain_list(query, with_total=False)
+    scans = _SCAN.findall(plan)
+    assert scans, plan
+    assert all(kind != "Seq Scan" for kind, _rows in scans), plan
+    # 21 rows, or a few more when PostgreSQL reads idx_videos_created_at (without the id)
+    # and sorts the boundary's tie group (three rows share each created_at here).
+    assert all(float(rows) <= 25 for _kind, rows in scans), plan
+    assert "Index Cond" in plan and "OFFSET" not in plan.upper(), plan
