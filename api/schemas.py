@@ -255,6 +255,7 @@ class Pagination(ApiModel):
         )
     )
     total_pages: int = Field(description="ceil(total / limit).")
+    # The video list's; other lists (duplicates) page by number only and give null.
     next_cursor: str | None = Field(
         None, description="Send as cursor= for the page after this one; null on the last."
     )
