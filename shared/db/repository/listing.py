@@ -190,16 +190,17 @@ def _keyset_statement(
     walked = walked.cte("walked")
     limit = bindparam("limit", type_=Integer, literal_execute=True)
     nullable = bool(key.nullable)
-    ours = (
+    # The page's rows are the first `limit` in walk order, shown in the listing's order.
+    taken = (
         select(walked)
         .order_by(
             *walk_order(walked.c[key.name], walked.c.id, sort, nullable=nullable, backward=backward)
         )
         .limit(limit)
-        .subquery("ours")
+        .subquery("taken")
     )
-    listed = walk_order(ours.c[key.name], ours.c.id, sort, nullable=nullable, backward=False)
-    page = select(ours).order_by(*listed).subquery("page")
+    listed = walk_order(taken.c[key.name], taken.c.id, sort, nullable=nullable, backward=False)
+    page = select(taken).order_by(*listed).subquery("page")
     beyond = select(func.count()).select_from(walked).scalar_subquery() > limit
     return _page_row(page, sort, conditions, with_total, beyond.label("more"))
 
@@ -252,9 +253,15 @@ def _listing(query: VideoQuery, with_total: bool) -> tuple[Any, dict[str, Any]]:
     bound = _list_bindings(query)
     statement, page_values = _shape(query, frozenset(bound), with_total)
     bound.update(page_values)
-    if query.keyset is not None:
-        bound.update(key_value=query.keyset.value, key_id=query.keyset.id)
+    bound.update(_keyset_bindings(query))
     return statement, bound
+
+
+def _keyset_bindings(query: VideoQuery) -> dict[str, Any]:
+    """The keyset's row, bound as `key_value` and `key_id` (nothing for an OFFSET page)."""
+    if query.keyset is None:
+        return {}
+    return {"key_value": query.keyset.value, "key_id": query.keyset.id}
 
 
 @functools.lru_cache(maxsize=512)
@@ -299,8 +306,7 @@ class VideoListing:
         filters = frozenset(bound)
         statement, page_values = _shape(query, filters, with_total)
         sql, names = _compiled_listing(statement, filters, self.engine.dialect, page_values)
-        if query.keyset is not None:
-            bound.update(key_value=query.keyset.value, key_id=query.keyset.id)
+        bound.update(_keyset_bindings(query))
         # The pool's connection itself, not an AsyncConnection around it: checking one
         # out that way cost more CPU than running the query (SQLAlchemy's own
         # AsyncEngine.raw_connection; asyncpg alone starts no transaction to end).
