@@ -50,6 +50,8 @@ setup(
     ],
     extras_require={
         "test": [
+            # Property-based tests of keyset paging (tests/integration/test_keyset_paging.py).
+            "hypothesis>=6.100,<7",
             "jsonschema>=4.18,<5",
             "mypy>=1.8",
             # Stubs for the imports that ship no types of their own (make typecheck).

@@ -11,11 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from videolib.api.admin import setup_admin
 from videolib.api.counts import CountCache
+from videolib.api.cursors import CursorCodec
 from videolib.api.flag import FeatureFlag
 from videolib.api.jobs import cancel_jobs, fail_orphaned_jobs
 from videolib.api.keys import (
     CONFIG,
     COUNTS,
+    CURSORS,
     ENGINE,
     FLAG,
     HISTORY,
@@ -77,6 +79,7 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Applica
     app[SCAN_JOB_IDS] = set()
     app[COUNTS] = CountCache()
     app[TOKENS] = TokenVerifier(config.api.jwt_secret)
+    app[CURSORS] = CursorCodec(config.api.jwt_secret)
     app.cleanup_ctx.append(_database(engine))
     app.cleanup_ctx.append(_examiners)
     app.cleanup_ctx.append(_background)

@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from videolib.api.counts import CountCache
+from videolib.api.cursors import CursorCodec
 from videolib.api.flag import FeatureFlag
 from videolib.api.metrics import ApiMetrics
 from videolib.shared.config import Config
@@ -43,6 +44,7 @@ POOL = web.AppKey("pool", ExaminerPool)
 FLAG = web.AppKey("flag", FeatureFlag)
 METRICS = web.AppKey("metrics", ApiMetrics)
 COUNTS = web.AppKey("counts", CountCache)
+CURSORS = web.AppKey("cursors", CursorCodec)
 TOKENS = web.AppKey("tokens", TokenVerifier)
 #: Background scan tasks of this process, cancelled (and their jobs marked) on shutdown.
 SCAN_TASKS = web.AppKey("scan_tasks", set[asyncio.Task[None]])

@@ -41,6 +41,9 @@ CleanupReason = Literal["deleted", "missing", "corrupt"]
 JobStatus = Literal["running", "succeeded", "failed", "cancelled"]
 
 MAX_TAGS = 100
+#: A cursor's length bound: a keyset of a 500-character title is about 2,800 characters,
+#: and the whole request line must stay under aiohttp's 8,190 bytes.
+MAX_CURSOR = 6000
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -93,6 +96,18 @@ class ListQuery(ApiModel):
     is_valid: bool = True
     search: Text | None = None
     sort: SortKey = "-createdAt"
+    #: A page's `nextCursor` or `prevCursor`: the page past (or before) it, found by its
+    #: keys (constant time at any depth), with the same sort; instead of `page`.
+    cursor: str | None = Field(
+        None,
+        max_length=MAX_CURSOR,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description=(
+            "The nextCursor or prevCursor of a page of this listing: the page after or "
+            "before it, at the same cost at any depth. Send the same sort (another one is "
+            "a 400); filters and limit may change. Not together with page."
+        ),
+    )
 
     @field_validator("quality", mode="before")
     @classmethod
@@ -275,10 +290,24 @@ class Video(ApiModel):
 
 
 class Pagination(ApiModel):
-    page: int
+    page: int | None = Field(
+        description="The page number; null for a page read by cursor (its place is unknown)."
+    )
     limit: int
-    total: int
-    total_pages: int
+    total: int = Field(
+        description=(
+            "Rows matching the filters. Counted once per filter set and reused for a few "
+            "seconds by every page of it, cursor pages too, so it may lag the table."
+        )
+    )
+    total_pages: int = Field(description="ceil(total / limit).")
+    # The video list's; other lists (duplicates) page by number only and give null.
+    next_cursor: str | None = Field(
+        None, description="Send as cursor= for the page after this one; null on the last."
+    )
+    prev_cursor: str | None = Field(
+        None, description="Send as cursor= for the page before this one; null on the first."
+    )
 
 
 class VideoList(ApiModel):

@@ -10,8 +10,22 @@ from videolib.shared.db.repository import DuplicateGroup, ScanJob
 from videolib.shared.db.video_json import timestamp, video_json
 
 
-def pagination(page: int, limit: int, total: int) -> dict[str, int]:
-    return {"page": page, "limit": limit, "total": total, "totalPages": -(-total // limit)}
+def pagination(
+    page: int | None,
+    limit: int,
+    total: int,
+    next_cursor: str | None = None,
+    prev_cursor: str | None = None,
+) -> dict[str, Any]:
+    """The seed's pagination object and the cursors of the pages beside (null: none)."""
+    return {
+        "page": page,
+        "limit": limit,
+        "total": total,
+        "totalPages": -(-total // limit),
+        "nextCursor": next_cursor,
+        "prevCursor": prev_cursor,
+    }
 
 
 def page_json(data: list[dict[str, Any]], page: int, limit: int, total: int) -> dict[str, Any]:
@@ -19,9 +33,10 @@ def page_json(data: list[dict[str, Any]], page: int, limit: int, total: int) -> 
     return {"data": data, "pagination": pagination(page, limit, total)}
 
 
-def page_body(items_json: str, page: int, limit: int, total: int) -> str:
-    """page_json's body as text, around a JSON array of items PostgreSQL already built."""
-    return f'{{"data":{items_json},"pagination":{json.dumps(pagination(page, limit, total))}}}'
+def page_body(items_json: str, where: dict[str, Any]) -> str:
+    """page_json's body as text, around a JSON array of items PostgreSQL already built;
+    `where` is its pagination()."""
+    return f'{{"data":{items_json},"pagination":{json.dumps(where)}}}'
 
 
 def validated_json(video: Video) -> dict[str, Any]:

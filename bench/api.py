@@ -9,10 +9,12 @@ errors, the server's RSS and the CPU each party spent per request (API process,
 PostgreSQL, load generator); before that, EXPLAIN ANALYZE of the list and search
 statements. The "seed search" rows run the seed's own search statements (its count, then
 its page: ILIKE '%term%' on each of the three columns, which no index of ours serves) on
-asyncpg directly, in the same run, so the search row can be read beside them. One-connection
-rows use the Python client; the 32-connection rows use `wrk`
-when it is installed (`--client auto`), else the Python client, which costs about a third
-of the server's CPU per request. All three share the machine: on 2 cores they compete, so
+asyncpg directly, in the same run, so the search row can be read beside them. The cursor
+rows read the page after page 2,000 by its nextCursor (keyset: an index range, not 40,000
+rows skipped), in the default order and by title. One-connection rows use the Python
+client; the 32-connection rows use `wrk` when it is installed (`--client auto`), else the
+Python client, which costs about a third of the server's CPU per request. All three share
+the machine: on 2 cores they compete, so
 the figures are a floor, not the server's ceiling.
 """
 
@@ -39,10 +41,11 @@ from sqlalchemy import text
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from videolib.api.cursors import CursorCodec  # noqa: E402
 from videolib.shared.config import load_config  # noqa: E402
 from videolib.shared.db import migrate  # noqa: E402
 from videolib.shared.db.engine import database_url, open_engine  # noqa: E402
-from videolib.shared.db.repository import AdminVideoRepository, VideoQuery  # noqa: E402
+from videolib.shared.db.repository import AdminVideoRepository, Keyset, VideoQuery  # noqa: E402
 from videolib.shared.media.names import DIRECTORY_TYPES  # noqa: E402
 from videolib.shared.tokens import issue_token  # noqa: E402
 
@@ -61,6 +64,8 @@ EXPLAINED = {
     "search": VideoQuery(search="studio 7"),
     "deep page (2000)": VideoQuery(page=2000),
 }
+# The page after page 2,000 by cursor, in these orders (scenario name -> sort).
+CURSOR_PAGES = {"cursor page (2001)": "-createdAt", "cursor page by title (2001)": "title"}
 _TYPES = ", ".join(f"'{t}'" for t in DIRECTORY_TYPES)
 # One statement: rows generated server side, no round trip per row. Type, quality and
 # orientation vary independently (a filter on all three matches 1 row in 108).
@@ -268,14 +273,16 @@ async def run_seed_search(dsn: str, args: argparse.Namespace) -> None:
         )
 
 
-async def run_load(base: str, pid: int, args: argparse.Namespace) -> None:
+async def run_load(
+    base: str, pid: int, args: argparse.Namespace, scenarios: dict[str, str]
+) -> None:
     token = issue_token(SECRET)
     await wait_ready(base)
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
     print(f"load generator for 32 connections: {'wrk' if use_wrk else 'python'}")
     # One connection first: the latency of a request that does not queue behind others.
-    plan = [(f"{name} (1 conn)", path, 1) for name, path in SCENARIOS.items()]
-    plan += [(name, path, args.connections) for name, path in SCENARIOS.items()]
+    plan = [(f"{name} (1 conn)", path, 1) for name, path in scenarios.items()]
+    plan += [(name, path, args.connections) for name, path in scenarios.items()]
     async with aiohttp.ClientSession() as session:
         for name, path, connections in plan:
             await load(base + path, token, 4, 1.0)  # warm up caches and the pool
@@ -297,14 +304,15 @@ async def run_load(base: str, pid: int, args: argparse.Namespace) -> None:
                 after = server_totals(await response.text())
             server_ms = (after[0] - before[0]) / max(1.0, after[1] - before[1]) * 1000
             print(
-                f"{name:25} {requests / elapsed:7.0f} req/s  "
+                f"{name:36} {requests / elapsed:7.0f} req/s  "
                 f"p50 {p50 * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms  "
                 f"server mean {server_ms:5.2f} ms  errors {errors}  RSS {rss_mb(pid):.0f} MB"
-                f"\n{'':27}{split}"
+                f"\n{'':38}{split}"
             )
 
 
-async def seed_and_explain(url: object, rows: int) -> None:
+async def seed_and_explain(url: object, rows: int) -> dict[str, str]:
+    """Seed the rows and print the plans; the scenarios to load, cursor pages included."""
     async with open_engine(url, pool_size=2) as engine:  # type: ignore[arg-type]
         await migrate.upgrade(engine)
         started = time.perf_counter()
@@ -318,7 +326,17 @@ async def seed_and_explain(url: object, rows: int) -> None:
             await connection.execute(text("VACUUM ANALYZE videos"))
         print(f"seeded {rows:,} rows in {time.perf_counter() - started:.1f} s")
         repository = AdminVideoRepository(engine)
-        for name, query in EXPLAINED.items():
+        explained = dict(EXPLAINED)
+        scenarios = dict(SCENARIOS)
+        for name, sort in CURSOR_PAGES.items():
+            deep = await repository.list_page(VideoQuery(page=2000, sort=sort), with_total=False)
+            if deep.last is None:
+                continue  # fewer rows than 2,000 pages
+            keyset = Keyset(sort, *deep.last)
+            explained[name] = VideoQuery(sort=sort, keyset=keyset)
+            cursor = CursorCodec(SECRET).encode(keyset)
+            scenarios[name] = f"/api/media/videos?sort={sort}&cursor={cursor}"
+        for name, query in explained.items():
             plan = await repository.explain_list(query)
             print(f"\n-- EXPLAIN ANALYZE {name}\n{plan}")
         async with engine.connect() as connection:
@@ -326,6 +344,7 @@ async def seed_and_explain(url: object, rows: int) -> None:
             result = await connection.exec_driver_sql(f"EXPLAIN ANALYZE {seed_count}")
             print("\n-- EXPLAIN ANALYZE seed search count\n" + "\n".join(r[0] for r in result))
         print()
+        return scenarios
 
 
 async def main() -> None:
@@ -344,7 +363,7 @@ async def main() -> None:
         env.update(MEDIA_LIBRARY_PATH=str(root), VIDEOLIB_STATE_DIR=str(work / "state"))
         config = load_config(None, env)
         with database_url(config) as url:
-            await seed_and_explain(url, args.rows)
+            scenarios = await seed_and_explain(url, args.rows)
             port = free_port()
             child_env = {
                 **os.environ,
@@ -363,7 +382,7 @@ async def main() -> None:
             try:
                 print(f"cores={os.cpu_count()} connections={args.connections} "
                       f"seconds={args.seconds:g} (load generator on the same machine)")  # fmt: skip
-                await run_load(f"http://127.0.0.1:{port}", server.pid, args)
+                await run_load(f"http://127.0.0.1:{port}", server.pid, args, scenarios)
                 await run_seed_search(child_env["DATABASE_URL"], args)
             finally:
                 server.send_signal(signal.SIGTERM)

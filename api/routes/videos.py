@@ -8,10 +8,12 @@ from pathlib import Path
 from aiohttp import web
 
 from videolib.api import schemas
-from videolib.api.keys import CONFIG, COUNTS, LIBRARY, POOL, SCAN_WRITES, TRASH, VIDEOS
+from videolib.api.cursors import page_cursors
+from videolib.api.keys import CONFIG, COUNTS, CURSORS, LIBRARY, POOL, SCAN_WRITES, TRASH, VIDEOS
 from videolib.api.openapi import operation
 from videolib.api.requests import body, path_id, query
-from videolib.api.serialize import page_body, video_json
+from videolib.api.schemas import BadRequestError
+from videolib.api.serialize import page_body, pagination, video_json
 from videolib.shared.db.records import Video
 from videolib.shared.db.repository import VideoQuery, VideoReader
 from videolib.shared.errors import ConflictError, NotFoundError, PathError
@@ -41,22 +43,45 @@ async def existing(repository: VideoReader, request: web.Request) -> Video:
 )
 async def list_videos(request: web.Request) -> web.Response:
     q = query(request, schemas.ListQuery)
-    fields = q.model_dump(exclude_none=True, exclude={"quality"})
-    wanted = VideoQuery(**fields, qualities=tuple(q.quality) if q.quality else None)
+    codec = request.app[CURSORS]
+    keyset, offset = None, None
+    if q.cursor is not None:
+        if "page" in q.model_fields_set:
+            raise BadRequestError("cursor: send either page or cursor, not both")
+        position = codec.decode(q.cursor, q.sort)
+        # A search's pages are ranked, so its cursors are offsets (api/cursors.py).
+        if isinstance(position, int) != bool(q.search):
+            made_for = "a search" if isinstance(position, int) else "a listing without search"
+            raise BadRequestError(f"cursor: made for {made_for}; start again from page 1")
+        keyset, offset = (None, position) if isinstance(position, int) else (position, None)
+    fields = q.model_dump(exclude_none=True, exclude={"quality", "cursor"})
+    qualities = tuple(q.quality) if q.quality else None
+    wanted = VideoQuery(**fields, qualities=qualities, keyset=keyset, offset=offset)
     counts = request.app[COUNTS]
-    # The total depends on the filters only, not on the page or the order.
-    key = dataclasses.replace(wanted, page=1, sort="-createdAt", limit=1)
+    # The total depends on the filters only, not on the page, the order or the cursor.
+    key = dataclasses.replace(wanted, page=1, sort="-createdAt", limit=1, keyset=None)
     known = counts.get(key)
     page = await request.app[VIDEOS].list_page(wanted, with_total=known is None)
+    rows_before = (q.page - 1) * q.limit if keyset is None else 0
+    rows_before = offset if offset is not None else rows_before
     if page.total is None:  # a remembered total, never fewer than the rows just seen
-        seen = (q.page - 1) * q.limit + page.rows if page.rows else 0
+        seen = rows_before + page.rows if page.rows else 0
         total = max(known or 0, seen)
     else:
         total = page.total
         counts.put(key, total)
-    return web.Response(
-        text=page_body(page.items_json, q.page, q.limit, total), content_type="application/json"
-    )
+    if q.search:
+        after = rows_before + q.limit if rows_before + page.rows < total else None
+        before = max(0, rows_before - q.limit) if rows_before > 0 else None
+        next_cursor = None if after is None else codec.encode_offset(q.sort, after)
+        prev_cursor = None if before is None else codec.encode_offset(q.sort, before)
+    else:
+        beside = page_cursors(page, q.sort, keyset, rows_before=rows_before, total=total)
+        next_cursor = codec.encode(beside.next) if beside.next else None
+        prev_cursor = codec.encode(beside.prev) if beside.prev else None
+    shown_page = q.page if q.cursor is None else None
+    where = pagination(shown_page, q.limit, total, next_cursor, prev_cursor)
+    return web.Response(text=page_body(page.items_json, where), content_type="application/json")
 
 
 @routes.get("/api/media/videos/{id}")

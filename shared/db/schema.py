@@ -129,6 +129,11 @@ videos = Table(
     Index("idx_videos_file_hash", "file_hash"),
     # The default listing's ids in order, read alone (index-only) for deep pages.
     Index("idx_videos_listing", "is_valid", text("created_at DESC"), text("id DESC")),
+    # The other sorts' keys in order, read as a range, forwards or backwards, by keyset
+    # pages (listing.py) at any depth; NULLs sit apart at the end of each.
+    Index("idx_videos_by_title", "is_valid", "title", "id"),
+    Index("idx_videos_by_duration", "is_valid", "duration_seconds", "id"),
+    Index("idx_videos_by_size", "is_valid", "file_size", "id"),
     # Paths in code point order, whatever the database's collation: a rescan pages through
     # a type's records in the order of its walk and merge-joins the two.
     Index("idx_videos_path_bytes", text('path COLLATE "C"')),

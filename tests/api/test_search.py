@@ -189,13 +189,13 @@ def test_a_search_statement_binds_nothing() -> None:
     # trigram index: 1.1 s instead of 0.3 ms. Written into the text, each term gets its plan.
     query = VideoQuery(search="it's 100%", qualities=("HD",))
     bound = listing_module._list_bindings(query)
+    statement, page_values = listing_module._shape(query, frozenset(bound), True)
     sql, names = listing_module._compiled_search(
-        listing_module._written(bound), query.sort, True, False, DIALECT, 20, 0
+        statement, listing_module._written(bound), DIALECT, page_values
     )
     assert names == ()
     assert "'%it''s 100\\%%'" in sql and "'it''s 100%'" in sql and "$1" not in sql
-    _, plain_names = listing_module._compiled_listing(
-        frozenset(listing_module._list_bindings(VideoQuery())), "-createdAt", True, False,
-        DIALECT, 20, 0,
-    )  # fmt: skip
+    plain = frozenset(listing_module._list_bindings(VideoQuery()))
+    statement, page_values = listing_module._shape(VideoQuery(), plain, True)
+    _, plain_names = listing_module._compiled_listing(statement, plain, DIALECT, page_values)
     assert plain_names == ("is_valid",)  # other listings keep their generic plan

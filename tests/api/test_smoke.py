@@ -12,7 +12,14 @@ async def test_health_and_list(client: Client, auth: dict[str, str]) -> None:
     assert response.status == 200, await response.text()
     assert await response.json() == {
         "data": [],
-        "pagination": {"page": 1, "limit": 20, "total": 0, "totalPages": 0},
+        "pagination": {
+            "page": 1,
+            "limit": 20,
+            "total": 0,
+            "totalPages": 0,
+            "nextCursor": None,
+            "prevCursor": None,
+        },
     }
 
 

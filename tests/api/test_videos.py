@@ -98,7 +98,14 @@ async def test_sort_and_pagination(
     )
     body = await listing(client, auth, "limit=2&page=2")
     assert paths(body) == ["videos/2.mp4", "videos/1.mp4"]  # newest first by default
-    assert body["pagination"] == {"page": 2, "limit": 2, "total": 5, "totalPages": 3}
+    where = body["pagination"]
+    assert {k: where[k] for k in ("page", "limit", "total", "totalPages")} == {
+        "page": 2,
+        "limit": 2,
+        "total": 5,
+        "totalPages": 3,
+    }
+    assert where["nextCursor"] and where["prevCursor"]  # pages 1 and 3 exist
     assert paths(await listing(client, auth, "sort=fileSize&limit=2")) == [
         "videos/0.mp4",
         "videos/1.mp4",

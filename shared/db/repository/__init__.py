@@ -18,6 +18,7 @@ from .errors import (
 from .failures import FailureRepository
 from .history import HistoryRepository, VideoEvent
 from .integrity import CycleState, Finding, IntegrityRepository, ToVerify
+from .keyset import Keyset
 from .listing import (
     DEFERRED_JOIN_FROM,
     SORT_COLUMNS,
@@ -52,6 +53,7 @@ __all__ = [
     "HeldPass",
     "HistoryRepository",
     "IntegrityRepository",
+    "Keyset",
     "MountRepository",
     "ScanJob",
     "ScanJobRepository",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from videolib.shared.db.schema import videos
 from videolib.shared.db.video_json import video_json_columns
 
 from .errors import is_connection_problem, translate_errors
+from .keyset import Keyset, KeyValue, walk_order, walked_rows
 from .search import (
     RANKING_ONLY,
     SEARCH,
@@ -55,6 +57,11 @@ class VideoQuery:
     sort: str = "-createdAt"
     page: int = 1
     limit: int = 20
+    #: A keyset page (after or before a row) instead of `page`; its sort is `sort`.
+    keyset: Keyset | None = None
+    #: Rows skipped instead of (page - 1) * limit: a search's cursor (its pages are ranked,
+    #: whole words first, so they have no keyset; api/cursors.py).
+    offset: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +122,10 @@ def _order(sort: str, columns: Any = videos.c) -> list[Any]:
     return [ordered, tie]
 
 
+#: A row's place in a listing's order: its sort key's value and its id.
+RowKey = tuple[KeyValue, uuid.UUID]
+
+
 @dataclass(frozen=True, slots=True)
 class VideoPage:
     """One page of a listing, as the JSON array PostgreSQL built (see video_json.py)."""
@@ -122,6 +133,10 @@ class VideoPage:
     items_json: str
     rows: int
     total: int | None  # None when the caller did not ask for it
+    first: RowKey | None = None  # where the page starts and ends (None when empty)
+    last: RowKey | None = None
+    #: Keyset pages: whether more rows lie past the page the way it was read (None: OFFSET).
+    more: bool | None = None
 
 
 # From this many skipped rows on, a page's ids are found first (see _list_statement).
@@ -162,14 +177,55 @@ def _list_statement(filters: frozenset[str], sort: str, with_total: bool, deep: 
     else:
         rows = select(videos).where(*conditions).limit(limit).offset(offset)
         page = rows.order_by(*_order(sort)).subquery("page")
+    return _page_row(page, sort, conditions, with_total)
+
+
+@functools.lru_cache(maxsize=256)
+def _keyset_statement(
+    filters: frozenset[str], sort: str, with_total: bool, backward: bool, at_null: bool
+) -> Any:
+    """_list_statement's row for the page past a keyset's row (keyset.py), and `more`.
+
+    `fetch` (the page's `limit` plus one) rows are read: the extra one says whether there
+    is a page beyond. A page read backwards is put back in the listing's order.
+    """
+    conditions = [_list_condition(name) for name in sorted(filters - RANKING_ONLY)]
+    key = SORT_COLUMNS[sort.lstrip("-")]
+    walked = walked_rows(key, sort, conditions, backward=backward, at_null=at_null)
+    walked = walked.cte("walked")
+    limit = bindparam("limit", type_=Integer, literal_execute=True)
+    nullable = bool(key.nullable)
+    # The page's rows are the first `limit` in walk order, shown in the listing's order.
+    taken = (
+        select(walked)
+        .order_by(
+            *walk_order(walked.c[key.name], walked.c.id, sort, nullable=nullable, backward=backward)
+        )
+        .limit(limit)
+        .subquery("taken")
+    )
+    listed = walk_order(taken.c[key.name], taken.c.id, sort, nullable=nullable, backward=False)
+    page = select(taken).order_by(*listed).subquery("page")
+    beyond = select(func.count()).select_from(walked).scalar_subquery() > limit
+    return _page_row(page, sort, conditions, with_total, beyond.label("more"))
+
+
+def _page_row(page: Any, sort: str, conditions: list[Any], with_total: bool, *extra: Any) -> Any:
+    """One row of an ordered page: its items as one JSON array, its count, the keys of its
+    rows (for cursors) and, if asked, the total of the listing."""
     # json_agg of whole shaped rows is a fifth cheaper for PostgreSQL than json_build_object
     # per row, and keeps the page's order: a subquery with ORDER BY is not flattened, and
-    # the Aggregate reads its Sort's output directly.
-    shaped = select(*video_json_columns(page.c)).subquery("video")
+    # the Aggregate reads its Sort's output directly. Lateral, so that the page's raw keys
+    # stay in reach (createdAt is shaped to milliseconds; a cursor needs all of it).
+    shaped = select(*video_json_columns(page.c)).correlate(page).lateral("video")
     items = func.json_agg(shaped.table_valued())
+    key = page.c[SORT_COLUMNS[sort.lstrip("-")].name]
     columns: list[Any] = [
         func.coalesce(cast(items, Text), literal_column("'[]'")).label("items"),
         func.count().label("rows"),
+        func.array_agg(key).label("keys"),
+        func.array_agg(page.c.id).label("ids"),
+        *extra,
     ]
     if with_total:
         # An uncorrelated scalar subquery runs once (an InitPlan), in the same round trip.
@@ -178,48 +234,64 @@ def _list_statement(filters: frozenset[str], sort: str, with_total: bool, deep: 
         total = select(func.count()).select_from(videos).where(*conditions).scalar_subquery()
         columns.append(total.label("total"))
     # An aggregate without GROUP BY: exactly one row, also past the last page.
-    return select(*columns).select_from(shaped)
+    return select(*columns).select_from(page.join(shaped, true()))
+
+
+def _shape(
+    query: VideoQuery, filters: frozenset[str], with_total: bool
+) -> tuple[Any, tuple[tuple[str, int], ...]]:
+    """The statement of a query's shape (cached) and the page values written into its text."""
+    if query.keyset is None:
+        offset = query.offset if query.offset is not None else (query.page - 1) * query.limit
+        deep = offset >= DEFERRED_JOIN_FROM
+        statement = _list_statement(filters, query.sort, with_total, deep)
+        return statement, (("limit", query.limit), ("offset", offset))
+    keyset = query.keyset
+    statement = _keyset_statement(
+        filters, query.sort, with_total, keyset.backward, keyset.value is None
+    )
+    return statement, (("limit", query.limit), ("fetch", query.limit + 1))
 
 
 def _listing(query: VideoQuery, with_total: bool) -> tuple[Any, dict[str, Any]]:
     """The listing statement of a query and the values to run it with."""
     bound = _list_bindings(query)
-    offset = (query.page - 1) * query.limit
-    statement = _list_statement(
-        frozenset(bound), query.sort, with_total, offset >= DEFERRED_JOIN_FROM
-    )
-    bound.update(limit=query.limit, offset=offset)
+    statement, page_values = _shape(query, frozenset(bound), with_total)
+    bound.update(page_values)
+    bound.update(_keyset_bindings(query))
     return statement, bound
+
+
+def _keyset_bindings(query: VideoQuery) -> dict[str, Any]:
+    """The keyset's row, bound as `key_value` and `key_id` (nothing for an OFFSET page)."""
+    if query.keyset is None:
+        return {}
+    return {"key_value": query.keyset.value, "key_id": query.keyset.id}
 
 
 @functools.lru_cache(maxsize=512)
 def _compiled_listing(
+    statement: Any,
     filters: frozenset[str],
-    sort: str,
-    with_total: bool,
-    deep: bool,
     dialect: Dialect,
-    limit: int,
-    offset: int,
+    page_values: tuple[tuple[str, int], ...],
 ) -> tuple[str, tuple[str, ...]]:
     """A listing as asyncpg runs it: its text (the page written in) and the names of its
-    $1, $2, ... Compiled once per filter set, order and page."""
-    statement = _list_statement(filters, sort, with_total, deep).params(
-        dict.fromkeys(filters), limit=limit, offset=offset
-    )  # only the page's values are rendered; the filters' stay $n
+    $1, $2, ... Compiled once per filter set, order and page (statements are cached
+    objects, one per shape: _shape)."""
+    unrendered = dict.fromkeys([*filters, "key_value", "key_id"])
+    statement = statement.params(unrendered, **dict(page_values))
+    # only the page's values are rendered; the filters' and the keyset's stay $n
     compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     return str(compiled), tuple(compiled.positiontup or ())
 
 
 @functools.lru_cache(maxsize=512)
 def _compiled_search(
+    statement: Any,
     values: tuple[tuple[str, Any], ...],
-    sort: str,
-    with_total: bool,
-    deep: bool,
     dialect: Dialect,
-    limit: int,
-    offset: int,
+    page_values: tuple[tuple[str, int], ...],
 ) -> tuple[str, tuple[str, ...]]:
     """A search listing as asyncpg runs it: every value written into the text, none bound.
 
@@ -230,9 +302,7 @@ def _compiled_search(
     itself (1-2 ms, once per connection while asyncpg keeps the statement).
     """
     bound = {name: list(value) if isinstance(value, tuple) else value for name, value in values}
-    statement = _list_statement(frozenset(bound), sort, with_total, deep).params(
-        bound, limit=limit, offset=offset
-    )
+    statement = statement.params(bound, **dict(page_values))
     compiled = statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
     return str(compiled), ()
 
@@ -243,6 +313,10 @@ def _written(bound: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
         (name, tuple(value) if isinstance(value, list) else value)
         for name, value in sorted(bound.items())
     )
+
+
+def _row_key(value: Any, row_id: Any) -> RowKey:
+    return (value, row_id if isinstance(row_id, uuid.UUID) else uuid.UUID(str(row_id)))
 
 
 # The driver's own "the connection is gone" errors, seen on the listing's direct path.
@@ -264,20 +338,15 @@ class VideoListing:
         of a list request's CPU.
         """
         bound = _list_bindings(query)
-        offset = (query.page - 1) * query.limit
-        compiled = (
-            functools.partial(_compiled_search, _written(bound))
-            if SEARCH in bound
-            else functools.partial(_compiled_listing, frozenset(bound))
-        )
-        sql, names = compiled(
-            query.sort,
-            with_total,
-            offset >= DEFERRED_JOIN_FROM,
-            self.engine.dialect,
-            query.limit,
-            offset,
-        )
+        filters = frozenset(bound)
+        statement, page_values = _shape(query, filters, with_total)
+        if SEARCH in bound:
+            sql, names = _compiled_search(
+                statement, _written(bound), self.engine.dialect, page_values
+            )
+        else:
+            sql, names = _compiled_listing(statement, filters, self.engine.dialect, page_values)
+        bound.update(_keyset_bindings(query))
         # The pool's connection itself, not an AsyncConnection around it: checking one
         # out that way cost more CPU than running the query (SQLAlchemy's own
         # AsyncEngine.raw_connection; asyncpg alone starts no transaction to end).
@@ -298,7 +367,15 @@ class VideoListing:
         finally:
             pooled.close()  # back to the pool
         total = int(row["total"]) if with_total else None
-        return VideoPage(row["items"], int(row["rows"]), total)
+        keys, ids = row["keys"] or [], row["ids"] or []
+        return VideoPage(
+            row["items"],
+            int(row["rows"]),
+            total,
+            first=_row_key(keys[0], ids[0]) if ids else None,
+            last=_row_key(keys[-1], ids[-1]) if ids else None,
+            more=bool(row["more"]) if query.keyset is not None else None,
+        )
 
     @translate_errors
     async def explain_list(self, query: VideoQuery, *, with_total: bool = True) -> str:

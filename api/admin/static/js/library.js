@@ -59,10 +59,10 @@ export class Library {
     for (const th of document.querySelectorAll("#videos th[data-sort]")) {
       th.querySelector("button").addEventListener("click", () => this.sortBy(th.dataset.sort));
     }
-    $("page-prev").addEventListener("click", () => this.goTo(this.state.page - 1));
-    $("page-next").addEventListener("click", () => this.goTo(this.state.page + 1));
+    $("page-prev").addEventListener("click", () => this.step(-1));
+    $("page-next").addEventListener("click", () => this.step(1));
     $("page-limit").addEventListener("change", (event) => {
-      this.update({ limit: Number(event.target.value), page: 1 });
+      this.update({ limit: Number(event.target.value), page: 1, cursor: "" });
     });
     $("select-page").addEventListener("change", (event) => {
       for (const video of this.videos.values()) this.select(video, event.target.checked);
@@ -117,7 +117,7 @@ export class Library {
 
   setFilters(filters) {
     if (filters.invalid !== this.state.invalid) this.selected.clear();
-    this.update({ ...filters, page: 1 });
+    this.update({ ...filters, page: 1, cursor: "" });
   }
 
   sortBy(key) {
@@ -126,12 +126,20 @@ export class Library {
     let next = key === "title" ? key : `-${key}`;
     if (sort === key) next = `-${key}`;
     else if (sort === `-${key}`) next = key;
-    this.update({ sort: next, page: 1 });
+    this.update({ sort: next, page: 1, cursor: "" });
   }
 
   goTo(page) {
     if (page < 1 || (this.pagination && page > Math.max(this.pagination.totalPages, 1))) return;
-    this.update({ page });
+    this.update({ page, cursor: "" });
+  }
+
+  /** Next (+1) or Previous (-1): by the page's cursor (the same cost at any depth), by
+   * number when the page has none (an error, or a page past the end). */
+  step(by) {
+    const cursor = by > 0 ? this.pagination?.nextCursor : this.pagination?.prevCursor;
+    if (cursor) this.update({ page: Math.max(this.state.page + by, 1), cursor });
+    else this.goTo(this.state.page + by);
   }
 
   update(changes) {
@@ -152,6 +160,11 @@ export class Library {
       if (token !== this.loadToken) return; // a newer load started meanwhile
       this.videos = new Map(page.data.map((video) => [video.id, video]));
       this.pagination = page.pagination;
+      if (this.state.cursor && !page.pagination.prevCursor && this.state.page !== 1) {
+        // Rows came or went since the count began: nothing before this page, so it is 1.
+        this.state.page = 1;
+        pushState(this.state, { replace: true });
+      }
       this.showError(null);
       this.render();
     } catch (error) {
@@ -180,10 +193,12 @@ export class Library {
       rows.push(messageRow(text, " ", clear));
     }
     $("rows").replaceChildren(...rows);
-    const { page, totalPages, total } = this.pagination || { page: 1, totalPages: 0, total: 0 };
+    const { totalPages, total, nextCursor, prevCursor } = this.pagination
+      || { totalPages: 0, total: 0, nextCursor: null, prevCursor: null };
+    const { page } = this.state; // a cursor page has no number from the API: ours counts
     $("page-info").textContent = `Page ${page} of ${Math.max(totalPages, 1)} · ${total} videos`;
-    $("page-prev").disabled = page <= 1;
-    $("page-next").disabled = page >= totalPages;
+    $("page-prev").disabled = !prevCursor && page <= 1;
+    $("page-next").disabled = !nextCursor;
     $("status").textContent = `${total} ${this.state.invalid ? "invalid " : ""}videos`;
     const onPage = [...this.videos.keys()];
     const ticked = onPage.filter((id) => this.selected.has(id)).length;

@@ -9,6 +9,9 @@ const DEFAULTS = {
   invalid: false,
   sort: "-createdAt",
   page: 1,
+  // The API's cursor of the page shown, when it was reached by Next or Previous: a page
+  // found by its keys costs the same at any depth. `page` is then only the number shown.
+  cursor: "",
   limit: 20,
 };
 const SORTS = ["createdAt", "title", "durationSeconds", "fileSize"];
@@ -33,6 +36,8 @@ export function stateFromUrl(search = window.location.search) {
   state.page = Number.isFinite(page) && page > 0 ? page : 1;
   const limit = Number.parseInt(params.get("limit") || "20", 10);
   state.limit = LIMITS.includes(limit) ? limit : DEFAULTS.limit;
+  const cursor = params.get("cursor") || "";
+  state.cursor = /^[A-Za-z0-9_-]+$/.test(cursor) ? cursor : "";
   return state;
 }
 
@@ -40,7 +45,7 @@ export function stateFromUrl(search = window.location.search) {
 export function urlFromState(state) {
   const params = new URLSearchParams();
   if (state.view !== DEFAULTS.view) params.set("view", state.view);
-  for (const key of ["directoryType", "orientation", "search", "sort", "page", "limit"]) {
+  for (const key of ["directoryType", "orientation", "search", "sort", "page", "limit", "cursor"]) {
     if (state[key] && state[key] !== DEFAULTS[key]) params.set(key, String(state[key]));
   }
   if (state.quality.length) params.set("quality", state.quality.join(","));
@@ -49,8 +54,9 @@ export function urlFromState(state) {
   return `${window.location.pathname}${text ? `?${text}` : ""}`;
 }
 
-/** The API's list parameters for a state. */
+/** The API's list parameters for a state: its cursor when it has one, else its page. */
 export function listParams(state) {
+  const where = state.cursor ? { cursor: state.cursor } : { page: state.page };
   return {
     directoryType: state.directoryType,
     orientation: state.orientation,
@@ -59,7 +65,7 @@ export function listParams(state) {
     search: state.search.trim(),
     isValid: state.invalid ? "false" : "",
     sort: state.sort,
-    page: state.page,
+    ...where,
     limit: state.limit,
   };
 }
