@@ -25,6 +25,7 @@ import threading
 import time
 import urllib.request
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -101,14 +102,18 @@ class Daemon:
         kids = [int(p) for p in children.read_text().split()] if children.exists() else []
         return own / 1024, sum(_rss_kb(k) for k in kids) / 1024
 
+    def peak_rss_mb(self) -> float:
+        """The daemon's own peak resident set size so far (VmHWM), in MB."""
+        return _rss_kb(self.process.pid, "VmHWM") / 1024
+
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(30)
 
 
-def _rss_kb(pid: int) -> int:
+def _rss_kb(pid: int, field: str = "VmRSS") -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
     return 0
 
@@ -120,7 +125,31 @@ async def visible(db: asyncpg.Connection, paths: list[str]) -> set[str]:
     return {row["path"] for row in rows}
 
 
-async def latency(db: asyncpg.Connection, root: Path, data: list[bytes], count: int) -> None:
+@dataclass(frozen=True, slots=True)
+class DropLatency:
+    """Seconds from the close of each dropped file until its record was queryable."""
+
+    dropped: int
+    waits: tuple[float, ...]  # sorted, of the drops seen in time
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.waits) if self.waits else float("nan")
+
+    @property
+    def p99(self) -> float:
+        return self.waits[max(0, round(len(self.waits) * 0.99) - 1)] if self.waits else float("nan")
+
+    def line(self) -> str:
+        most = self.waits[-1] if self.waits else float("nan")
+        return (
+            f"latency: {len(self.waits)}/{self.dropped} drops visible; p50 {self.p50:.3f} s, "
+            f"p99 {self.p99:.3f} s, max {most:.3f} s (polled every 100 ms while dropping)"
+        )
+
+
+async def latency(db: asyncpg.Connection, root: Path, data: list[bytes], count: int) -> DropLatency:
+    """Drop `count` videos into videos/latency/, 10 a second, and time each to its record."""
     folder = root / "videos" / "latency"
     folder.mkdir()
     closed: dict[str, float] = {}
@@ -136,12 +165,7 @@ async def latency(db: asyncpg.Connection, root: Path, data: list[bytes], count: 
         for path in await visible(db, [p for p in closed if p not in seen]):
             seen[path] = time.monotonic()
         await asyncio.sleep(0.01)
-    waits = sorted(seen[p] - closed[p] for p in seen)
-    p99 = waits[max(0, round(len(waits) * 0.99) - 1)]
-    print(
-        f"latency: {len(waits)}/{count} drops visible; p50 {statistics.median(waits):.3f} s, "
-        f"p99 {p99:.3f} s, max {waits[-1]:.3f} s (polled every 100 ms while dropping)"
-    )
+    return DropLatency(count, tuple(sorted(seen[p] - closed[p] for p in seen)))
 
 
 async def burst(db: asyncpg.Connection, root: Path, data: list[bytes], count: int) -> None:
@@ -346,7 +370,7 @@ async def main() -> None:
             db = await asyncpg.connect(url)
             daemon = Daemon(env)
             await asyncio.to_thread(daemon.wait_ready)
-            await latency(db, root, data, args.drops)
+            print((await latency(db, root, data, args.drops)).line())
             await burst(db, root, data, args.burst)
             print(f"daemon RSS after the burst: {daemon.rss_mb()[0]:.0f} MB")
             assert daemon.stop() == 0
