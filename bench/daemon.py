@@ -148,10 +148,28 @@ class DropLatency:
         )
 
 
+async def watched(db: asyncpg.Connection, folder: Path, data: bytes) -> None:
+    """Return once a file dropped into `folder` is recorded: the folder's watch is in place."""
+    drop(folder / "watched.mp4", data + b"watched")
+    stored = f"{folder.parent.name}/{folder.name}/watched.mp4"
+    deadline = time.monotonic() + 60
+    while not await visible(db, [stored]):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{stored} was not recorded within 60 s")
+        await asyncio.sleep(0.05)
+
+
 async def latency(db: asyncpg.Connection, root: Path, data: list[bytes], count: int) -> DropLatency:
-    """Drop `count` videos into videos/latency/, 10 a second, and time each to its record."""
+    """Drop `count` videos into videos/latency/, 10 a second, and time each to its record.
+
+    The clock starts once the folder is watched: a file dropped into a folder created a
+    moment before can land ahead of the folder's watch, and is then found by the daemon's
+    walk of the new folder and taken by the stillness rule (`daemon.settle_seconds`, 2 s),
+    as it must be without a close event. That is a new folder's figure, not a drop's.
+    """
     folder = root / "videos" / "latency"
     folder.mkdir()
+    await watched(db, folder, data[0])
     closed: dict[str, float] = {}
     seen: dict[str, float] = {}
     for i in range(count):
@@ -359,7 +377,12 @@ async def main() -> None:
             for directory_type in DIRECTORY_TYPES:
                 (root / directory_type).mkdir(parents=True)
             data = seeds(work)
-            env = {**os.environ, "DATABASE_URL": url, "MEDIA_LIBRARY_PATH": str(root)}
+            env = {
+                **os.environ,
+                "DATABASE_URL": url,
+                "MEDIA_LIBRARY_PATH": str(root),
+                "VIDEOLIB_STATE_DIR": str(work / "run"),  # thumbnails, journal: not in ./var
+            }
             settings = work / "daemon.toml"
             settings.write_text("[daemon]\nmetrics_port = 0\n")  # default settle settings
             env["VIDEOLIB_CONFIG"] = str(settings)
