@@ -3,6 +3,7 @@
     python bench/scale.py                              # 1,000,000 rows and files (about 15 min)
     python bench/scale.py --rows 20000 --folders 1000 --seconds 2 --drops 20   # developing
     python bench/scale.py --work-dir /dev/shm          # the files on a tmpfs
+    python bench/scale.py --explain                    # with the pages' query plans
 
 Uses DATABASE_URL when set (an empty database), else an embedded PostgreSQL in the work
 folder. The rows come from one INSERT ... SELECT over generate_series with skewed
@@ -48,6 +49,7 @@ from videolib.shared.config import asyncpg_url  # noqa: E402
 from videolib.shared.db import migrate  # noqa: E402
 from videolib.shared.db.embedded import embedded_postgres  # noqa: E402
 from videolib.shared.db.engine import open_engine  # noqa: E402
+from videolib.shared.db.repository import AdminVideoRepository, VideoQuery  # noqa: E402
 from videolib.shared.media.names import DIRECTORY_TYPES  # noqa: E402
 
 # Share of the folders per type, in percent (the inbox stays empty: the daemon moves what
@@ -139,6 +141,13 @@ SCENARIOS = {
     "filtered page": "/api/media/videos?directoryType=videos&quality=FHD&orientation=landscape",
     "search": "/api/media/videos?search=mountain",
 }
+EXPLAINED = {
+    "first page": VideoQuery(),
+    "filtered page": VideoQuery(
+        directory_type="videos", qualities=("FHD",), orientation="landscape"
+    ),
+    "search": VideoQuery(search="mountain"),
+}
 #: The page a cursor is taken from: page 10,000 must cost what page 1 costs (issue 14).
 CURSOR_PAGE = 10_000
 #: (figure, target, unit) of the issue; p50 is the 1-connection client-side median.
@@ -178,6 +187,17 @@ async def seed_rows(db: asyncpg.Connection, rows: int, folders: int) -> float:
         await db.execute(SEED, folders, rows, time.time_ns() - 86400 * 10**9)
     await db.execute("VACUUM ANALYZE videos")
     return time.monotonic() - started
+
+
+async def explain(url: str) -> None:
+    """EXPLAIN ANALYZE of each scenario's page statement, as a request with a known total
+    runs it (the API remembers a filter's total, so it counts once, not per page)."""
+    async with open_engine(asyncpg_url(url), pool_size=1) as engine:
+        repository = AdminVideoRepository(engine)
+        for name, query in EXPLAINED.items():
+            plan = await repository.explain_list(query, with_total=False)
+            print(f"\n-- EXPLAIN ANALYZE {name}\n{plan}")
+    print()
 
 
 # -- the API -------------------------------------------------------------------------------
@@ -380,6 +400,7 @@ async def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--drops", type=int, default=200, help="videos dropped, 10 a second")
+    parser.add_argument("--explain", action="store_true", help="print the pages' plans")
     parser.add_argument("--work-dir", type=Path, help="where the library goes (default: TMPDIR)")
     args = parser.parse_args()
     files = args.rows if args.files is None else min(args.files, args.rows)
@@ -416,6 +437,8 @@ async def main() -> None:
             try:
                 seconds = await seed_rows(db, args.rows, args.folders)
                 print(f"seeded {args.rows:,} rows in {seconds:.0f} s")
+                if args.explain:
+                    await explain(url)
                 with api_process(env) as api:
                     await measure_pages(api, args, figures)
                 made, folders, seconds = await make_files(db, root, files)
