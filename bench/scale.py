@@ -295,14 +295,14 @@ WATCHES = Path("/proc/sys/fs/inotify/max_user_watches")
 
 
 @contextmanager
-def inotify_watches(needed: int) -> Iterator[None]:
+def inotify_watches(needed: int, setting: Path = WATCHES) -> Iterator[None]:
     """max_user_watches at least `needed` for the block, then as it was (root only)."""
-    before = int(WATCHES.read_text())
+    before = int(setting.read_text())
     if before >= needed:
         yield
         return
     try:
-        WATCHES.write_text(str(needed))
+        setting.write_text(str(needed))
     except OSError as error:
         print(f"fs.inotify.max_user_watches is {before:,}, below {needed:,}, and stays so "
               f"({error.strerror}): the daemon polls what it cannot watch")  # fmt: skip
@@ -312,7 +312,7 @@ def inotify_watches(needed: int) -> Iterator[None]:
     try:
         yield
     finally:
-        WATCHES.write_text(str(before))
+        setting.write_text(str(before))
         print(f"fs.inotify.max_user_watches restored to {before:,}")
 
 
