@@ -3,6 +3,7 @@
     python bench/daemon.py                         # 200 drops, 5,000 burst, 100,000 watched
     python bench/daemon.py --watch-files 20000     # a smaller watch set (RSS extrapolated)
     python bench/daemon.py --reconcile-rss 100000 400000   # a pass's peak RSS by library size
+    python bench/daemon.py --daemon-log /tmp/daemon.log    # to see what kept the slowest drops
 
 Runs a real `videolib daemon` process with the default settle settings against an embedded
 PostgreSQL (or DATABASE_URL) and a temporary library. Latency is from the close of the
@@ -27,7 +28,7 @@ import urllib.request
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import IO, ClassVar
 
 import asyncpg
 
@@ -68,7 +69,8 @@ class Daemon:
 
     started: ClassVar[list[subprocess.Popen[str]]] = []  # killed at exit if the bench fails
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], log: Path | None = None) -> None:
+        self.log = log  # where its log lines go once it is ready (None: nowhere)
         command = [sys.executable, "-m", "videolib.shared.commands.cli", "daemon"]
         self.process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
         Daemon.started.append(self.process)
@@ -84,8 +86,12 @@ class Daemon:
             if time.monotonic() > deadline:
                 raise TimeoutError("daemon not ready")
         # Keep draining stderr so the daemon never blocks on a full pipe.
-        stream = self.process.stderr
-        threading.Thread(target=lambda: [None for _ in stream], daemon=True).start()
+        threading.Thread(target=self._drain, args=(self.process.stderr,), daemon=True).start()
+
+    def _drain(self, stream: IO[str]) -> None:
+        with self.log.open("a") if self.log else open(os.devnull, "w") as out:
+            for line in stream:
+                out.write(f"{time.monotonic():.3f} {line}")
 
     def metric(self, name: str) -> float:
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
@@ -131,6 +137,8 @@ class DropLatency:
 
     dropped: int
     waits: tuple[float, ...]  # sorted, of the drops seen in time
+    #: The three slowest: (stored path, monotonic time of its close, wait), to find in a log.
+    slowest: tuple[tuple[str, float, float], ...] = ()
 
     @property
     def p50(self) -> float:
@@ -142,9 +150,11 @@ class DropLatency:
 
     def line(self) -> str:
         most = self.waits[-1] if self.waits else float("nan")
+        slowest = ", ".join(f"{p} closed at {at:.3f} +{w:.3f} s" for p, at, w in self.slowest)
         return (
             f"latency: {len(self.waits)}/{self.dropped} drops visible; p50 {self.p50:.3f} s, "
             f"p99 {self.p99:.3f} s, max {most:.3f} s (polled every 100 ms while dropping)"
+            f"\n  slowest (monotonic clock, as in --daemon-log): {slowest}"
         )
 
 
@@ -183,7 +193,9 @@ async def latency(db: asyncpg.Connection, root: Path, data: list[bytes], count: 
         for path in await visible(db, [p for p in closed if p not in seen]):
             seen[path] = time.monotonic()
         await asyncio.sleep(0.01)
-    return DropLatency(count, tuple(sorted(seen[p] - closed[p] for p in seen)))
+    waits = sorted((seen[p] - closed[p], p) for p in seen)
+    slowest = tuple((p, closed[p], wait) for wait, p in reversed(waits[-3:]))
+    return DropLatency(count, tuple(wait for wait, _ in waits), slowest)
 
 
 async def burst(db: asyncpg.Connection, root: Path, data: list[bytes], count: int) -> None:
@@ -355,6 +367,9 @@ async def main() -> None:
         metavar="FILES",
         help="only measure a reconcile pass's peak RSS at these library sizes",
     )
+    parser.add_argument(
+        "--daemon-log", type=Path, help="append the latency daemon's log lines here, timed"
+    )
     parser.add_argument("--reconcile-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.reconcile_child:
@@ -391,7 +406,7 @@ async def main() -> None:
                 await reconcile_rss(env, url, root, args.reconcile_rss)
                 return
             db = await asyncpg.connect(url)
-            daemon = Daemon(env)
+            daemon = Daemon(env, args.daemon_log)
             await asyncio.to_thread(daemon.wait_ready)
             print((await latency(db, root, data, args.drops)).line())
             await burst(db, root, data, args.burst)
