@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import aiohttp
 import asyncpg
@@ -227,7 +228,7 @@ async def measure_pages(api: ApiProcess, args: argparse.Namespace, figures: Figu
         )
         print(f"cursor page: skipped, {figures.cursor_skipped}")
     else:
-        paths["cursor page"] = f"/api/media/videos?cursor={cursor}"
+        paths["cursor page"] = f"/api/media/videos?cursor={quote(cursor, safe='')}"
     figures.pages = {}
     for name, path in paths.items():
         one = await measure(api, path, 1, args.seconds, use_wrk=use_wrk)
