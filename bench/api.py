@@ -23,33 +23,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
-import resource
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
 import asyncpg
 from sqlalchemy import text
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.http_load import (  # noqa: E402
+    SECRET,
+    ApiProcess,
+    api_process,
+    measure,
+    percentile,
+    wait_ready,
+)
 from videolib.api.cursors import CursorCodec  # noqa: E402
 from videolib.shared.config import load_config  # noqa: E402
 from videolib.shared.db import migrate  # noqa: E402
 from videolib.shared.db.engine import database_url, open_engine  # noqa: E402
 from videolib.shared.db.repository import AdminVideoRepository, Keyset, VideoQuery  # noqa: E402
 from videolib.shared.media.names import DIRECTORY_TYPES  # noqa: E402
-from videolib.shared.tokens import issue_token  # noqa: E402
 
-SECRET = "bench-secret-" + "x" * 40
 SCENARIOS = {
     "first page": "/api/media/videos",
     "filtered page": "/api/media/videos?directoryType=videos&quality=FHD&orientation=landscape",
@@ -100,145 +100,6 @@ SEED_STATEMENTS = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"VmRSS:\s+(\d+) kB", status)
-    return int(match[1]) / 1024 if match else float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far; 0 once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_cpu() -> dict[int, float]:
-    """CPU seconds of every PostgreSQL process on the machine, by pid."""
-    seconds = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == "postgres":
-                    seconds[int(entry.name)] = cpu_seconds(int(entry.name))
-            except OSError:
-                continue
-    return seconds
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-class CpuSplit:
-    """CPU seconds spent by the server, PostgreSQL and the load generator over a run."""
-
-    def __init__(self, server_pid: int) -> None:
-        self.server_pid = server_pid
-        self.server = cpu_seconds(server_pid)
-        self.postgres = postgres_cpu()
-        self.client = time.process_time() + children_cpu()  # wrk is a child process
-
-    def per_request_ms(self, requests: int) -> str:
-        server = cpu_seconds(self.server_pid) - self.server
-        after = postgres_cpu()
-        postgres = sum(after[pid] - self.postgres.get(pid, 0.0) for pid in after)
-        client = time.process_time() + children_cpu() - self.client
-        n = max(1, requests)
-        return (
-            f"CPU/request: api {server / n * 1000:.2f} ms, postgres "
-            f"{postgres / n * 1000:.2f} ms, load generator {client / n * 1000:.2f} ms"
-        )
-
-
-def server_totals(metrics: str) -> tuple[float, float]:
-    """(seconds, requests) of the list route so far, from the server's histogram."""
-    route = 'route="/api/media/videos",status="200"'
-    total = count = 0.0
-    for line in metrics.splitlines():
-        if route in line and line.startswith("videolib_api_request_seconds_sum"):
-            total += float(line.rsplit(" ", 1)[1])
-        if route in line and line.startswith("videolib_api_request_seconds_count"):
-            count += float(line.rsplit(" ", 1)[1])
-    return total, count
-
-
-async def load(url: str, token: str, connections: int, seconds: float) -> tuple[list[float], int]:
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + seconds
-    headers = {"Authorization": f"Bearer {token}"}
-    connector = aiohttp.TCPConnector(limit=connections)
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
-
-        async def worker() -> None:
-            nonlocal errors
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                async with session.get(url) as response:
-                    await response.read()
-                    if response.status != 200:
-                        errors += 1
-                latencies.append(time.perf_counter() - started)
-
-        await asyncio.gather(*(worker() for _ in range(connections)))
-    return latencies, errors
-
-
-_WRK_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
-
-
-async def load_with_wrk(
-    url: str, token: str, connections: int, seconds: float
-) -> tuple[int, float, float, int]:
-    """(requests, p50 s, p99 s, errors) from one wrk run."""
-    wrk = await asyncio.create_subprocess_exec(
-        "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency",
-        "-H", f"Authorization: Bearer {token}", url,
-        stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    report = (await wrk.communicate())[0].decode()
-
-    def latency(share: str) -> float:
-        match = re.search(rf"^\s+{share}%\s+([\d.]+)(us|ms|s|m)\s*$", report, re.M)
-        return float(match[1]) * _WRK_UNITS[match[2]] if match else float("nan")
-
-    done = re.search(r"(\d+) requests in", report)
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", report)
-    socket = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", report
-    )
-    errors = (int(bad[1]) if bad else 0) + (sum(map(int, socket.groups())) if socket else 0)
-    return (int(done[1]) if done else 0), latency("50"), latency("99"), errors
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
-async def wait_ready(base: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            try:
-                async with session.get(f"{base}/readyz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the API did not become ready")
-
-
 async def seed_search_load(dsn: str, connections: int, seconds: float) -> tuple[list[float], int]:
     """The seed's search statements in a loop on `connections` connections: latencies."""
     latencies: list[float] = []
@@ -273,42 +134,16 @@ async def run_seed_search(dsn: str, args: argparse.Namespace) -> None:
         )
 
 
-async def run_load(
-    base: str, pid: int, args: argparse.Namespace, scenarios: dict[str, str]
-) -> None:
-    token = issue_token(SECRET)
-    await wait_ready(base)
-    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
+async def run_load(api: ApiProcess, args: argparse.Namespace, scenarios: dict[str, str]) -> None:
+    await wait_ready(api.base)
+    use_wrk = args.client == "wrk" or (args.client == "auto" and bool(shutil.which("wrk")))
     print(f"load generator for 32 connections: {'wrk' if use_wrk else 'python'}")
     # One connection first: the latency of a request that does not queue behind others.
     plan = [(f"{name} (1 conn)", path, 1) for name, path in scenarios.items()]
     plan += [(name, path, args.connections) for name, path in scenarios.items()]
-    async with aiohttp.ClientSession() as session:
-        for name, path, connections in plan:
-            await load(base + path, token, 4, 1.0)  # warm up caches and the pool
-            async with session.get(f"{base}/metrics") as response:
-                before = server_totals(await response.text())
-            cpu = CpuSplit(pid)
-            started = time.perf_counter()
-            if use_wrk and connections > 1:
-                requests, p50, p99, errors = await load_with_wrk(
-                    base + path, token, connections, args.seconds
-                )
-            else:
-                latencies, errors = await load(base + path, token, connections, args.seconds)
-                requests = len(latencies)
-                p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
-            elapsed = time.perf_counter() - started
-            split = cpu.per_request_ms(requests)
-            async with session.get(f"{base}/metrics") as response:
-                after = server_totals(await response.text())
-            server_ms = (after[0] - before[0]) / max(1.0, after[1] - before[1]) * 1000
-            print(
-                f"{name:36} {requests / elapsed:7.0f} req/s  "
-                f"p50 {p50 * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms  "
-                f"server mean {server_ms:5.2f} ms  errors {errors}  RSS {rss_mb(pid):.0f} MB"
-                f"\n{'':38}{split}"
-            )
+    for name, path, connections in plan:
+        result = await measure(api, path, connections, args.seconds, use_wrk=use_wrk)
+        print(result.line(name))
 
 
 async def seed_and_explain(url: object, rows: int) -> dict[str, str]:
@@ -364,29 +199,12 @@ async def main() -> None:
         config = load_config(None, env)
         with database_url(config) as url:
             scenarios = await seed_and_explain(url, args.rows)
-            port = free_port()
-            child_env = {
-                **os.environ,
-                **env,
-                "DATABASE_URL": url.set(drivername="postgresql").render_as_string(
-                    hide_password=False
-                ),
-                "JWT_SECRET": SECRET,
-                "MEDIA_API_HOST": "127.0.0.1",
-                "MEDIA_API_PORT": str(port),
-                "VIDEOLIB_LOG_LEVEL": "warning",
-            }
-            server = subprocess.Popen(
-                [sys.executable, "-m", "videolib.shared.commands.cli", "api"], env=child_env
-            )
-            try:
+            database = url.set(drivername="postgresql").render_as_string(hide_password=False)
+            with api_process({**env, "DATABASE_URL": database}) as api:
                 print(f"cores={os.cpu_count()} connections={args.connections} "
                       f"seconds={args.seconds:g} (load generator on the same machine)")  # fmt: skip
-                await run_load(f"http://127.0.0.1:{port}", server.pid, args, scenarios)
-                await run_seed_search(child_env["DATABASE_URL"], args)
-            finally:
-                server.send_signal(signal.SIGTERM)
-                server.wait(30)
+                await run_load(api, args, scenarios)
+                await run_seed_search(database, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -3,6 +3,7 @@
     python bench/daemon.py                         # 200 drops, 5,000 burst, 100,000 watched
     python bench/daemon.py --watch-files 20000     # a smaller watch set (RSS extrapolated)
     python bench/daemon.py --reconcile-rss 100000 400000   # a pass's peak RSS by library size
+    python bench/daemon.py --daemon-log /tmp/daemon.log    # to see what kept the slowest drops
 
 Runs a real `videolib daemon` process with the default settle settings against an embedded
 PostgreSQL (or DATABASE_URL) and a temporary library. Latency is from the close of the
@@ -25,8 +26,9 @@ import threading
 import time
 import urllib.request
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import IO, ClassVar
 
 import asyncpg
 
@@ -67,7 +69,8 @@ class Daemon:
 
     started: ClassVar[list[subprocess.Popen[str]]] = []  # killed at exit if the bench fails
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], log: Path | None = None) -> None:
+        self.log = log  # where its log lines go once it is ready (None: nowhere)
         command = [sys.executable, "-m", "videolib.shared.commands.cli", "daemon"]
         self.process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
         Daemon.started.append(self.process)
@@ -83,8 +86,12 @@ class Daemon:
             if time.monotonic() > deadline:
                 raise TimeoutError("daemon not ready")
         # Keep draining stderr so the daemon never blocks on a full pipe.
-        stream = self.process.stderr
-        threading.Thread(target=lambda: [None for _ in stream], daemon=True).start()
+        threading.Thread(target=self._drain, args=(self.process.stderr,), daemon=True).start()
+
+    def _drain(self, stream: IO[str]) -> None:
+        with self.log.open("a") if self.log else open(os.devnull, "w") as out:
+            for line in stream:
+                out.write(f"{time.monotonic():.3f} {line}")
 
     def metric(self, name: str) -> float:
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
@@ -101,14 +108,18 @@ class Daemon:
         kids = [int(p) for p in children.read_text().split()] if children.exists() else []
         return own / 1024, sum(_rss_kb(k) for k in kids) / 1024
 
+    def peak_rss_mb(self) -> float:
+        """The daemon's own peak resident set size so far (VmHWM), in MB."""
+        return _rss_kb(self.process.pid, "VmHWM") / 1024
+
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(30)
 
 
-def _rss_kb(pid: int) -> int:
+def _rss_kb(pid: int, field: str = "VmRSS") -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
     return 0
 
@@ -120,9 +131,55 @@ async def visible(db: asyncpg.Connection, paths: list[str]) -> set[str]:
     return {row["path"] for row in rows}
 
 
-async def latency(db: asyncpg.Connection, root: Path, data: list[bytes], count: int) -> None:
+@dataclass(frozen=True, slots=True)
+class DropLatency:
+    """Seconds from the close of each dropped file until its record was queryable."""
+
+    dropped: int
+    waits: tuple[float, ...]  # sorted, of the drops seen in time
+    #: The three slowest: (stored path, monotonic time of its close, wait), to find in a log.
+    slowest: tuple[tuple[str, float, float], ...] = ()
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.waits) if self.waits else float("nan")
+
+    @property
+    def p99(self) -> float:
+        return self.waits[max(0, round(len(self.waits) * 0.99) - 1)] if self.waits else float("nan")
+
+    def line(self) -> str:
+        most = self.waits[-1] if self.waits else float("nan")
+        slowest = ", ".join(f"{p} closed at {at:.3f} +{w:.3f} s" for p, at, w in self.slowest)
+        return (
+            f"latency: {len(self.waits)}/{self.dropped} drops visible; p50 {self.p50:.3f} s, "
+            f"p99 {self.p99:.3f} s, max {most:.3f} s (polled every 100 ms while dropping)"
+            f"\n  slowest (monotonic clock, as in --daemon-log): {slowest}"
+        )
+
+
+async def watched(db: asyncpg.Connection, folder: Path, data: bytes) -> None:
+    """Return once a file dropped into `folder` is recorded: the folder's watch is in place."""
+    drop(folder / "watched.mp4", data + b"watched")
+    stored = f"{folder.parent.name}/{folder.name}/watched.mp4"
+    deadline = time.monotonic() + 60
+    while not await visible(db, [stored]):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{stored} was not recorded within 60 s")
+        await asyncio.sleep(0.05)
+
+
+async def latency(db: asyncpg.Connection, root: Path, data: list[bytes], count: int) -> DropLatency:
+    """Drop `count` videos into videos/latency/, 10 a second, and time each to its record.
+
+    The clock starts once the folder is watched: a file dropped into a folder created a
+    moment before can land ahead of the folder's watch, and is then found by the daemon's
+    walk of the new folder and taken by the stillness rule (`daemon.settle_seconds`, 2 s),
+    as it must be without a close event. That is a new folder's figure, not a drop's.
+    """
     folder = root / "videos" / "latency"
     folder.mkdir()
+    await watched(db, folder, data[0])
     closed: dict[str, float] = {}
     seen: dict[str, float] = {}
     for i in range(count):
@@ -136,12 +193,9 @@ async def latency(db: asyncpg.Connection, root: Path, data: list[bytes], count: 
         for path in await visible(db, [p for p in closed if p not in seen]):
             seen[path] = time.monotonic()
         await asyncio.sleep(0.01)
-    waits = sorted(seen[p] - closed[p] for p in seen)
-    p99 = waits[max(0, round(len(waits) * 0.99) - 1)]
-    print(
-        f"latency: {len(waits)}/{count} drops visible; p50 {statistics.median(waits):.3f} s, "
-        f"p99 {p99:.3f} s, max {waits[-1]:.3f} s (polled every 100 ms while dropping)"
-    )
+    waits = sorted((seen[p] - closed[p], p) for p in seen)
+    slowest = tuple((p, closed[p], wait) for wait, p in reversed(waits[-3:]))
+    return DropLatency(count, tuple(wait for wait, _ in waits), slowest)
 
 
 async def burst(db: asyncpg.Connection, root: Path, data: list[bytes], count: int) -> None:
@@ -313,6 +367,9 @@ async def main() -> None:
         metavar="FILES",
         help="only measure a reconcile pass's peak RSS at these library sizes",
     )
+    parser.add_argument(
+        "--daemon-log", type=Path, help="append the latency daemon's log lines here, timed"
+    )
     parser.add_argument("--reconcile-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.reconcile_child:
@@ -335,7 +392,12 @@ async def main() -> None:
             for directory_type in DIRECTORY_TYPES:
                 (root / directory_type).mkdir(parents=True)
             data = seeds(work)
-            env = {**os.environ, "DATABASE_URL": url, "MEDIA_LIBRARY_PATH": str(root)}
+            env = {
+                **os.environ,
+                "DATABASE_URL": url,
+                "MEDIA_LIBRARY_PATH": str(root),
+                "VIDEOLIB_STATE_DIR": str(work / "run"),  # thumbnails, journal: not in ./var
+            }
             settings = work / "daemon.toml"
             settings.write_text("[daemon]\nmetrics_port = 0\n")  # default settle settings
             env["VIDEOLIB_CONFIG"] = str(settings)
@@ -344,9 +406,9 @@ async def main() -> None:
                 await reconcile_rss(env, url, root, args.reconcile_rss)
                 return
             db = await asyncpg.connect(url)
-            daemon = Daemon(env)
+            daemon = Daemon(env, args.daemon_log)
             await asyncio.to_thread(daemon.wait_ready)
-            await latency(db, root, data, args.drops)
+            print((await latency(db, root, data, args.drops)).line())
             await burst(db, root, data, args.burst)
             print(f"daemon RSS after the burst: {daemon.rss_mb()[0]:.0f} MB")
             assert daemon.stop() == 0

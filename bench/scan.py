@@ -18,11 +18,13 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.http_load import cpu_seconds, postgres_cpu  # noqa: E402
 from tests.media import make_video  # noqa: E402
 from videolib.shared.config import Config, load_config  # noqa: E402
 from videolib.shared.db.records import ExaminedFile  # noqa: E402
@@ -83,17 +85,50 @@ async def seed_warm_records(root: Path, count: int, repository: VideoRepository)
     await repository.write_examined(examined)
 
 
-async def timed_scan(config: Config, types: list[str]) -> tuple[ScanResult, float]:
+@dataclass(frozen=True, slots=True)
+class CpuPerFile:
+    """CPU milliseconds per file of each party to a scan: independent of what else runs."""
+
+    scanner: float
+    workers: float  # the pool's processes together, started before the clock
+    postgres: float
+
+    def line(self) -> str:
+        total = self.scanner + self.workers + self.postgres
+        cores = os.cpu_count() or 1
+        return (
+            f"CPU/file: scanning process {self.scanner:.2f} ms, workers {self.workers:.2f} ms, "
+            f"PostgreSQL {self.postgres:.2f} ms; at most {cores / total * 1000:,.0f} files/s "
+            f"on {cores} idle cores"
+        )
+
+
+async def timed_scan(config: Config, types: list[str]) -> tuple[ScanResult, float, CpuPerFile]:
     async with open_database(config) as engine, examiner_pool(config) as pool:
         repository = VideoRepository(engine)
         # A long-running process has its connection and its workers up already.
         await ping(engine)
         await asyncio.gather(*(pool.examine(__file__) for _ in range(pool.workers)))
+        workers = {pid: cpu_seconds(pid) for pid in child_pids()}
+        scanner, postgres = time.process_time(), postgres_cpu()
         started = time.perf_counter()
         result = await scan(
             types, library=Library.from_config(config), repository=repository, pool=pool
         )
-        return result, time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        scanner, after = time.process_time() - scanner, postgres_cpu()
+        worked = sum(cpu_seconds(pid) - before for pid, before in workers.items())
+    files = max(1, result.scanned) / 1000
+    in_postgres = sum(after[pid] - postgres.get(pid, 0.0) for pid in after)
+    return result, seconds, CpuPerFile(scanner / files, worked / files, in_postgres / files)
+
+
+def child_pids() -> list[int]:
+    """This process's children (the pool's workers), from every thread's list."""
+    pids = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        pids += [int(pid) for pid in (task / "children").read_text().split()]
+    return pids
 
 
 def hashing_figures(folder: Path, size: int = 512 * 1024 * 1024) -> tuple[float, float]:
@@ -146,13 +181,14 @@ async def main() -> None:
             config = config.replace("probe", workers=args.workers)
         print(f"backend={args.backend} workers={config.probe_workers} cores={os.cpu_count()}")
 
-        cold, seconds = await timed_scan(config, ["videos"])
+        cold, seconds, cpu = await timed_scan(config, ["videos"])
         assert cold.created == args.files and cold.failed == 0, cold.errors[:5]
         print(
             f"cold scan: {args.files} files in {seconds:.2f} s = "
             f"{args.files / seconds:,.0f} files/s, {total_bytes / seconds / 1e6:,.0f} MB/s"
+            f"\n{cpu.line()}"
         )
-        warm, seconds = await timed_scan(config, ["videos"])
+        warm, seconds, _ = await timed_scan(config, ["videos"])
         assert warm.skipped == args.files
         print(
             f"warm rescan: {args.files} files in {seconds:.3f} s = "
@@ -162,7 +198,7 @@ async def main() -> None:
         if args.warm:
             async with open_database(config) as engine:
                 await seed_warm_records(root, args.warm, VideoRepository(engine))
-            warm, seconds = await timed_scan(config, ["highlights"])
+            warm, seconds, _ = await timed_scan(config, ["highlights"])
             assert warm.skipped == args.warm, warm.as_dict()
             print(
                 f"warm rescan: {args.warm} files in {seconds:.3f} s = "
