@@ -75,7 +75,14 @@ async def test_a_video_life_is_recorded_newest_first_and_outlives_its_record(
     assert reprobed["changes"]["fileHash"]["old"] != reprobed["changes"]["fileHash"]["new"]
     assert edited["changes"] == {"title": {"old": None, "new": "Mountain"}}
     assert ingested["changes"]["path"] == "videos/clip.mp4"
-    assert body["pagination"] == {"page": 1, "limit": 20, "total": 8, "totalPages": 1}
+    assert body["pagination"] == {
+        "page": 1,
+        "limit": 20,
+        "total": 8,
+        "totalPages": 1,
+        "nextCursor": None,  # the history pages by number only
+        "prevCursor": None,
+    }
     assert all(event["videoId"] == video_id for event in body["data"])
 
     second = await history(client, video_id, page=2, limit=3)
