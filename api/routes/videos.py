@@ -59,7 +59,7 @@ async def list_videos(request: web.Request) -> web.Response:
     wanted = VideoQuery(**fields, qualities=qualities, keyset=keyset, offset=offset)
     counts = request.app[COUNTS]
     # The total depends on the filters only, not on the page, the order or the cursor.
-    key = dataclasses.replace(wanted, page=1, sort="-createdAt", limit=1, keyset=None)
+    key = dataclasses.replace(wanted, page=1, sort="-createdAt", limit=1, keyset=None, offset=None)
     known = counts.get(key)
     page = await request.app[VIDEOS].list_page(wanted, with_total=known is None)
     rows_before = (q.page - 1) * q.limit if keyset is None else 0
@@ -184,6 +184,9 @@ async def delete_video(request: web.Request) -> web.Response:
             }
         )
     if await repository.soft_delete(video_id) is None:
+        video = await repository.get(video_id)
+        if video is not None and video.invalid_reason == "trashed":
+            raise ConflictError(f"{video.path}: in the trash: restore it, or delete it permanently")
         raise NotFoundError(f"{video_id}: no such video")
     return web.json_response({"success": True, "message": "Video marked as invalid"})
 
@@ -201,7 +204,11 @@ async def restore_video(request: web.Request) -> web.Response:
     repository, library = request.app[VIDEOS], request.app[LIBRARY]
     video = await existing(repository, request)
     if video.invalid_reason == "trashed":
-        return web.json_response(video_json(await request.app[TRASH].restore(video.id)))
+        back = await request.app[TRASH].restore(video.id)
+        # Examined again, as any restore: a file trashed corrupt comes back corrupt.
+        probed = await request.app[POOL].examine(str(library.absolute(back.path)))
+        await request.app[SCAN_WRITES].write_examined([to_examined(back.path, probed)])
+        return web.json_response(video_json(await repository.get(video.id) or back))
     # The probe first: a file that is gone or no longer a video leaves the record as it
     # was (invalid), and the caller hears why.
     absolute = library.absolute(video.path)

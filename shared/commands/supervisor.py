@@ -95,7 +95,7 @@ def run(
         log.info("demo_clips_added", count=len(added), root=str(library.root))
     secret = signing_secret(config)  # run's config always names the secret file (local run)
     with database_url(config) as url:
-        asyncio.run(_migrate(url, library, config.embedded_database))
+        asyncio.run(_migrate(url, library))
         env = child_environment(config, url, secret, environ)
         command = [sys.executable, "-m", "videolib.shared.commands.cli"]
         if config_path:
@@ -111,15 +111,14 @@ def _program_name(argv0: str) -> str:
     return argv0 if os.path.basename(argv0) == "videolib" else "videolib"
 
 
-async def _migrate(url: URL, library: Library, local: bool) -> None:
+async def _migrate(url: URL, library: Library) -> None:
     async with open_engine(url, pool_size=1) as engine:
         await translate_errors(migrate.upgrade)(engine)
-        if local:
-            # Local mode: our own database and library, so `videolib init` is done here
-            # (it still refuses an empty mount point over a database with records).
-            decision = await init_library(library, engine)
-            if isinstance(decision, Refuse):
-                log.error("library_not_initialised", reason=decision.reason)
+        # `run` is the one-machine job, whatever the database: `videolib init` is done here
+        # (it still refuses an empty mount point over a database with records).
+        decision = await init_library(library, engine)
+        if isinstance(decision, Refuse):
+            log.error("library_not_initialised", reason=decision.reason)
 
 
 @contextlib.contextmanager

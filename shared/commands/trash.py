@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from videolib.shared.cleanup import Candidate, Cleanup, ItemReport, Seen, Selection
 from videolib.shared.config import Config
-from videolib.shared.db.repository import TrashRepository
+from videolib.shared.db.repository import TrashRepository, VideoRepository
+from videolib.shared.ingest import to_examined
 from videolib.shared.library import Library
-from videolib.shared.runtime import open_database
+from videolib.shared.runtime import examiner_pool, open_database
 from videolib.shared.trash import Trash, utc_now
 
 EXIT_OK = 0
@@ -47,7 +48,14 @@ def restore_command(args: argparse.Namespace, config: Config) -> int:
     async def run() -> str:
         async with open_database(config) as engine:
             restored = await _trash(engine, config).restore(args.video_id)
-        return f"restored {restored.path} ({restored.id})"
+            # Examined again, as the API's restore: a file trashed corrupt comes back so.
+            library = Library.from_config(config)
+            async with examiner_pool(config) as pool:
+                examination = await pool.examine(str(library.absolute(restored.path)))
+            await VideoRepository(engine).write_examined([to_examined(restored.path, examination)])
+            now = await VideoRepository(engine).get(restored.id) or restored
+        state = "valid" if now.is_valid else f"invalid: {now.invalid_reason}"
+        return f"restored {now.path} ({now.id}, {state})"
 
     print(asyncio.run(run()))
     return EXIT_OK

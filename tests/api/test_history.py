@@ -159,9 +159,9 @@ async def test_trash_restore_and_purge_are_their_own_events(
     assert await TrashRepository(engine).drop_trashed_under(day) == [uuid.UUID(video_id)]
 
     body = await history(client, video_id)
-    # Into and out of the trash is no move of the video.
-    assert kinds(body) == ["purged", "trashed", "restored", "trashed", "ingested"]
-    purged, again, restored, first, _ = body["data"]
+    # Into and out of the trash is no move of the video; back, it is examined again.
+    assert kinds(body) == ["purged", "trashed", "validated", "restored", "trashed", "ingested"]
+    purged, again, _, restored, first, _ = body["data"]
     assert (first["changes"]["from"], first["changes"]["to"]) == ("videos/clip.mp4", trashed)
     assert first["changes"]["reason"] == "trashed"
     assert restored["changes"] == {

@@ -207,3 +207,26 @@ async def test_trashed_records_are_not_marked_missing_by_a_rescan(
     async with engine.connect() as connection:
         rows = (await connection.execute(text("SELECT path, invalid_reason FROM videos"))).all()
     assert [tuple(r) for r in rows] == [(f".trash/{today()}/videos/clip.mp4", "trashed")]
+
+
+async def test_a_trashed_video_is_restored_as_it_probes_and_is_not_soft_deleted(
+    client: Client, auth: dict[str, str], library_root: Path
+) -> None:
+    broken = library_root / "videos" / "broken.mp4"
+    broken.write_bytes(b"not a video at all" * 100)
+    scanned = await client.post(f"{URL}/scan", json={"directoryType": "videos"}, headers=auth)
+    assert scanned.status == 200, await scanned.text()
+    listed = await (await client.get(f"{URL}?isValid=false", headers=auth)).json()
+    [video] = [v for v in listed["data"] if v["path"] == "videos/broken.mp4"]
+    assert video["invalidReason"] == "corrupt"
+    assert (await trash(client, auth, video["id"])).status == 200
+    # A plain delete of a trashed video is refused, not a 500; it stays in the trash.
+    refused = await client.delete(f"{URL}/{video['id']}", headers=auth)
+    assert refused.status == 409
+    assert "in the trash" in (await refused.json())["message"]
+    restored = await client.post(f"{URL}/{video['id']}/restore", headers=auth)
+    assert restored.status == 200
+    body = await restored.json()
+    assert (body["id"], body["path"]) == (video["id"], "videos/broken.mp4")
+    assert (body["isValid"], body["invalidReason"]) == (False, "corrupt")  # not made valid
+    assert broken.exists()

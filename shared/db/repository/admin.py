@@ -58,9 +58,11 @@ class AdminVideoRepository(VideoReader, VideoListing):
 
     @translate_errors
     async def soft_delete(self, video_id: uuid.UUID) -> Video | None:
+        """Mark a video deleted; None if there is no such video, or it is in the trash
+        (its reason stays `trashed`: restore it, or let the purge take it)."""
         statement = (
             update(videos)
-            .where(videos.c.id == video_id)
+            .where(videos.c.id == video_id, videos.c.invalid_reason.is_distinct_from("trashed"))
             .values(is_valid=False, invalid_reason="deleted", updated_at=func.now())
             .returning(*videos.c)
         )
