@@ -121,6 +121,7 @@ class IntegrityChecker:
         #: Counts since start, for tests and logs.
         self.cycles = 0
         self.verified = 0
+        self.unread = 0
         self._last_cycle_restored = False
 
     async def run(self) -> None:
@@ -160,6 +161,7 @@ class IntegrityChecker:
 
     async def _cycle(self, cursor: str) -> None:
         files = flagged = 0
+        unread_before = self.unread
         while batch := await self.repository.next_files(cursor, BATCH):
             for file in batch:
                 await self.budget.open_window()
@@ -168,10 +170,14 @@ class IntegrityChecker:
                 cursor = file.path
             await self._refresh_gauges()
         finished = self._wall()
-        await self.repository.finish_cycle(finished)
-        self.metrics.integrity_last_full_cycle.set(finished.timestamp())
+        # A cycle that could not read some files (a share away, a file missing) is no full
+        # one: the dashboard's last full cycle must not claim them verified.
+        unread = self.unread - unread_before
+        await self.repository.finish_cycle(finished, full=unread == 0)
+        if unread == 0:
+            self.metrics.integrity_last_full_cycle.set(finished.timestamp())
         self.cycles += 1
-        log.info("integrity_cycle_finished", files=files, flagged=flagged)
+        log.info("integrity_cycle_finished", files=files, flagged=flagged, unread=unread)
         await self._sleep(MIN_CYCLE_GAP_S)
 
     async def verify(self, file: ToVerify) -> bool:
@@ -197,6 +203,7 @@ class IntegrityChecker:
             log.info("integrity_file_changed", path=file.path, then="re-probe")
             self.on_changed(file.path)
         elif isinstance(verdict, Unread):
+            self.unread += 1
             log.info("integrity_file_unread", path=file.path, reason=verdict.reason)
         return False
 

@@ -15,6 +15,7 @@ from typing import Literal
 from videolib.shared.db.repository import Finding, IntegrityRepository
 from videolib.shared.errors import ConflictError, PathError
 from videolib.shared.library import Library
+from videolib.shared.trash_paths import TRASH_FOLDER
 
 from .check import check_file
 from .verdict import Changed, Intact, Mismatch, Recorded, Unread, Verdict
@@ -35,6 +36,8 @@ async def recheck(
     """Hash the file again and update the finding: closed if the file is intact again or
     was edited since (superseded), kept open with the hash seen now otherwise."""
     _must_be_open(finding)
+    if gone := await _closed_if_gone(finding, repository, by):
+        return gone
     verdict = await _verdict(finding, library)
     return await _record(finding, verdict, repository, by)
 
@@ -45,6 +48,8 @@ async def accept(
     """Make the file's current hash the recorded one, if the file is still exactly as the
     finding saw it; otherwise record what the re-check found and refuse (409)."""
     _must_be_open(finding)
+    if await _closed_if_gone(finding, repository, by):
+        raise ConflictError(f"{finding.path}: {_GONE}; nothing was accepted")
     verdict = await _verdict(finding, library)
     if isinstance(verdict, Mismatch) and verdict.observed_sha256 == finding.observed_hash:
         accepted = await repository.accept(finding.id, by)
@@ -66,6 +71,23 @@ def _refusal(review: Review) -> str:
         f"the file changed again since the report (now {review.finding.observed_hash}); "
         "review the new hash"
     )
+
+
+_GONE = "the video was trashed or deleted since (finding closed)"
+
+
+async def _closed_if_gone(
+    finding: Finding, repository: IntegrityRepository, by: str
+) -> Review | None:
+    """A finding whose video was deleted (its id is gone) or trashed (its path is in the
+    library's trash) has no file left to judge: it is closed, superseded, so that its alert
+    does not fire for ever. None while the video is where the finding saw it."""
+    if finding.video_id is not None and not finding.path.startswith(f"{TRASH_FOLDER}/"):
+        return None
+    closed = await repository.resolve(finding.id, "superseded", by)
+    if closed is None:
+        raise ConflictError(f"{finding.path}: the finding was resolved meanwhile")
+    return Review(closed, "superseded")
 
 
 def _must_be_open(finding: Finding) -> None:

@@ -150,3 +150,22 @@ async def test_bad_ids_and_queries_are_named(client: Client, auth: dict[str, str
     assert status.status == 400 and "status" in (await status.json())["message"]
     anonymous = await client.get("/api/media/integrity/findings")
     assert anonymous.status == 401
+
+
+async def test_a_finding_of_a_trashed_or_deleted_video_closes_on_review(
+    client: Client, auth: dict[str, str], config: Config, engine: AsyncEngine, video_file: Path
+) -> None:
+    finding_id = await flagged(config, engine, video_file)
+    video = await row(engine, PATH)
+    assert video is not None
+    trashed = await client.delete(f"/api/media/videos/{video.id}?file=trash", headers=auth)
+    assert trashed.status == 200
+    refused = await client.post(f"/api/media/integrity/findings/{finding_id}/accept", headers=auth)
+    assert refused.status == 409
+    assert "trashed or deleted since" in (await refused.json())["message"]
+    # Closed, so that its alert does not fire for ever; the trashed file is untouched.
+    finding = await IntegrityRepository(engine).finding(uuid.UUID(finding_id))
+    assert finding is not None and finding.status == "superseded"
+    assert await IntegrityRepository(engine).open_count() == 0
+    [trashed_file] = list((video_file.parents[1] / ".trash").rglob("clip.mp4"))
+    assert sha256(trashed_file) == finding.observed_hash

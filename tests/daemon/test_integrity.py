@@ -183,6 +183,10 @@ async def test_an_edit_a_missing_file_and_an_empty_folder_are_not_flagged(
         for verdict in ("intact", "changed", "unread", "mismatch")
     }
     assert verdicts == {"intact": 1, "changed": 1, "unread": 2, "mismatch": None}
+    # Files it could not read: no full cycle is claimed.
+    assert (await IntegrityRepository(engine).state()).last_full_cycle_at is None
+    last_full = "videolib_daemon_integrity_last_full_cycle_timestamp_seconds"
+    assert not service.metrics.registry.get_sample_value(last_full)
     # No record was touched by the check.
     b = await row(engine, "videos/b.mp4")
     assert b is not None and b.is_valid

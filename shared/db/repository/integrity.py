@@ -103,10 +103,12 @@ class IntegrityRepository:
             await _set(connection, CYCLE_STARTED_KEY, now.isoformat())
 
     @translate_errors
-    async def finish_cycle(self, now: datetime) -> None:
+    async def finish_cycle(self, now: datetime, *, full: bool = True) -> None:
+        """End the cycle; a `full` one (every file read) is the last full cycle from now."""
         async with self.engine.begin() as connection:
             await connection.execute(delete(settings).where(settings.c.key == CURSOR_KEY))
-            await _set(connection, LAST_FULL_CYCLE_KEY, now.isoformat())
+            if full:
+                await _set(connection, LAST_FULL_CYCLE_KEY, now.isoformat())
 
     @translate_errors
     async def next_files(self, after: str, limit: int) -> list[ToVerify]:
