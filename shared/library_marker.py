@@ -3,8 +3,8 @@
 A share that is not mounted leaves its mount point behind, usually empty: the marker is
 then absent, and nothing is marked missing (shared/mount_safety.py). Its id is also kept
 in the database (settings `library_id`), so that another library's share mounted at the
-same place is told apart. Written by `videolib init`, `videolib run` (local mode) and
-`videolib doctor --fix`.
+same place is told apart. Written by `videolib init` and `videolib run`; `videolib doctor`
+only reports it (writing one on an empty mount point would defeat it).
 """
 
 from __future__ import annotations
