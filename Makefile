@@ -27,7 +27,8 @@ test: $(STAMP)
 # database is dropped and re-created.
 TEST_DATABASE_URL ?= postgresql://postgres@/videolib_ci?host=/var/run/postgresql&port=5433
 POSTGRES_TESTS := tests/integration/test_migrations.py tests/integration/test_trigram_fallback.py \
-	tests/api/test_search.py tests/api/test_videos.py
+	tests/api/test_search.py tests/api/test_videos.py tests/api/test_history.py \
+	tests/api/test_cursor_paging.py
 test-postgres: $(STAMP)
 	VIDEOLIB_TEST_DATABASE_URL='$(TEST_DATABASE_URL)' $(BIN)/pytest -p no:cacheprovider $(POSTGRES_TESTS)
 
