@@ -24,9 +24,16 @@ from alembic.script import ScriptDirectory
 from videolib.shared.config import Config, load_config
 from videolib.shared.db import migrate, trigram
 from videolib.shared.db.engine import database_url, open_engine
+from videolib.shared.db.repository import SettingsRepository
 from videolib.shared.errors import ConfigError
 from videolib.shared.library import INBOX, Library
-from videolib.shared.library_marker import MarkerFile, read_marker
+from videolib.shared.library_marker import (
+    LIBRARY_ID_SETTING,
+    Marker,
+    MarkerFile,
+    marker_status,
+    read_marker,
+)
 from videolib.shared.media.names import DIRECTORY_TYPES
 from videolib.shared.media.probe import find_ffprobe
 from videolib.shared.tokens import signing_secret
@@ -95,6 +102,8 @@ class DatabaseFacts:
     head: str = ""
     known_revisions: frozenset[str] = frozenset()
     substring_index: bool | None = None  # None: not looked at (embedded, or unreachable)
+    #: The library id the database records (settings `library_id`); None before `init`.
+    library_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -224,8 +233,13 @@ def check_inbox(inbox: DirectoryFacts) -> CheckResult:
     return ok("inbox", f"{inbox.path}: writable")
 
 
-def check_library_marker(marker: MarkerFile, root_exists: bool) -> CheckResult:
-    """The marker says the library is mounted; without it nothing is marked missing."""
+def check_library_marker(
+    marker: MarkerFile, root_exists: bool, recorded_id: str | None = None
+) -> CheckResult:
+    """The marker says the library is mounted; without it nothing is marked missing.
+
+    A marker naming another library than the database's is another share mounted here:
+    the daemon counts it as not mounted (library_marker.marker_status), and so does this."""
     if not root_exists:
         return fail("library marker", f"{marker.path}: the root is not there", "mount the share")
     if marker.error is not None:
@@ -239,6 +253,13 @@ def check_library_marker(marker: MarkerFile, root_exists: bool) -> CheckResult:
             "library marker",
             f"{marker.path}: absent: the library counts as not mounted, nothing is marked missing",
             "mount the share; for a new library run `videolib init` (it writes the marker)",
+        )
+    if marker_status(marker, recorded_id) is Marker.FOREIGN:
+        return fail(
+            "library marker",
+            f"{marker.path}: names library {marker.library_id}, the database's is"
+            f" {recorded_id}: another library's share is mounted here, nothing is marked missing",
+            "mount this library's share at the root (or point library.root at it)",
         )
     return ok("library marker", f"{marker.path}: library {marker.library_id}")
 
@@ -361,6 +382,9 @@ async def gather_database(config: Config) -> DatabaseFacts:
                 indexed = await asyncio.wait_for(
                     trigram.substring_index_present(engine), DATABASE_TIMEOUT_S
                 )
+                library_id = await asyncio.wait_for(
+                    SettingsRepository(engine).setting(LIBRARY_ID_SETTING), DATABASE_TIMEOUT_S
+                )
     except Exception as error:  # every failure is a finding here, not a crash
         return DatabaseFacts(url=shown, embedded=embedded, error=_one_line(error), head=head)
     return DatabaseFacts(
@@ -370,6 +394,7 @@ async def gather_database(config: Config) -> DatabaseFacts:
         head=head,
         known_revisions=known,
         substring_index=indexed,
+        library_id=library_id,
     )
 
 
@@ -444,11 +469,12 @@ def run_checks(config: Config) -> list[CheckResult]:
     library = Library.from_config(config)
     folders = [gather_directory(t, library.directory(t)) for t in DIRECTORY_TYPES if t != INBOX]
     inbox = gather_directory(INBOX, library.inbox)
+    database = asyncio.run(gather_database(config))
     return [
         check_user(getpass.getuser(), os.geteuid()),
-        *_database_checks(asyncio.run(gather_database(config))),
+        *_database_checks(database),
         check_library_root(gather_directory("root", library.root)),
-        check_library_marker(read_marker(library.root), library.root.is_dir()),
+        check_library_marker(read_marker(library.root), library.root.is_dir(), database.library_id),
         check_library_folders(folders, inbox_targets(config)),
         check_inbox(inbox),
         check_probe(gather_probe(config)),

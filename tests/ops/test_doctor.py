@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy.engine import URL
 
@@ -343,3 +346,22 @@ def test_unwritable_inbox_fails_for_the_service_user(shared_library: Path) -> No
     assert "not writable" in lines["inbox"]
     assert lines["library folders"].startswith("OK"), lines["library folders"]
     assert lines["user"].startswith("OK"), lines["user"]
+
+
+def test_a_marker_of_another_library_fails(env: dict[str, str]) -> None:
+    # The database knows this library by another id: another share is mounted here.
+    async def record_other_id() -> None:
+        connection = await asyncpg.connect(env["DATABASE_URL"])
+        try:
+            await connection.execute(
+                "INSERT INTO settings (key, value) VALUES ('library_id', $1)", str(uuid.uuid4())
+            )
+        finally:
+            await connection.close()
+
+    asyncio.run(record_other_id())
+    result = videolib_doctor(env)
+    assert result.returncode == 1
+    line = lines_by_check(result.stdout)["library marker"]
+    assert line.startswith("FAIL  library marker: "), line
+    assert "another library's share is mounted here" in line
