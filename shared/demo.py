@@ -19,7 +19,7 @@ import av
 
 from videolib.shared.library import Library
 
-_AUDIO_RATE = 48000
+AUDIO_RATE = 48000
 _AUDIO_CODEC = {".webm": "libopus"}
 _VIDEO_OPTIONS = {"h264": {"preset": "ultrafast"}, "vp9": {"deadline": "realtime", "cpu-used": "8"}}
 
@@ -93,13 +93,13 @@ def write_clip(path: Path, clip: DemoClip) -> None:
         sound: av.audio.AudioStream | None = None
         if clip.audio:  # every stream before the first packet: the header is written then
             sound = container.add_stream(  # type: ignore[assignment]
-                _AUDIO_CODEC.get(suffix, "aac"), rate=_AUDIO_RATE, layout="mono"
+                _AUDIO_CODEC.get(suffix, "aac"), rate=AUDIO_RATE, layout="mono"
             )
         for index in range(clip.frames):
-            _encode(container, video, _picture(clip, index))
-        _encode(container, video, None)
+            encode(container, video, _picture(clip, index))
+        encode(container, video, None)
         if sound is not None:
-            _write_silence(container, sound, clip.frames / clip.fps)
+            write_silence(container, sound, clip.frames / clip.fps)
     if clip.corrupt:
         data = path.read_bytes()
         path.write_bytes(data[: len(data) // 3])
@@ -123,25 +123,25 @@ def _picture(clip: DemoClip, index: int) -> av.VideoFrame:
     return frame
 
 
-def _write_silence(
+def write_silence(
     container: av.container.OutputContainer, stream: av.audio.AudioStream, seconds: float
 ) -> None:
     """Silence for `seconds`, in frames of the encoder's size."""
     context = stream.codec_context
     per_frame = context.frame_size or 1024
-    total = int(seconds * _AUDIO_RATE)
+    total = int(seconds * AUDIO_RATE)
     for start in range(0, total, per_frame):
         frame = av.AudioFrame(
             format=context.format.name, layout="mono", samples=min(per_frame, total - start)
         )
         for plane in frame.planes:
             plane.update(bytes(plane.buffer_size))
-        frame.sample_rate, frame.pts = _AUDIO_RATE, start
-        _encode(container, stream, frame)
-    _encode(container, stream, None)
+        frame.sample_rate, frame.pts = AUDIO_RATE, start
+        encode(container, stream, frame)
+    encode(container, stream, None)
 
 
-def _encode(
+def encode(
     container: av.container.OutputContainer,
     stream: av.video.VideoStream | av.audio.AudioStream,
     frame: av.VideoFrame | av.AudioFrame | None,

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import av
 
+from videolib.shared.demo import AUDIO_RATE, encode, write_silence
+
 # Audio codec per container: what each muxer accepts.
 _AUDIO_CODEC = {".webm": "libopus", ".avi": "libmp3lame"}
-_AUDIO_RATE = 48000
 # Encoder options that keep generation fast; libvpx is slow at its default settings.
 _VIDEO_OPTIONS = {
     "h264": {"preset": "ultrafast"},
@@ -48,10 +49,10 @@ def make_video(
             video.set_display_rotation(-rotation)
         sound = _add_audio(container, path) if audio else None
         for index in range(frames):
-            _mux(container, video, _picture(width, height, index, noise))
+            encode(container, video, _picture(width, height, index, noise))
         if sound is not None:
-            _write_audio(container, sound, frames / fps)
-        _mux(container, video, None)
+            write_silence(container, sound, frames / fps)
+        encode(container, video, None)
     return path
 
 
@@ -64,7 +65,7 @@ def _muxer_for(path: Path) -> str:
 def _add_audio(container: av.container.OutputContainer, path: Path) -> av.audio.AudioStream:
     """A mono audio stream of the codec the container accepts."""
     codec = _AUDIO_CODEC.get(path.suffix.lower(), "aac")
-    return container.add_stream(codec, rate=_AUDIO_RATE, layout="mono")  # type: ignore[return-value]
+    return container.add_stream(codec, rate=AUDIO_RATE, layout="mono")  # type: ignore[return-value]
 
 
 def _picture(width: int, height: int, index: int, noise: bool) -> av.VideoFrame:
@@ -74,33 +75,6 @@ def _picture(width: int, height: int, index: int, noise: bool) -> av.VideoFrame:
         plane.update(os.urandom(plane.buffer_size) if noise else bytes([128]) * plane.buffer_size)
     frame.pts = index
     return frame
-
-
-def _write_audio(
-    container: av.container.OutputContainer, stream: av.audio.AudioStream, seconds: float
-) -> None:
-    """Silence for `seconds`, in frames of the encoder's size."""
-    context = stream.codec_context
-    per_frame = context.frame_size or 1024
-    total = int(seconds * _AUDIO_RATE)
-    for start in range(0, total, per_frame):
-        samples = min(per_frame, total - start)
-        frame = av.AudioFrame(format=context.format.name, layout="mono", samples=samples)
-        for plane in frame.planes:
-            plane.update(bytes(plane.buffer_size))
-        frame.sample_rate, frame.pts = _AUDIO_RATE, start
-        _mux(container, stream, frame)
-    _mux(container, stream, None)
-
-
-def _mux(
-    container: av.container.OutputContainer,
-    stream: av.video.VideoStream | av.audio.AudioStream,
-    frame: av.VideoFrame | av.AudioFrame | None,
-) -> None:
-    """Encode a frame (None flushes) and write the packets."""
-    for packet in stream.encode(frame):  # type: ignore[arg-type]
-        container.mux(packet)
 
 
 def make_corpus(directory: Path) -> dict[str, Path]:
