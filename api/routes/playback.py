@@ -22,6 +22,7 @@ from videolib.api.openapi import operation
 from videolib.api.requests import query
 from videolib.api.routes.videos import existing
 from videolib.api.streaming import VideoFileResponse
+from videolib.shared import frame_cache
 from videolib.shared.db.records import Video
 from videolib.shared.errors import NotFoundError, ProbeError, UnsafePathError
 from videolib.shared.library import Library
@@ -30,9 +31,6 @@ from videolib.shared.media.playable import Playability, browser_playability, con
 
 routes = web.RouteTableDef()
 TAGS = ("videos",)
-#: Frames of the strip are cached per 1/1000 of the duration: a bounded set per file.
-FRAME_STEPS = 1000
-FRAMES_FOLDER = "frames"
 
 
 class FileUnavailableError(NotFoundError):
@@ -189,17 +187,18 @@ async def frame(request: web.Request) -> web.FileResponse:
     at = query(request, FrameQuery).at
     video = await existing(request.app[VIDEOS], request)
     file, stat = served_file(request.app[LIBRARY], video)
-    step = round(at * FRAME_STEPS)
+    step = round(at * frame_cache.STEPS)
     config = request.app[CONFIG]
-    # The file's size and mtime in the name: a replaced file gets new frames.
-    name = f"{video.id}-{stat.st_mtime_ns:x}-{stat.st_size:x}-{step:04d}.jpg"
-    target = config.thumbnail_dir.absolute() / FRAMES_FOLDER / video.id.hex[:2] / name
+    directory = config.thumbnail_dir.absolute()
+    version = frame_cache.file_version(stat.st_size, stat.st_mtime_ns)
+    target = frame_cache.frame_path(directory, video.id, version, step)
     if not target.is_file():
         width = config.thumbnails.width
         made = await request.app[ON_DEMAND].frame_at(
-            str(file), str(target), step / FRAME_STEPS, width
+            str(file), str(target), step / frame_cache.STEPS, width
         )
         if made.error is not None:
             raise ProbeError(video.path, f"no frame at {at:g} of the duration: {made.error}")
+        frame_cache.remove_frames(directory, video.id, keep_version=version)  # stale ones
     headers = {"Cache-Control": "private, no-cache", "Content-Type": JPEG}
     return web.FileResponse(target, headers=headers)

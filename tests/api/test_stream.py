@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.conftest import Client, insert_rows, row
+from tests.api.test_openapi import check, document
 from tests.media import make_video
 from videolib.api.keys import METRICS
-from videolib.api.routes.playback import FRAMES_FOLDER
 from videolib.api.streaming import file_etag
 from videolib.shared.config import Config
+from videolib.shared.frame_cache import FOLDER as FRAMES_FOLDER
 
 URL = "/api/media/videos"
 
@@ -286,3 +287,39 @@ async def test_frame_of_a_file_that_does_not_decode_is_422(
     playback = await (await client.get(f"{URL}/{video_id}/playback", headers=auth)).json()
     assert playback["playable"] is False
     assert playback["reason"].startswith("its streams cannot be read")
+
+
+async def test_stale_frames_go_when_the_file_changes_and_all_go_with_the_record(
+    client: Client, auth: dict[str, str], api_config: Config, library_root: Path
+) -> None:
+    tape = make_video(library_root / "videos" / "tape.mkv", codec="mpeg2video", seconds=2)
+    video = await recorded(client, auth, "videos/tape.mkv")
+    frames = api_config.thumbnail_dir / FRAMES_FOLDER
+    for at in ("0.25", "0.75"):
+        assert (await client.get(f"{URL}/{video['id']}/frame?at={at}", headers=auth)).status == 200
+    first = sorted(p.name for p in frames.rglob("*.jpg"))
+    assert len(first) == 2
+    stat = tape.stat()
+    os.utime(tape, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # a new version
+    assert (await client.get(f"{URL}/{video['id']}/frame?at=0.25", headers=auth)).status == 200
+    now = sorted(p.name for p in frames.rglob("*.jpg"))
+    assert len(now) == 1 and now[0] not in first  # the old version's two are gone
+
+    assert (await client.delete(f"{URL}/{video['id']}", headers=auth)).status == 200
+    purged = await client.delete(f"{URL}/{video['id']}?permanent=true", headers=auth)
+    assert purged.status == 200
+    assert list(frames.rglob("*.jpg")) == []
+    assert tape.exists()  # the record went, never the file
+
+
+async def test_playback_answers_match_the_openapi_document(
+    client: Client, auth: dict[str, str], clip: Path
+) -> None:
+    doc = await document(client, auth)
+    video = await recorded(client, auth, "videos/clip.mp4")
+    template = "/api/media/videos/{id}/playback"
+    for url in (f"{URL}/{video['id']}/playback", f"{URL}/{uuid.uuid4()}/playback"):
+        response = await client.get(url, headers=auth)
+        check(doc, "get", template, response.status, await response.json())
+    stream = doc["paths"]["/api/media/videos/{id}/stream"]["get"]["responses"]
+    assert {"200", "206", "304", "404", "416"} <= set(stream)
