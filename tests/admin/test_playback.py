@@ -81,12 +81,12 @@ def test_a_playable_file_plays_and_a_seek_asks_for_a_range(
 ) -> None:
     size = (library_root / SEEKABLE).stat().st_size
     ranges: list[str] = []  # the Range header of each stream request
-    page.on(
-        "request",
-        lambda request: (
-            "/stream" in request.url and ranges.append(request.headers.get("range", ""))
-        ),
-    )
+
+    def record(request: Any) -> None:
+        if "/stream" in request.url:
+            ranges.append(request.headers.get("range", ""))
+
+    page.on("request", record)
     sign_in(page, server)
     dialog = watch(page, "lecture.mp4")
     player = dialog.locator("video.player")
