@@ -26,6 +26,7 @@ from videolib.api.keys import (
     LIBRARY,
     LOCKS,
     METRICS,
+    ON_DEMAND,
     POOL,
     SCAN_JOB_IDS,
     SCAN_TASKS,
@@ -43,6 +44,7 @@ from videolib.api.routes import (
     integrity,
     library,
     maintenance,
+    playback,
     scans,
     tags,
     uploads,
@@ -62,6 +64,7 @@ from videolib.shared.db.repository import (
 from videolib.shared.db.trigram import announce_unindexed_search
 from videolib.shared.errors import DatabaseUnavailableError
 from videolib.shared.library import Library
+from videolib.shared.media.on_demand import OnDemandPool
 from videolib.shared.runtime import examiner_pool, open_database
 from videolib.shared.tokens import TokenVerifier
 from videolib.shared.trash import Trash
@@ -82,6 +85,7 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Applica
     app[CURSORS] = CursorCodec(config.api.jwt_secret)
     app.cleanup_ctx.append(_database(engine))
     app.cleanup_ctx.append(_examiners)
+    app.cleanup_ctx.append(_on_demand)
     app.cleanup_ctx.append(_background)
     # Fixed paths before `{id}`: /videos/duplicates must not be read as an id.
     for module in (
@@ -90,6 +94,7 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Applica
         uploads,
         cleanup,
         videos,
+        playback,
         history,
         tags,
         health,
@@ -133,6 +138,14 @@ async def _examiners(app: web.Application) -> AsyncIterator[None]:
     async with examiner_pool(app[CONFIG]) as pool:
         app[POOL] = pool
         yield
+
+
+async def _on_demand(app: web.Application) -> AsyncIterator[None]:
+    # One worker, started on the first frame or codec read: most processes need none.
+    pool = OnDemandPool(1, app[CONFIG].probe_timeout_s)
+    app[ON_DEMAND] = pool
+    yield
+    await pool.close()
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:

@@ -22,6 +22,7 @@ from videolib.shared.db.repository import (
     VideoRepository,
 )
 from videolib.shared.library import Library
+from videolib.shared.media.on_demand import OnDemandPool
 from videolib.shared.media.workers import ExaminerPool
 from videolib.shared.tokens import TokenVerifier
 from videolib.shared.trash import Trash
@@ -41,6 +42,8 @@ HISTORY = web.AppKey("history", HistoryRepository)
 JOBS = web.AppKey("jobs", ScanJobRepository)
 INTEGRITY = web.AppKey("integrity", IntegrityRepository)
 POOL = web.AppKey("pool", ExaminerPool)
+#: Frames and codec reads for one request (the page's player and frame strip).
+ON_DEMAND = web.AppKey("on_demand", OnDemandPool)
 FLAG = web.AppKey("flag", FeatureFlag)
 METRICS = web.AppKey("metrics", ApiMetrics)
 COUNTS = web.AppKey("counts", CountCache)

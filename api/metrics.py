@@ -52,6 +52,11 @@ class ApiMetrics:
             ("valid", "directory_type"),
             registry=self.registry,
         )
+        self.stream_bytes = Counter(
+            "videolib_api_stream_bytes",
+            "Bytes of video files sent by GET /api/media/videos/{id}/stream (as announced)",
+            registry=self.registry,
+        )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         labels = (method, route, str(status))

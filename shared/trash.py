@@ -24,6 +24,7 @@ from pathlib import Path
 from videolib.shared.db.records import Video
 from videolib.shared.db.repository import TrashRepository
 from videolib.shared.errors import ConflictError, NotFoundError, PathError
+from videolib.shared.frame_cache import remove_frames
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.renaming import rename_no_replace
@@ -141,6 +142,7 @@ class Trash:
 
     def remove_thumbnail_of(self, video_id: uuid.UUID) -> None:
         remove_thumbnail(self.thumbnail_dir, video_id)
+        remove_frames(self.thumbnail_dir, video_id)  # the page's frame strip (frame_cache.py)
 
     # -- purging --------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from videolib.api.serialize import page_body, pagination, video_json
 from videolib.shared.db.records import Video
 from videolib.shared.db.repository import VideoQuery, VideoReader
 from videolib.shared.errors import ConflictError, NotFoundError, PathError
+from videolib.shared.frame_cache import remove_frames
 from videolib.shared.ingest import to_examined
 from videolib.shared.library import Library
 from videolib.shared.media.names import directory_type_of, is_video_name
@@ -173,6 +174,7 @@ async def delete_video(request: web.Request) -> web.Response:
         if outcome == "absent":
             raise NotFoundError(f"{video_id}: no such video")
         remove_thumbnail(request.app[CONFIG].thumbnail_dir.absolute(), video_id)
+        remove_frames(request.app[CONFIG].thumbnail_dir.absolute(), video_id)
         return web.json_response({"success": True, "message": "Video record removed"})
     if given.file == "trash":
         trashed = await request.app[TRASH].trash(video_id)

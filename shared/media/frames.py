@@ -145,3 +145,27 @@ def _write_atomically(target: Path, data: bytes) -> None:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def write_frame_at(source: str, target: str, position: float, width: int) -> FrameResult:
+    """Write a JPEG of the frame at `position` (a share of the duration, 0 to 1) of `source`,
+    `width` px wide, upright; atomically. For the page's strip of frames of a file that does
+    not play in a browser. Never raises for a bad file: the reason is in the result.
+    """
+    if not 0.0 <= position <= 1.0:
+        return FrameResult(error=f"position {position!r} is not between 0 and 1")
+    try:
+        with av.open(source, metadata_errors="ignore") as container:
+            stream = next((s for s in container.streams.video if not _is_cover(s)), None)
+            if stream is None:
+                raise ValueError("no video stream")
+            stream.codec_context.thread_count = 1  # one process per worker already
+            frame = _frame_at(container, stream, _duration(container, stream) * position)
+            clockwise = classify.normalise_rotation(-float(frame.rotation))
+            picture = _upright_and_scaled(stream, frame, clockwise, width)
+            data = _encode_jpeg(picture)
+        _write_atomically(Path(target), data)
+    except (av.error.FFmpegError, OSError, ValueError, EOFError, StopIteration) as error:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        return FrameResult(error=reason)
+    return FrameResult(picture.width, picture.height)

@@ -6,6 +6,7 @@ import {
   bulkFields, confirmAction, editVideo, progressView, scanDialog,
 } from "./dialogs.js";
 import { DIRECTORY_TYPES, displayTitle, h } from "./format.js";
+import { showDetail } from "./detail.js";
 import { showHistory } from "./history.js";
 import { messageRow, showRowResult, videoRow } from "./rows.js";
 import { listParams, pushState } from "./state.js";
@@ -34,6 +35,7 @@ export class Library {
         if (await trashFile(video, failed)) await this.load();
       },
       history: (video) => showHistory(video).catch((error) => this.showError(error)),
+      watch: (video) => showDetail(video),
     };
     this.bind();
   }

@@ -51,6 +51,9 @@ function actions(video, handlers) {
     onclick: () => handlers[action](video),
   }, label);
   const buttons = [button("Edit", "edit"), button("Validate", "validate")];
+  if (video.invalidReason !== "trashed" && video.invalidReason !== "missing") {
+    buttons.unshift(button("Watch", "watch"));
+  }
   if (video.isValid) buttons.push(button("Delete", "remove", "danger"));
   else buttons.push(button("Restore", "restore"), button("Delete permanently", "purge", "danger"));
   if (video.invalidReason !== "trashed") buttons.push(button("Move to trash", "trash", "danger"));
