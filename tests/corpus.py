@@ -206,3 +206,35 @@ def flat_frame(width: int, height: int, pix_fmt: str, *, luma: int) -> av.VideoF
         sample = (level << 2).to_bytes(2, "little") if deep else bytes([level])
         plane.update(sample * (plane.buffer_size // len(sample)))
     return frame
+
+
+# --- files that start far from zero, for the thumbnail's seek --------------------------
+
+
+def make_offset_clip(
+    path: Path, *, muxer: str, start_seconds: int, seconds: int = 10, fps: int = 10
+) -> Path:
+    """An H.264 clip whose timestamps start at `start_seconds` (FFmpeg's -output_ts_offset).
+
+    What a stream cut from a recording looks like. Each second has its own grey level,
+    `second_luma(n)`, and a keyframe, so a thumbnail tells which second it was taken at.
+    """
+    options = {**_ENCODER_OPTIONS["libx264"], "g": str(fps)}
+    with av.open(
+        os.fspath(path), "w", format=muxer, options={"output_ts_offset": str(start_seconds)}
+    ) as out:
+        video = out.add_stream("libx264", rate=fps, options=options)
+        video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
+        sound = _add_audio(out, "aac")
+        for index in range(seconds * fps):
+            frame = flat_frame(320, 240, "yuv420p", luma=second_luma(index // fps))
+            frame.pts = index
+            encode(out, video, frame)
+        encode(out, video, None)
+        write_silence(out, sound, seconds)
+    return path
+
+
+def second_luma(second: int) -> int:
+    """The grey level of second `second` of an offset clip: 20 levels apart, from 30."""
+    return 30 + 20 * second

@@ -25,6 +25,10 @@ POSITION = 0.10
 _JPEG_QUALITY = 4
 # A frame that cannot be found within this many packets after the seek is not coming.
 _MAX_FRAMES = 300
+# FFmpeg's AV_TIME_BASE: the container's start and duration are in microseconds.
+_AV_TIME_BASE = Fraction(1, 1_000_000)
+# FFmpeg's demuxer name for Matroska and WebM.
+_MATROSKA = "matroska,webm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +70,23 @@ def grab_frame(source_and_target: tuple[str, str], width: int) -> FrameResult:
     return write_thumbnail(source, target, width)
 
 
+def seek_seconds(start: float, duration: float, share: float) -> float:
+    """Where to take the frame, on the stream's clock: `share` of the content past its start.
+
+    A stream cut from a recording starts far from zero (an FLV or TS at 3600 s): counted
+    from zero, the position falls before its first frame, and the grab took that frame.
+    """
+    return start + share * max(0.0, duration)
+
+
 def _thumbnail_jpeg(source: str, width: int) -> tuple[bytes, tuple[int, int]]:
     with av.open(source, metadata_errors="ignore") as container:
         stream = next((s for s in container.streams.video if not _is_cover(s)), None)
         if stream is None:
             raise ValueError("no video stream")
         stream.codec_context.thread_count = 1  # one process per worker already
-        frame = _frame_at(container, stream, _duration(container, stream) * POSITION)
+        start, duration = _content_span(container, stream)
+        frame = _frame_at(container, stream, start, seek_seconds(start, duration, POSITION))
         # VideoFrame.rotation is FFmpeg's display-matrix angle, counter-clockwise.
         clockwise = classify.normalise_rotation(-float(frame.rotation))
         picture = _upright_and_scaled(stream, frame, clockwise, width)
@@ -83,24 +97,42 @@ def _is_cover(stream: Any) -> bool:
     return bool(stream.disposition & av.stream.Disposition.attached_pic)
 
 
-def _duration(container: Any, stream: Any) -> float:
-    if container.duration is not None:
-        return float(container.duration / av.time_base)
-    if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    return 0.0
+def _content_span(container: Any, stream: Any) -> tuple[float, float]:
+    """(start, duration) of the picture in seconds, on the stream's own clock.
+
+    The stream's own figures where it has them (mp4, TS); else the container's. Matroska's
+    Duration is where the segment ends, counted from zero, so its start is taken off: the
+    content's duration, as SPEC's durationSeconds counts it.
+    """
+    start = _seconds(stream.start_time, stream.time_base)
+    if start is None:
+        start = _seconds(container.start_time, _AV_TIME_BASE) or 0.0
+    duration = _seconds(stream.duration, stream.time_base)
+    if duration is None:
+        duration = _seconds(container.duration, _AV_TIME_BASE) or 0.0
+        if container.format.name == _MATROSKA and start > 0:
+            duration -= start
+    return start, duration
 
 
-def _frame_at(container: Any, stream: Any, seconds: float) -> av.VideoFrame:
+def _seconds(timestamp: int | None, time_base: Fraction | None) -> float | None:
+    if timestamp is None or time_base is None:
+        return None
+    return float(timestamp * time_base)
+
+
+def _frame_at(container: Any, stream: Any, start: float, seconds: float) -> av.VideoFrame:
     """The first frame at or after `seconds` (the keyframe before it if none follows)."""
-    if seconds > 0 and stream.time_base is not None:
+    if seconds > start and stream.time_base is not None:
         container.seek(int(seconds / stream.time_base), stream=stream, backward=True)
     found: av.VideoFrame | None = None
     for count, frame in enumerate(container.decode(stream)):
         found = frame
         if frame.time is None or frame.time >= seconds or count >= _MAX_FRAMES:
             break
-    if found is None and seconds > 0:
+    if found is None and seconds > start:
+        # No keyframe after the seek: an MPEG program stream lands mid-GOP, say. Zero is
+        # before any start, so this rewinds to the first frame.
         container.seek(0, stream=stream)
         found = next(container.decode(stream), None)
     if found is None:
