@@ -8,6 +8,7 @@ or out is picklable and no exception crosses back: failures come back as `FrameR
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -79,6 +80,24 @@ def seek_seconds(start: float, duration: float, share: float) -> float:
     return start + share * max(0.0, duration)
 
 
+def thumbnail_size(
+    coded: tuple[int, int], sample_aspect_ratio: Fraction | None, rotation: int, width: int
+) -> tuple[int, int]:
+    """The thumbnail's size: `width` wide, the shape a player shows, the height even.
+
+    Shown as a player does (SPEC: Data model): the width scaled by the sample aspect ratio
+    (a DVD's 720x576 at 16:15 is 768x576), then turned. Even for 4:2:0 chroma, rounded
+    half up as FFmpeg's `scale=W:-2`.
+    """
+    coded_width, coded_height = coded
+    shown_width = coded_width * (sample_aspect_ratio or 1)
+    shown: tuple[Fraction | int, Fraction | int] = (shown_width, coded_height)
+    if classify.normalise_rotation(rotation) in (90, 270):
+        shown = (coded_height, shown_width)
+    halves = Fraction(width) * shown[1] / shown[0] / 2
+    return width, max(2, math.floor(halves + Fraction(1, 2)) * 2)
+
+
 def _thumbnail_jpeg(source: str, width: int) -> tuple[bytes, tuple[int, int]]:
     with av.open(source, metadata_errors="ignore") as container:
         stream = next((s for s in container.streams.video if not _is_cover(s)), None)
@@ -89,7 +108,8 @@ def _thumbnail_jpeg(source: str, width: int) -> tuple[bytes, tuple[int, int]]:
         frame = _frame_at(container, stream, start, seek_seconds(start, duration, POSITION))
         # VideoFrame.rotation is FFmpeg's display-matrix angle, counter-clockwise.
         clockwise = classify.normalise_rotation(-float(frame.rotation))
-        picture = _upright_and_scaled(stream, frame, clockwise, width)
+        size = thumbnail_size((frame.width, frame.height), _aspect(stream), clockwise, width)
+        picture = _upright_and_scaled(stream, frame, clockwise, size)
         return _encode_jpeg(picture), (picture.width, picture.height)
 
 
@@ -121,6 +141,14 @@ def _seconds(timestamp: int | None, time_base: Fraction | None) -> float | None:
     return float(timestamp * time_base)
 
 
+def _aspect(stream: Any) -> Fraction | None:
+    """The sample aspect ratio: the container's (mkv, mp4 `pasp`), else the bitstream's."""
+    for ratio in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        if ratio:  # FFmpeg's 0/1 is "not known", read by PyAV as 0 or None
+            return Fraction(ratio)
+    return None
+
+
 def _frame_at(container: Any, stream: Any, start: float, seconds: float) -> av.VideoFrame:
     """The first frame at or after `seconds` (the keyframe before it if none follows)."""
     if seconds > start and stream.time_base is not None:
@@ -140,13 +168,15 @@ def _frame_at(container: Any, stream: Any, start: float, seconds: float) -> av.V
     return found
 
 
-def _upright_and_scaled(stream: Any, frame: av.VideoFrame, rotation: int, width: int) -> Any:
+def _upright_and_scaled(
+    stream: Any, frame: av.VideoFrame, rotation: int, size: tuple[int, int]
+) -> Any:
     graph = av.filter.Graph()
     nodes = [graph.add_buffer(template=stream)]
     for name, arguments in rotation_filters(rotation):
         nodes.append(graph.add(name, arguments))
-    # -2: the height that keeps the aspect ratio, rounded to even (4:2:0 chroma).
-    nodes.append(graph.add("scale", f"{width}:-2"))
+    nodes.append(graph.add("scale", f"{size[0]}:{size[1]}"))
+    nodes.append(graph.add("setsar", "1"))  # square pixels, as browsers show a JPEG's
     nodes.append(graph.add("format", "yuvj420p"))
     nodes.append(graph.add("buffersink"))
     for upstream, downstream in itertools.pairwise(nodes):

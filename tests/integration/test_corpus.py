@@ -1,5 +1,5 @@
-"""The extended corpus (tests/corpus.py): each file is its shape and probes right, the
-same on both backends."""
+"""The extended corpus (tests/corpus.py): each file is its shape, probes right on both
+backends, and gets a thumbnail of the shape a player shows."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import av
 import pytest
 
 from tests.corpus import AV1_ENCODERS
+from videolib.shared.media.frames import write_thumbnail
 from videolib.shared.media.probe import Metadata, probe, run_ffprobe
 
 MP4 = "mov,mp4,m4a,3gp,3g2,mj2"
@@ -76,6 +77,16 @@ SHAPE_FACTS: dict[str, dict[str, object]] = {
     "av1_webm": {"video.codec_name": "av1"},
 }
 
+# case: the thumbnail's size at 160 px wide: the shape shown, not the pixels stored.
+THUMBNAIL_SIZES: dict[str, tuple[int, int]] = {
+    **{case: (160, 120) for case in EXPECTED},
+    "hevc_10bit_mp4": (160, 214),
+    "mpeg2_ps": (160, 120),  # 768x576, not the 160x128 of the coded 720x576
+    "mpeg2_ts": (160, 90),  # 1024x576
+    "h264_1080i_m2ts": (160, 90),
+    "two_hours_1fps": (160, 90),
+}
+
 
 def cases(needing_sar_rule: bool = False) -> list[Any]:
     """The case names, those that wait on the SAR rule marked when `needing_sar_rule`."""
@@ -105,7 +116,7 @@ def corpus_file(corpus: dict[str, Path], case: str) -> Path:
 def test_the_corpus_has_every_case(extended_corpus: dict[str, Path]) -> None:
     av1 = {case for case in EXPECTED if case.startswith("av1")}
     assert set(extended_corpus) in (set(EXPECTED), set(EXPECTED) - av1)
-    assert set(SHAPE_FACTS) == set(EXPECTED)
+    assert set(SHAPE_FACTS) == set(THUMBNAIL_SIZES) == set(EXPECTED)
 
 
 @pytest.mark.parametrize("case", cases(needing_sar_rule=True))
@@ -126,6 +137,20 @@ def test_each_file_is_its_shape(extended_corpus: dict[str, Path], case: str) -> 
     report = run_ffprobe(path, ffprobe_or_skip(), 10.0)
     found = {selector: fact_of(report, path, selector) for selector in SHAPE_FACTS[case]}
     assert found == SHAPE_FACTS[case]
+
+
+@pytest.mark.parametrize("case", cases())
+def test_each_file_gets_a_thumbnail_of_its_shown_shape(
+    extended_corpus: dict[str, Path], case: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "thumb.jpg"
+    result = write_thumbnail(str(corpus_file(extended_corpus, case)), str(target), 160)
+    assert result.error is None
+    assert (result.width, result.height) == THUMBNAIL_SIZES[case]
+    with av.open(str(target)) as jpeg:
+        codec = jpeg.streams.video[0].codec_context.name
+        frame = next(jpeg.decode(video=0))
+    assert (codec, frame.width, frame.height) == ("mjpeg", *THUMBNAIL_SIZES[case])
 
 
 def fact_of(report: dict[str, Any], path: Path, selector: str) -> object:
