@@ -36,7 +36,7 @@ _ENCODER_OPTIONS: dict[str, dict[str, str]] = {
 }
 # mp4 writes HEVC as `hev1` unless told; Apple's devices write (and only play) `hvc1`.
 _HVC1 = "hvc1"
-# Where an interlaced 1080i frame's top field comes first, as in European broadcast.
+# Interlaced, the top field first: 1080i as European broadcast and AVCHD camcorders write it.
 _X264_INTERLACED = {"x264-params": "interlaced=1:tff=1"}
 # CMAF (ISO/IEC 23000-19): fragmented, with the `cmfc` brand; one track per file.
 _CMAF_FLAGS = {"movflags": "cmaf+frag_keyframe+empty_moov+default_base_moof"}
@@ -118,16 +118,9 @@ def shapes() -> dict[str, Shape]:
         ),
         # AVCHD: a camcorder's 1080i H.264 with AC-3 in a Blu-ray transport stream.
         "h264_1080i_m2ts": Shape(
-            "camcorder.m2ts",
-            "mpegts",
-            "libx264",
-            width=1920,
-            height=1080,
-            fps=25,
-            frames=25,
-            audio="ac3",
-            options=_X264_INTERLACED,
-            muxer_options={"mpegts_m2ts_mode": "1"},
+            "camcorder.m2ts", "mpegts", "libx264", width=1920, height=1080, fps=25,
+            frames=25, audio="ac3", options=_X264_INTERLACED,
+            muxer_options={"mpegts_m2ts_mode": "1"},  # 192-byte packets, as Blu-ray's
         ),
         "variable_frame_rate": Shape(
             "vfr.mp4", "mp4", "libx264", fps=30, frames=40, audio="aac", pts_ms=_VFR_MS
