@@ -26,6 +26,9 @@ POSITION = 0.10
 _JPEG_QUALITY = 4
 # A frame that cannot be found within this many packets after the seek is not coming.
 _MAX_FRAMES = 300
+# A seek in a file without an index (MPEG-TS, MPEG-PS) lands on a packet, not a keyframe:
+# when no frame decodes after it, seek again this much earlier, doubling, back to the start.
+_STEP_BACK_SECONDS = 1.0
 # FFmpeg's AV_TIME_BASE: the container's start and duration are in microseconds.
 _AV_TIME_BASE = Fraction(1, 1_000_000)
 # FFmpeg's demuxer name for Matroska and WebM.
@@ -56,13 +59,17 @@ def write_thumbnail(source: str, target: str, width: int) -> FrameResult:
 
     Never raises for a bad file: the reason is in the result.
     """
-    try:
-        data, size = _thumbnail_jpeg(source, width)
-        _write_atomically(Path(target), data)
-    except (av.error.FFmpegError, OSError, ValueError, EOFError, StopIteration) as error:
-        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        return FrameResult(error=reason)
-    return FrameResult(*size)
+    return _write_jpeg_at(source, target, POSITION, width)
+
+
+def write_frame_at(source: str, target: str, position: float, width: int) -> FrameResult:
+    """Write a JPEG of the frame at `position` (a share of the duration, 0 to 1) of `source`,
+    `width` px wide, upright; atomically. For the page's strip of frames of a file that does
+    not play in a browser. Never raises for a bad file: the reason is in the result.
+    """
+    if not 0.0 <= position <= 1.0:
+        return FrameResult(error=f"position {position!r} is not between 0 and 1")
+    return _write_jpeg_at(source, target, position, width)
 
 
 def grab_frame(source_and_target: tuple[str, str], width: int) -> FrameResult:
@@ -98,14 +105,25 @@ def thumbnail_size(
     return width, max(2, math.floor(halves + Fraction(1, 2)) * 2)
 
 
-def _thumbnail_jpeg(source: str, width: int) -> tuple[bytes, tuple[int, int]]:
+def _write_jpeg_at(source: str, target: str, position: float, width: int) -> FrameResult:
+    """The frame at `position` (a share of the content) as a JPEG in `target`, atomically."""
+    try:
+        data, size = _jpeg_at(source, position, width)
+        _write_atomically(Path(target), data)
+    except (av.error.FFmpegError, OSError, ValueError, EOFError, StopIteration) as error:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        return FrameResult(error=reason)
+    return FrameResult(*size)
+
+
+def _jpeg_at(source: str, position: float, width: int) -> tuple[bytes, tuple[int, int]]:
     with av.open(source, metadata_errors="ignore") as container:
         stream = next((s for s in container.streams.video if not _is_cover(s)), None)
         if stream is None:
             raise ValueError("no video stream")
         stream.codec_context.thread_count = 1  # one process per worker already
         start, duration = _content_span(container, stream)
-        frame = _frame_at(container, stream, start, seek_seconds(start, duration, POSITION))
+        frame = _frame_at(container, stream, start, seek_seconds(start, duration, position))
         # VideoFrame.rotation is FFmpeg's display-matrix angle, counter-clockwise.
         clockwise = classify.normalise_rotation(-float(frame.rotation))
         size = thumbnail_size((frame.width, frame.height), _aspect(stream), clockwise, width)
@@ -150,21 +168,34 @@ def _aspect(stream: Any) -> Fraction | None:
 
 
 def _frame_at(container: Any, stream: Any, start: float, seconds: float) -> av.VideoFrame:
-    """The first frame at or after `seconds` (the keyframe before it if none follows)."""
-    if seconds > start and stream.time_base is not None:
-        container.seek(int(seconds / stream.time_base), stream=stream, backward=True)
+    """The first frame at or after `seconds` (the last one before it if none follows)."""
+    back = 0.0
+    while True:
+        seek_to = max(start, seconds - back)
+        found = _first_frame_from(container, stream, seek_to, seconds)
+        if found is not None or seek_to <= start:
+            break
+        back = back * 2 or _STEP_BACK_SECONDS
+    if found is None:
+        raise ValueError("no decodable frame")
+    return found
+
+
+def _first_frame_from(
+    container: Any, stream: Any, seek_to: float, seconds: float
+) -> av.VideoFrame | None:
+    """Seek to `seek_to`, then decode up to the first frame at or after `seconds`."""
+    if seek_to > 0 and stream.time_base is not None:
+        container.seek(int(seek_to / stream.time_base), stream=stream, backward=True)
+    else:
+        # Zero is before any start: the first frame. (A program stream sought to its own
+        # start time can land past the first keyframe.)
+        container.seek(0, stream=stream)
     found: av.VideoFrame | None = None
     for count, frame in enumerate(container.decode(stream)):
         found = frame
         if frame.time is None or frame.time >= seconds or count >= _MAX_FRAMES:
             break
-    if found is None and seconds > start:
-        # No keyframe after the seek: an MPEG program stream lands mid-GOP, say. Zero is
-        # before any start, so this rewinds to the first frame.
-        container.seek(0, stream=stream)
-        found = next(container.decode(stream), None)
-    if found is None:
-        raise ValueError("no decodable frame")
     return found
 
 
@@ -207,27 +238,3 @@ def _write_atomically(target: Path, data: bytes) -> None:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
-
-
-def write_frame_at(source: str, target: str, position: float, width: int) -> FrameResult:
-    """Write a JPEG of the frame at `position` (a share of the duration, 0 to 1) of `source`,
-    `width` px wide, upright; atomically. For the page's strip of frames of a file that does
-    not play in a browser. Never raises for a bad file: the reason is in the result.
-    """
-    if not 0.0 <= position <= 1.0:
-        return FrameResult(error=f"position {position!r} is not between 0 and 1")
-    try:
-        with av.open(source, metadata_errors="ignore") as container:
-            stream = next((s for s in container.streams.video if not _is_cover(s)), None)
-            if stream is None:
-                raise ValueError("no video stream")
-            stream.codec_context.thread_count = 1  # one process per worker already
-            frame = _frame_at(container, stream, _duration(container, stream) * position)
-            clockwise = classify.normalise_rotation(-float(frame.rotation))
-            picture = _upright_and_scaled(stream, frame, clockwise, width)
-            data = _encode_jpeg(picture)
-        _write_atomically(Path(target), data)
-    except (av.error.FFmpegError, OSError, ValueError, EOFError, StopIteration) as error:
-        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        return FrameResult(error=reason)
-    return FrameResult(picture.width, picture.height)

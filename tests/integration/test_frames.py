@@ -9,7 +9,7 @@ import av
 import pytest
 
 from tests.corpus import make_offset_clip, second_luma
-from videolib.shared.media.frames import POSITION, write_thumbnail
+from videolib.shared.media.frames import POSITION, write_frame_at, write_thumbnail
 
 SECONDS = 10
 
@@ -47,3 +47,17 @@ def test_a_clip_starting_late_gets_the_frame_at_its_tenth(
     # Each second of the clip has its own grey: the thumbnail's says which one it shows.
     shown = min(range(SECONDS), key=lambda second: abs(second_luma(second) - luma))
     assert shown == int(SECONDS * POSITION)  # second 1, not the first frame's second 0
+
+
+@pytest.mark.parametrize(("muxer", "suffix"), [("flv", ".flv"), ("mpegts", ".ts")])
+@pytest.mark.parametrize("position", [0.0, 0.5, 0.95])
+def test_a_strip_frame_of_a_clip_starting_late_is_at_its_position(
+    tmp_path: Path, muxer: str, suffix: str, position: float
+) -> None:
+    # The page's strip of frames (h12-play) seeks the same way as the thumbnail.
+    source = make_offset_clip(tmp_path / f"cut{suffix}", muxer=muxer, start_seconds=3600)
+    target = tmp_path / "frame.jpg"
+    assert write_frame_at(str(source), str(target), position, 160).error is None
+    _, luma = mean_luma(target)
+    shown = min(range(SECONDS), key=lambda second: abs(second_luma(second) - luma))
+    assert shown == int(SECONDS * position)
