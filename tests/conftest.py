@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests import processes
+from tests.corpus import make_extended_corpus
 from videolib.shared.config import Config, DatabaseConfig, LibraryConfig, ProbeConfig, StateConfig
 from videolib.shared.db import migrate
 from videolib.shared.db.embedded import DATABASE_NAME, embedded_postgres
@@ -151,3 +152,9 @@ async def engine(database_url: URL) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def repository(engine: AsyncEngine) -> VideoRepository:
     return VideoRepository(engine)
+
+
+@pytest.fixture(scope="session")
+def extended_corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The real-world shapes of tests/corpus.py by case name, built once: about a second."""
+    return make_extended_corpus(tmp_path_factory.mktemp("extended-corpus"))
