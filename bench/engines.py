@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -292,9 +292,7 @@ async def measure(engine: str, dsn: str, jobs: int, trips: int) -> dict[str, Any
         figures.update(await round_trips(defer, worker, trips))
         figures["jobs_per_s_1_worker"] = await throughput(defer, [worker], jobs, 1_000_000)
         second = await Worker(engine, dsn).start()
-        figures["jobs_per_s_2_workers"] = await throughput(
-            defer, [worker, second], jobs, 2_000_000
-        )
+        figures["jobs_per_s_2_workers"] = await throughput(defer, [worker, second], jobs, 2_000_000)
         await asyncio.gather(worker.stop(), second.stop())
         figures.update(await kill_recovery(engine, dsn, defer))
     finally:
@@ -325,10 +323,8 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "worker":
         engine, dsn, concurrency = sys.argv[2], sys.argv[3], int(sys.argv[4])
         runner = procrastinate_worker if engine == "procrastinate" else pgqueuer_worker
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(runner(dsn, concurrency))
-        except KeyboardInterrupt:
-            pass
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", nargs="+", default=["procrastinate", "pgqueuer"])

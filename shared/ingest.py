@@ -21,6 +21,7 @@ from videolib.shared.db.repository import WRITE_BATCH, FailureRepository, VideoR
 from videolib.shared.db.repository.videos import FINGERPRINT_PAGE
 from videolib.shared.decisions import Examine, WorkerFailure, decide_rescan
 from videolib.shared.errors import PathError
+from videolib.shared.jobs.defer import defer_thumbnail_backfill
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.examine import Examination
@@ -194,6 +195,8 @@ async def scan(
         remember=remember,
     )
     log.info("scan_finished", directory_types=list(directory_types), **_counts(result))
+    # The thumbnails of what it recorded: one backfill job, deduplicated (shared/jobs/).
+    await defer_thumbnail_backfill(repository.engine)
     return result
 
 
