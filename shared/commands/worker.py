@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 
 from videolib.shared.config import Config
 from videolib.shared.errors import ConfigError
-from videolib.shared.logging import get_logger
 from videolib.shared.runtime import open_database
-
-log = get_logger(__name__)
+from videolib.shared.systemd import Notifier
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,15 +64,25 @@ def _worker(args: argparse.Namespace, config: Config) -> int:
     queues, concurrency = settings_from(args, config)
     if args.metrics_port is not None:
         config = config.replace("worker", metrics_port=args.metrics_port)
-    return asyncio.run(serve(config, queues, concurrency))
+    return asyncio.run(serve(config, queues, concurrency, Notifier.from_environ(os.environ)))
 
 
-async def serve(config: Config, queues: tuple[str, ...], concurrency: int) -> int:
+async def serve(
+    config: Config, queues: tuple[str, ...], concurrency: int, notifier: Notifier
+) -> int:
+    """Run until SIGTERM/SIGINT; READY=1 to systemd once the engine's loop is up."""
     from videolib.shared.jobs.worker import JobWorker, stop_on_signals
 
     stop = asyncio.Event()
     with stop_on_signals(stop):
         async with open_database(config, pool_size=concurrency + 2) as engine:
             worker = JobWorker(config, engine, queues=queues, concurrency=concurrency)
-            await worker.run(stop)
+            running = asyncio.create_task(worker.run(stop))
+            ready = asyncio.create_task(worker.ready.wait())
+            await asyncio.wait({running, ready}, return_when=asyncio.FIRST_COMPLETED)
+            if ready.done():
+                notifier.ready()
+            ready.cancel()
+            await running
+            notifier.stopping()
     return 0

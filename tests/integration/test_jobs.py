@@ -138,7 +138,11 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT_S) 
 
 
 async def test_a_real_worker_makes_the_thumbnail_after_a_real_scan(
-    config: Config, engine: AsyncEngine, library_root: Path, tmp_path: Path, workers: list
+    config: Config,
+    engine: AsyncEngine,
+    library_root: Path,
+    tmp_path: Path,
+    workers: list[WorkerProcess],
 ) -> None:
     make_video(library_root / "videos" / "clip.mp4")
     async with examiner_pool(config) as pool:
@@ -159,7 +163,11 @@ async def test_a_real_worker_makes_the_thumbnail_after_a_real_scan(
 
 
 async def test_a_job_of_a_killed_worker_is_run_again_by_the_other_once(
-    config: Config, engine: AsyncEngine, library_root: Path, tmp_path: Path, workers: list
+    config: Config,
+    engine: AsyncEngine,
+    library_root: Path,
+    tmp_path: Path,
+    workers: list[WorkerProcess],
 ) -> None:
     # A FIFO with no writer: the frame grab blocks in it, so the job is mid-run when killed.
     fifo = library_root / "videos" / "stuck.mp4"

@@ -33,7 +33,7 @@ def _run_script(script: str) -> None:
     migration's transaction: asyncpg's execute() without arguments does exactly that."""
     connection = op.get_bind().connection.dbapi_connection
     assert connection is not None
-    await_only(connection.driver_connection.execute(script))  # type: ignore[union-attr]
+    await_only(connection.driver_connection.execute(script))
 
 
 def upgrade() -> None:
