@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from videolib.shared.db.repository import ThumbnailRepository
 from videolib.shared.db.repository.errors import translate_errors
+from videolib.shared.library import INBOX
 from videolib.shared.logging import get_logger
 
 from .names import BACKFILL_THUMBNAILS, MAKE_THUMBNAIL
@@ -62,8 +63,14 @@ async def defer_thumbnails(engine: AsyncEngine, video_ids: Sequence[uuid.UUID]) 
 
 
 async def defer_thumbnails_for_paths(engine: AsyncEngine, paths: Sequence[str]) -> int:
-    """After an ingest: the thumbnails of those of `paths` that are valid and have none."""
-    return await defer_thumbnails(engine, await ThumbnailRepository(engine).needing(paths))
+    """After an ingest: the thumbnails of those of `paths` that are valid and have none.
+
+    An inbox drop was recorded under the path it moved to, not under `paths`: for those,
+    one (deduplicated) backfill job finds it."""
+    queued = await defer_thumbnails(engine, await ThumbnailRepository(engine).needing(paths))
+    if any(path.split("/", 1)[0] == INBOX for path in paths):
+        queued += await defer_thumbnail_backfill(engine)
+    return queued
 
 
 async def defer_thumbnail_backfill(engine: AsyncEngine) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -19,8 +20,13 @@ from videolib.shared.config import Config
 from videolib.shared.db.repository import ThumbnailRepository, VideoRepository
 from videolib.shared.db.schema import thumbnails, videos
 from videolib.shared.ingest import scan
-from videolib.shared.jobs.defer import defer_thumbnails, thumbnail_key
+from videolib.shared.jobs.defer import (
+    defer_thumbnails,
+    defer_thumbnails_for_paths,
+    thumbnail_key,
+)
 from videolib.shared.jobs.kinds import GaveUp, JobCall, RetryLater
+from videolib.shared.jobs.names import BACKFILL_THUMBNAILS
 from videolib.shared.jobs.resources import WorkerResources
 from videolib.shared.jobs.thumbnail_jobs import backfill_thumbnails, make_thumbnail
 from videolib.shared.library import Library
@@ -53,6 +59,19 @@ async def test_one_pending_job_per_video_however_often_deferred(
     await backfill_thumbnails(resources, JobCall({}, 0))  # the periodic backfill, twice
     await backfill_thumbnails(resources, JobCall({}, 0))
     assert await pending_jobs(engine, thumbnail_key(video_id)) == 1
+
+
+async def test_an_ingested_batch_defers_the_thumbnails_of_its_valid_videos(
+    engine: AsyncEngine,
+) -> None:
+    valid = await add_video(engine, "videos/a.mp4")
+    await add_video(engine, "videos/b.mp4", is_valid=False, invalid_reason="corrupt")
+    await add_video(engine, "videos/c.mp4")  # not in the batch
+    assert await defer_thumbnails_for_paths(engine, ["videos/a.mp4", "videos/b.mp4"]) == 1
+    assert await pending_jobs(engine, thumbnail_key(valid)) == 1
+    # An inbox drop is recorded under the path it moved to: a backfill job finds it.
+    assert await defer_thumbnails_for_paths(engine, ["inbox/d.mp4"]) == 1
+    assert await pending_jobs(engine, BACKFILL_THUMBNAILS) == 1
 
 
 async def test_a_failing_thumbnail_is_retried_then_given_up_with_its_reason(
@@ -156,10 +175,13 @@ async def test_a_real_worker_makes_the_thumbnail_after_a_real_scan(
     async with engine.connect() as connection:
         video_id = (await connection.execute(select(videos.c.id))).scalar_one()
     workers.append(WorkerProcess(_worker_environment(config, tmp_path), tmp_path / "w.log"))
-    jpeg = tmp_path / "state" / "thumbnails" / thumbnail_name(video_id)
-    wait_for(jpeg.exists, "the thumbnail")
-    assert jpeg.read_bytes()[:2] == b"\xff\xd8"
+    deadline = time.monotonic() + WAIT_S
+    while (await row_of(engine, videos, video_id)).thumbnail_path is None:  # recorded last
+        assert time.monotonic() < deadline, "timed out waiting for the thumbnail"
+        await asyncio.sleep(0.1)
     assert (await row_of(engine, videos, video_id)).thumbnail_path == thumbnail_name(video_id)
+    jpeg = tmp_path / "state" / "thumbnails" / thumbnail_name(video_id)
+    assert jpeg.read_bytes()[:2] == b"\xff\xd8"
 
 
 async def test_a_job_of_a_killed_worker_is_run_again_by_the_other_once(
