@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -134,12 +134,6 @@ class ThumbnailRepository:
                 index_elements=[t.video_id], set_={**values, "updated_at": func.now()}
             )
         )
-
-    @translate_errors
-    async def forget_gave_up(self) -> int:
-        """Let the given-up videos be tried again (the admin's `videolib thumbnails`)."""
-        result = await self._execute(delete(thumbnails).where(thumbnails.c.status == "gave_up"))
-        return int(result.rowcount or 0)
 
     async def _execute(self, statement: Any) -> Any:
         async with self.engine.begin() as connection:
