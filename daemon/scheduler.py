@@ -22,19 +22,18 @@ from videolib.shared.config import Config
 from videolib.shared.db.repository import (
     DirectoryLocks,
     IntegrityRepository,
-    ThumbnailRepository,
     TrashRepository,
     VideoRepository,
     ping,
 )
 from videolib.shared.errors import DatabaseBusyError, DatabaseUnavailableError, PathError
+from videolib.shared.jobs.defer import defer_thumbnails_for_paths
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.workers import ExaminerPool
 from videolib.shared.mount_guard import MountGuard, limits_from
 from videolib.shared.mount_safety import Hold
 from videolib.shared.systemd import Notifier
-from videolib.shared.thumbnails import ThumbnailWorker
 from videolib.shared.trash import Clock, Trash, utc_now
 
 from . import poll, remount
@@ -132,9 +131,6 @@ class Scheduler:
             self.guard,
         )
         self.debouncer = Debouncer(self._timing(close_events=not config.daemon.polling))
-        # Thumbnails are made after ingest, off the scan's hot path (seed: "Thumbnail
-        # Generation"), by their own bounded worker.
-        self.thumbnails = ThumbnailWorker.from_config(config, ThumbnailRepository(engine))
         self.trash = Trash(
             self.library, TrashRepository(engine), config.thumbnail_dir.absolute(), clock
         )
@@ -255,7 +251,9 @@ class Scheduler:
             self.metrics.in_flight.set(self._in_flight)
             try:
                 await self.pipeline.ingest(batch)
-                self.thumbnails.wake()
+                # After the rows are written, never before: the drop is listed first, and
+                # its thumbnail is a job of the engine's thumbnails queue (shared/jobs/).
+                await defer_thumbnails_for_paths(self.repository.engine, batch)
             except DatabaseUnavailableError as error:
                 if cancelling():
                     raise
@@ -512,8 +510,6 @@ class Scheduler:
             await asyncio.to_thread(watcher.stop)
             await self._drain(stop_by)
             await self.health.close()
-            # Once more is harmless; after a crash, needed. Busy workers are killed at once.
-            await self.thumbnails.maker.close(grace_s=_left(stop_by, share=0.5))
             await runner.cleanup()
         if self.supervisor.failure is not None:
             raise self.supervisor.failure
@@ -529,7 +525,6 @@ class Scheduler:
         start("poller", functools.partial(self._poller, watcher))
         # Off systemd (no interval) or once a loop was given up, it has nothing to do.
         start("systemd_watchdog", self._systemd_watchdog, may_end=lambda: True)
-        start("thumbnails", self.thumbnails.run)
         start("trash_purger", self._trash_purger)
         if self.config.integrity.enabled:
             start("integrity", self.integrity.run)

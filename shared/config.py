@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError
 
 from videolib.shared.errors import ConfigError
 from videolib.shared.integrity.budget import Window
+from videolib.shared.jobs.path_map import parse_path_map
 from videolib.shared.media.names import DIRECTORY_TYPES
 
 DEFAULTS_SOURCE = "defaults"
@@ -102,8 +103,27 @@ class ThumbnailsConfig:
     dir: str = ""
     width: int = 320
     workers: int = 1
-    poll_seconds: float = 10.0
+    #: Wait after a failed try before the next (doubling, at most a day); the engine's retry.
     retry_seconds: float = 600.0
+    #: Tries of one video's thumbnail before it is given up, with its reason kept.
+    max_tries: int = 5
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """`videolib worker`: runs the job engine's jobs, on any host that mounts the library."""
+
+    #: Comma-separated queues to work ("" is all): thumbnails, maintenance.
+    queues: str = ""
+    #: Jobs run at once by one worker process (each in its own media worker process).
+    concurrency: int = 1
+    #: "library-path=/local/directory; ..." where this host mounts a part of the library
+    #: elsewhere than under library.root (shared/jobs/path_map.py).
+    path_map: str = ""
+    #: A job whose worker has not beaten its heartbeat for this long is taken by another.
+    stalled_seconds: float = 30.0
+    #: Port of the worker's /metrics (0: a free one, logged).
+    metrics_port: int = 9465
 
 
 @dataclass(frozen=True)
@@ -142,6 +162,7 @@ class Config:
     probe: ProbeConfig = ProbeConfig()
     daemon: DaemonConfig = DaemonConfig()
     thumbnails: ThumbnailsConfig = ThumbnailsConfig()
+    worker: WorkerConfig = WorkerConfig()
     trash: TrashConfig = TrashConfig()
     integrity: IntegrityConfig = IntegrityConfig()
     log: LogConfig = LogConfig()
@@ -220,8 +241,10 @@ _POSITIVE = {
     ("api", "max_upload_bytes"),
     ("thumbnails", "width"),
     ("thumbnails", "workers"),
-    ("thumbnails", "poll_seconds"),
     ("thumbnails", "retry_seconds"),
+    ("thumbnails", "max_tries"),
+    ("worker", "concurrency"),
+    ("worker", "stalled_seconds"),
     ("daemon", "poll_interval_seconds"),
     ("trash", "retention_days"),
     ("trash", "purge_interval_seconds"),
@@ -236,7 +259,7 @@ _NON_NEGATIVE = {
     ("daemon", "min_missing_files"),
     ("integrity", "cycle_interval_hours"),
 }
-_PORTS = {("api", "port"), ("daemon", "metrics_port")}
+_PORTS = {("api", "port"), ("daemon", "metrics_port"), ("worker", "metrics_port")}
 
 
 def asyncpg_url(url: str) -> URL:
@@ -461,6 +484,11 @@ def _check_value(section: str, key: str, value: Any, origin: str) -> None:
     if (section, key) == ("integrity", "window"):
         try:
             Window.parse(value)
+        except ValueError as error:
+            raise ConfigError(name, value, origin, str(error)) from None
+    if (section, key) == ("worker", "path_map"):
+        try:
+            parse_path_map(value)
         except ValueError as error:
             raise ConfigError(name, value, origin, str(error)) from None
     if (section, key) == ("library", "root") and value is None:

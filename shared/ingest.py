@@ -20,7 +20,8 @@ from videolib.shared.db.records import ExaminedFile, Fingerprint, WriteOutcome
 from videolib.shared.db.repository import WRITE_BATCH, FailureRepository, VideoRepository
 from videolib.shared.db.repository.videos import FINGERPRINT_PAGE
 from videolib.shared.decisions import Examine, WorkerFailure, decide_rescan
-from videolib.shared.errors import PathError
+from videolib.shared.errors import DatabaseUnavailableError, PathError
+from videolib.shared.jobs.defer import defer_thumbnail_backfill
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.examine import Examination
@@ -194,6 +195,13 @@ async def scan(
         remember=remember,
     )
     log.info("scan_finished", directory_types=list(directory_types), **_counts(result))
+    # The thumbnails of what it recorded: one backfill job, deduplicated (shared/jobs/). The
+    # scan's work is done: a database gone now costs the deferral only, which the worker's
+    # periodic backfill makes up for.
+    try:
+        await defer_thumbnail_backfill(repository.engine)
+    except DatabaseUnavailableError as error:
+        log.warning("thumbnail_backfill_not_deferred", error=error.message)
     return result
 
 

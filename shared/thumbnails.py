@@ -1,25 +1,25 @@
-"""Thumbnails after ingest: a queue in the `thumbnails` table, worked off beside the scans.
+"""Thumbnails after ingest: frames grabbed in worker processes, recorded in `thumbnails`.
 
-`ThumbnailWorker.run()` polls for valid videos without a thumbnail (newest first), claims a
-few, grabs their frames in worker processes (shared/media/frames.py) with bounded
-concurrency, and records the JPEG or the failure. A failure is logged, counted and retried
-later with a growing delay; it never marks the video invalid. Scans never wait for it.
+`ThumbnailMaker` grabs frames (shared/media/frames.py) with bounded concurrency and records
+the JPEG or the failure; a failure never marks the video invalid. What is pending, and the
+retries with their delays, are the job engine's (shared/jobs/thumbnail_jobs.py): this module
+keeps no queue. Scans never wait for it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 
 from videolib.shared.config import Config
 from videolib.shared.db.repository import ThumbnailRepository, ThumbnailTask
-from videolib.shared.errors import DatabaseUnavailableError, PathError
+from videolib.shared.errors import PathError
+from videolib.shared.jobs.path_map import PathMap, mapped_path
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.frames import FrameResult, grab_frame
@@ -64,8 +64,6 @@ class ThumbnailSettings:
     directory: Path
     width: int = 320
     workers: int = 1
-    poll_seconds: float = 10.0
-    retry_seconds: float = 600.0
     time_limit_s: float = 30.0
 
     @classmethod
@@ -75,10 +73,11 @@ class ThumbnailSettings:
             directory=config.thumbnail_dir.absolute(),
             width=section.width,
             workers=section.workers,
-            poll_seconds=section.poll_seconds,
-            retry_seconds=section.retry_seconds,
             time_limit_s=config.probe_timeout_s,
         )
+
+    def with_workers(self, workers: int) -> ThumbnailSettings:
+        return dataclasses.replace(self, workers=workers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +104,10 @@ class ThumbnailMaker:
         settings: ThumbnailSettings,
         *,
         job: Callable[[tuple[str, str], int], FrameResult] = grab_frame,
+        path_map: PathMap | None = None,
     ) -> None:
         self.repository, self.library, self.settings = repository, library, settings
+        self.path_map = path_map or {}
         self._pool: WorkerPool[FrameResult] = WorkerPool(
             settings.workers,
             job,
@@ -136,8 +137,10 @@ class ThumbnailMaker:
         await asyncio.gather(*(consume() for _ in range(self.settings.workers)))
         return outcomes
 
-    async def make(self, task: ThumbnailTask) -> Outcome:
-        """Make one video's thumbnail and record the result (never raises for a bad file)."""
+    async def make(self, task: ThumbnailTask, *, gave_up: bool = False) -> Outcome:
+        """Make one video's thumbnail and record the result (never raises for a bad file).
+
+        `gave_up`: a failure is the last try's, recorded as given up."""
         name = thumbnail_name(task.video_id)
         async with self._slots:
             result = await self._grab(task, str(self.settings.directory / name))
@@ -146,22 +149,21 @@ class ThumbnailMaker:
             self.made += 1
             log.info("thumbnail_made", video_id=str(task.video_id), path=task.path)
             return Outcome(task.video_id)
-        attempts = await self.repository.record_failed(
-            task.video_id, result.error, lambda n: retry_delay(n, self.settings.retry_seconds)
-        )
+        await self.repository.record_failed(task.video_id, result.error, gave_up=gave_up)
         self.failed += 1
         log.warning(
             "thumbnail_failed",
             video_id=str(task.video_id),
             path=task.path,
             error=result.error,
-            attempts=attempts,
+            gave_up=gave_up,
         )
         return Outcome(task.video_id, result.error)
 
     async def _grab(self, task: ThumbnailTask, target: str) -> FrameResult:
         try:
-            source = str(self.library.absolute(task.path))
+            inside = self.library.absolute(task.path)  # refuses a path leaving the library
+            source = str(mapped_path(task.path, self.path_map) or inside)
         except PathError as error:
             return FrameResult(error=error.message)
         try:
@@ -185,52 +187,3 @@ class ThumbnailMaker:
         traceback: TracebackType | None,
     ) -> None:
         await self.close()
-
-
-class ThumbnailWorker:
-    """The long-running loop: poll, claim a batch, make it, until cancelled.
-
-    `wake()` after an ingest makes it look at once instead of at the next poll.
-    """
-
-    def __init__(self, maker: ThumbnailMaker) -> None:
-        self.maker = maker
-        self._wake = asyncio.Event()
-
-    @classmethod
-    def from_config(cls, config: Config, repository: ThumbnailRepository) -> ThumbnailWorker:
-        settings = ThumbnailSettings.from_config(config)
-        return cls(ThumbnailMaker(repository, Library.from_config(config), settings))
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def run_once(self) -> int:
-        """Claim and make one batch; returns how many were attempted."""
-        settings = self.maker.settings
-        batch = settings.workers * 2
-        # A claim older than the whole batch could take is from a worker that died.
-        stale = timedelta(seconds=settings.time_limit_s * (batch + 1))
-        tasks = await self.maker.repository.claim(batch, stale)
-        await self.maker.make_many(tasks)
-        return len(tasks)
-
-    async def run(self) -> None:
-        """Work until cancelled; survives the database being away."""
-        log.info("thumbnail_worker_started", workers=self.maker.settings.workers)
-        try:
-            while True:
-                try:
-                    if await self.run_once():
-                        continue
-                except DatabaseUnavailableError as error:
-                    log.warning("thumbnail_worker_waiting", error=error.message)
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.maker.settings.poll_seconds):
-                        await self._wake.wait()
-        except asyncio.CancelledError:
-            # Only on cancellation: after a crash the daemon's supervisor runs this again,
-            # with the same workers (daemon/supervision.py).
-            await self.maker.close()
-            raise

@@ -24,7 +24,7 @@ from alembic.script import ScriptDirectory
 from videolib.shared.config import Config, load_config
 from videolib.shared.db import migrate, trigram
 from videolib.shared.db.engine import database_url, open_engine
-from videolib.shared.db.repository import SettingsRepository
+from videolib.shared.db.repository import JobQueueRepository, QueueState, SettingsRepository
 from videolib.shared.errors import ConfigError
 from videolib.shared.library import INBOX, Library
 from videolib.shared.library_marker import (
@@ -104,6 +104,8 @@ class DatabaseFacts:
     substring_index: bool | None = None  # None: not looked at (embedded, or unreachable)
     #: The library id the database records (settings `library_id`); None before `init`.
     library_id: str | None = None
+    #: The job engine's queue (None: not looked at).
+    queue: QueueState | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,28 @@ def check_search(facts: DatabaseFacts) -> CheckResult:
             trigram.FIX,
         )
     return ok("search", f"substring search on the pg_trgm index {trigram.INDEX_NAME}")
+
+
+#: A due job waiting longer than this means no worker takes its queue.
+JOB_WAIT_WARN_S = 300.0
+
+
+def check_job_queue(queue: QueueState | None) -> CheckResult:
+    """The engine's schema is installed, and due jobs do not wait for a worker."""
+    if queue is None:
+        return warn("jobs", "not checked: the database is not ready", "see the database line")
+    if not queue.installed:
+        return fail(
+            "jobs", "the job engine's tables (pgqueuer) are missing", "run `videolib db upgrade`"
+        )
+    waited = queue.oldest_due_seconds
+    if waited is not None and waited > JOB_WAIT_WARN_S:
+        return warn(
+            "jobs",
+            f"a due job has waited {waited:.0f} s ({queue.picked} running): no worker takes it",
+            "start `videolib worker` (systemctl start videolib-worker) on a host with the library",
+        )
+    return ok("jobs", f"job engine installed; {queue.picked} running, none waiting long")
 
 
 def check_library_root(root: DirectoryFacts) -> CheckResult:
@@ -385,6 +409,9 @@ async def gather_database(config: Config) -> DatabaseFacts:
                 library_id = await asyncio.wait_for(
                     SettingsRepository(engine).setting(LIBRARY_ID_SETTING), DATABASE_TIMEOUT_S
                 )
+                queue = await asyncio.wait_for(
+                    JobQueueRepository(engine).state(), DATABASE_TIMEOUT_S
+                )
     except Exception as error:  # every failure is a finding here, not a crash
         return DatabaseFacts(url=shown, embedded=embedded, error=_one_line(error), head=head)
     return DatabaseFacts(
@@ -395,6 +422,7 @@ async def gather_database(config: Config) -> DatabaseFacts:
         known_revisions=known,
         substring_index=indexed,
         library_id=library_id,
+        queue=queue,
     )
 
 
@@ -461,7 +489,7 @@ def inbox_targets(config: Config) -> frozenset[str]:
 
 
 def _database_checks(facts: DatabaseFacts) -> list[CheckResult]:
-    return [check_database(facts), check_search(facts)]
+    return [check_database(facts), check_search(facts), check_job_queue(facts.queue)]
 
 
 def run_checks(config: Config) -> list[CheckResult]:

@@ -36,7 +36,9 @@ from videolib.shared.tokens import issue_token, login_link, signing_secret
 log = get_logger(__name__)
 
 STOP_GRACE_S = 10.0
-CHILDREN = ("api", "daemon")
+#: The processes of a local run. One worker runs the deferred jobs (thumbnails); its
+#: /metrics on a free port, so a local run never fights over one.
+CHILDREN = (("api",), ("daemon",), ("worker", "--metrics-port", "0"))
 
 
 def prepare_library(library: Library) -> None:
@@ -100,7 +102,7 @@ def run(
         command = [sys.executable, "-m", "videolib.shared.commands.cli"]
         if config_path:
             command += ["--config", config_path]
-        with _children([[*command, name] for name in CHILDREN], env) as processes:
+        with _children([[*command, *child] for child in CHILDREN], env) as processes:
             token = issue_token(secret, ttl_s=12 * 3600)
             print(banner(config, token, _program_name(sys.argv[0])), flush=True)
             return _wait(processes)

@@ -172,7 +172,8 @@ scan_jobs = Table(
 
 # -- thumbnails -------------------------------------------------------------------------
 
-THUMBNAIL_STATUSES = ("working", "done", "failed")
+#: done: made; failed: the last try failed, the engine retries it; gave_up: after N tries.
+THUMBNAIL_STATUSES = ("done", "failed", "gave_up")
 
 # One row per video a thumbnail was attempted for: the queue's state, kept apart from
 # `videos` so that a failure never touches the video's validity. `path` is relative to the
@@ -189,9 +190,7 @@ thumbnails = Table(
     ),
     Column("status", Text, nullable=False),
     Column("path", Text),
-    Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("error", Text),
-    Column("retry_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint(_one_of("status", THUMBNAIL_STATUSES), name="status"),

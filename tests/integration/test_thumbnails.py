@@ -1,4 +1,6 @@
-"""The thumbnail queue against the real database: made, recorded, retried, never invalid."""
+"""Thumbnails against the real database: made, recorded, failures kept, never invalid.
+
+What is pending and the retries are the job engine's: tests/integration/test_jobs.py."""
 
 from __future__ import annotations
 
@@ -6,7 +8,6 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,14 @@ from videolib.shared.media.frames import FrameResult, grab_frame
 from videolib.shared.thumbnails import (
     ThumbnailMaker,
     ThumbnailSettings,
-    ThumbnailWorker,
     thumbnail_name,
 )
 
-STALE = timedelta(minutes=5)
+
+async def tasks_of(repository: ThumbnailRepository) -> list[ThumbnailTask]:
+    """What the backfill would defer, as the tasks a job would load."""
+    found = [await repository.task(video_id) for video_id in await repository.needing()]
+    return [task for task in found if task is not None]
 
 
 async def add_video(engine: AsyncEngine, stored: str, **values: Any) -> uuid.UUID:
@@ -61,7 +65,7 @@ def hang_or_crash_on_marked(source_and_target: tuple[str, str], width: int) -> F
 async def maker(
     config: Config, engine: AsyncEngine, tmp_path: Path
 ) -> AsyncIterator[ThumbnailMaker]:
-    settings = ThumbnailSettings(directory=tmp_path / "thumbs", workers=2, retry_seconds=60)
+    settings = ThumbnailSettings(directory=tmp_path / "thumbs", workers=2)
     async with ThumbnailMaker(
         ThumbnailRepository(engine), Library.from_config(config), settings
     ) as maker:
@@ -78,61 +82,52 @@ async def test_a_hung_or_crashed_grab_costs_its_own_worker_only(
     repository = ThumbnailRepository(engine)
     library = Library.from_config(config)
     async with ThumbnailMaker(repository, library, settings, job=hang_or_crash_on_marked) as maker:
-        first = {o.video_id: o for o in await maker.make_many(await repository.claim(10, STALE))}
+        first = {o.video_id: o for o in await maker.make_many(await tasks_of(repository))}
         good = [await add_video(engine, f"videos/good-{n}.mp4") for n in (1, 2, 3)]
-        later = await maker.make_many(await repository.claim(10, STALE))
+        later = await maker.make_many(await tasks_of(repository))
     assert first[ids["hang.mp4"]].error == "frame grab timed out after 2 s"
     assert first[ids["crash.mp4"]].error == "frame grabber crashed (exit code 7)"
     # The pool replaced the lost workers: the next batch is made as usual.
     assert sorted(o.video_id for o in later if o.ok) == sorted(good)
     for name in ("hang.mp4", "crash.mp4"):
         state = await row_of(engine, thumbnails, ids[name])
-        assert (state.status, state.attempts) == ("failed", 1)
+        assert state.status == "failed"
         assert (await row_of(engine, videos, ids[name])).is_valid is True
 
 
-async def test_worker_makes_and_records_a_portrait_thumbnail(
-    config: Config, engine: AsyncEngine, library_root: Path, tmp_path: Path
+async def test_maker_makes_and_records_a_portrait_thumbnail(
+    maker: ThumbnailMaker, engine: AsyncEngine, library_root: Path, tmp_path: Path
 ) -> None:
     make_video(library_root / "videos" / "phone.mp4", width=640, height=360, rotation=90)
     video_id = await add_video(engine, "videos/phone.mp4", duration_seconds=1)
-    config = config.replace("thumbnails", dir=str(tmp_path / "thumbs"), workers=1)
-    worker = ThumbnailWorker.from_config(config, ThumbnailRepository(engine))
-    try:
-        assert await worker.run_once() == 1  # in a real worker process
-        assert await worker.run_once() == 0
-    finally:
-        await worker.maker.close()
+    [task] = await tasks_of(maker.repository)
+    assert (await maker.make(task)).ok  # in a real worker process
+    assert await tasks_of(maker.repository) == []
     video = await row_of(engine, videos, video_id)
     assert video.thumbnail_path == thumbnail_name(video_id)
     jpeg = tmp_path / "thumbs" / thumbnail_name(video_id)
     assert jpeg.read_bytes()[:2] == b"\xff\xd8"
     state = await row_of(engine, thumbnails, video_id)
-    assert (state.status, state.path, state.attempts) == ("done", thumbnail_name(video_id), 0)
+    assert (state.status, state.path, state.error) == ("done", thumbnail_name(video_id), None)
 
 
-async def test_corrupt_file_is_counted_and_retried_later_but_stays_valid(
+async def test_corrupt_file_is_counted_and_kept_needed_but_stays_valid(
     maker: ThumbnailMaker, engine: AsyncEngine, library_root: Path
 ) -> None:
     make_text_file_named(library_root / "videos" / "broken.mp4")
     video_id = await add_video(engine, "videos/broken.mp4")
     repository = maker.repository
-    tasks = await repository.claim(10, STALE)
+    tasks = await tasks_of(repository)
     outcomes = await maker.make_many(tasks)
     assert [o.ok for o in outcomes] == [False]
     assert maker.failed == 1
     state = await row_of(engine, thumbnails, video_id)
-    assert (state.status, state.attempts) == ("failed", 1)
+    assert state.status == "failed"
     assert "Invalid data" in state.error
     video = await row_of(engine, videos, video_id)
     assert (video.is_valid, video.invalid_reason, video.thumbnail_path) == (True, None, None)
-    # Not claimed again before its retry time...
-    assert await repository.claim(10, STALE) == []
-    # ...and again once it is due, counting attempts.
-    async with engine.begin() as connection:
-        await connection.execute(update(thumbnails).values(retry_at=None))
-    await maker.make_many(await repository.claim(10, STALE))
-    assert (await row_of(engine, thumbnails, video_id)).attempts == 2
+    # Still needed: the engine's job for it retries (test_jobs.py), a backfill may too.
+    assert [t.video_id for t in await tasks_of(repository)] == [video_id]
 
 
 async def test_custom_thumbnail_wins(
@@ -140,13 +135,13 @@ async def test_custom_thumbnail_wins(
 ) -> None:
     make_video(library_root / "videos" / "a.mp4")
     custom = await add_video(engine, "videos/a.mp4", thumbnail_path="covers/a.jpg")
-    assert await maker.repository.claim(10, STALE) == []  # has one: nothing to do
+    assert await tasks_of(maker.repository) == []  # has one: nothing to do
     # The admin's backfill remakes generated thumbnails only.
     assert await maker.repository.backlog(missing_only=False) == []
     # A custom path set while ours was being made is not overwritten.
     make_video(library_root / "videos" / "b.mp4")
     racing = await add_video(engine, "videos/b.mp4")
-    [task] = await maker.repository.claim(10, STALE)
+    [task] = await tasks_of(maker.repository)
     async with engine.begin() as connection:
         await connection.execute(
             update(videos).where(videos.c.id == racing).values(thumbnail_path="covers/b.jpg")
@@ -156,17 +151,14 @@ async def test_custom_thumbnail_wins(
     assert (await row_of(engine, videos, custom)).thumbnail_path == "covers/a.jpg"
 
 
-async def test_claims_skip_invalid_videos_and_never_overlap(
+async def test_needing_skips_invalid_and_given_up_videos(
     maker: ThumbnailMaker, engine: AsyncEngine
 ) -> None:
     await add_video(engine, "videos/gone.mp4", is_valid=False, invalid_reason="missing")
     fresh = [await add_video(engine, f"videos/{n}.mp4") for n in range(3)]
-    first = await maker.repository.claim(2, STALE)
-    second = await maker.repository.claim(2, STALE)
-    assert len(first) == 2 and len(second) == 1
-    assert {t.video_id for t in first + second} == set(fresh)
-    # A claim older than `stale` belongs to a worker that died: it is taken over.
-    assert len(await maker.repository.claim(5, timedelta(0))) == 3
+    await maker.repository.record_failed(fresh[0], "no frame", gave_up=True)
+    assert set(await maker.repository.needing()) == set(fresh[1:])
+    assert await maker.repository.needing(["videos/1.mp4", "videos/gone.mp4"]) == [fresh[1]]
 
 
 async def test_backfill_command_makes_missing_thumbnails(
@@ -182,42 +174,3 @@ async def test_backfill_command_makes_missing_thumbnails(
     assert (await row_of(engine, videos, one)).thumbnail_path == thumbnail_name(one)
     counts = await ThumbnailRepository(engine).counts()
     assert counts == {"done": 1, "failed": 1, "missing": 1}
-
-
-class CountingRepository(ThumbnailRepository):
-    """The real repository, counting the worker's looks for work."""
-
-    claims = 0
-
-    async def claim(self, limit: int, stale: timedelta) -> list[ThumbnailTask]:
-        tasks = await super().claim(limit, stale)
-        self.claims += 1
-        return tasks
-
-
-async def test_worker_loop_picks_up_new_videos_when_woken(
-    config: Config, engine: AsyncEngine, library_root: Path, tmp_path: Path
-) -> None:
-    import asyncio
-
-    settings = ThumbnailSettings(directory=tmp_path / "thumbs", poll_seconds=60.0)
-    repository = CountingRepository(engine)
-    library = Library.from_config(config)
-    worker = ThumbnailWorker(ThumbnailMaker(repository, library, settings))
-    task = asyncio.create_task(worker.run())
-    try:
-        # Idle: it looked, found nothing, and waits for the poll (60 s) or a wake.
-        async with asyncio.timeout(30):
-            while repository.claims < 1:
-                await asyncio.sleep(0.05)
-        make_video(library_root / "videos" / "late.mp4")
-        video_id = await add_video(engine, "videos/late.mp4")
-        worker.wake()  # what the daemon does after an ingest: no wait for the next poll
-        async with asyncio.timeout(10):
-            while (await row_of(engine, videos, video_id)).thumbnail_path is None:
-                await asyncio.sleep(0.05)
-        assert worker.maker.made == 1
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task

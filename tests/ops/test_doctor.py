@@ -27,19 +27,21 @@ from videolib.shared.commands.doctor import (
     check_free_disk,
     check_inbox,
     check_inotify,
+    check_job_queue,
     check_jwt_secret,
     check_library_folders,
     check_probe,
     check_search,
 )
+from videolib.shared.db.repository import QueueState
 from videolib.shared.errors import ConfigError
 from videolib.shared.media.names import DIRECTORY_TYPES
 
 SECRET = "doctor-test-secret-" + "x" * 32
 LINE = re.compile(r"^(?:OK  |WARN|FAIL)  (?P<check>[a-z][a-z ]*): \S")
 CHECKS = [
-    "config", "user", "database", "search", "library root", "library marker", "library folders",
-    "inbox", "probe",
+    "config", "user", "database", "search", "jobs", "library root", "library marker",
+    "library folders", "inbox", "probe",
     "inotify", "jwt secret", "disk",
 ]  # fmt: skip
 NOBODY = 65534
@@ -125,6 +127,22 @@ def test_search(facts: DatabaseFacts, status: Status, words: str) -> None:
     result = check_search(facts)
     assert result.status is status
     assert words in result.line()
+
+
+@pytest.mark.parametrize(
+    ("queue", "status", "words"),
+    [
+        (None, Status.WARN, "not checked"),
+        (QueueState(installed=False), Status.FAIL, "tables (pgqueuer) are missing"),
+        (QueueState(installed=True), Status.OK, "job engine installed"),
+        (QueueState(installed=True, oldest_due_seconds=30.0, picked=1), Status.OK, "1 running"),
+        (QueueState(installed=True, oldest_due_seconds=900.0), Status.WARN, "no worker takes it"),
+    ],
+)
+def test_job_queue(queue: QueueState | None, status: Status, words: str) -> None:
+    result = check_job_queue(queue)
+    assert (result.status, result.check) == (status, "jobs")
+    assert words in result.detail
 
 
 def test_folders_need_write_only_where_inbox_files_move() -> None:
@@ -277,6 +295,7 @@ def test_all_ok_on_a_good_setup(env: dict[str, str]) -> None:
         expected = "WARN" if check == "user" and os.geteuid() == 0 else "OK"
         assert line.startswith(expected), line
     assert "schema at head" in lines["database"]
+    assert "job engine installed" in lines["jobs"]
     assert SECRET not in result.stdout
 
 

@@ -5,6 +5,7 @@ Real processes on a test database and library; /proc says who is left (tests/pro
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -23,7 +24,9 @@ from tests import processes
 from tests.media import make_video
 from tests.ops.test_metric_names import free_port, http_get
 from tests.ops.test_run import get_json
-from videolib.shared.config import Config
+from videolib.shared.config import Config, asyncpg_url
+from videolib.shared.db.engine import open_engine
+from videolib.shared.jobs.defer import defer_thumbnail_backfill
 from videolib.shared.tokens import issue_token
 
 pytestmark = pytest.mark.timeout(120)
@@ -84,7 +87,7 @@ def _daemon_environment(config: Config, tmp_path: Path, metrics_port: int = 0) -
     settings = tmp_path / "daemon.toml"
     settings.write_text(
         f"[daemon]\nsettle_seconds = 0.3\nquiet_seconds = 0.05\nmetrics_port = {metrics_port}\n"
-        "[probe]\nworkers = 2\n[thumbnails]\npoll_seconds = 0.5\n"
+        "[probe]\nworkers = 2\n[worker]\nmetrics_port = 0\nstalled_seconds = 2.0\n"
     )
     return {
         **os.environ,
@@ -104,13 +107,12 @@ def test_kill_9_of_a_daemon_leaves_no_worker(
     daemon = subprocess.Popen(
         command, env=_daemon_environment(config, tmp_path), stderr=subprocess.DEVNULL
     )
-    thumbnails = tmp_path / "state" / "thumbnails"
     try:
-        # Both pools have worked: examiners recorded the files, the thumbnailer made JPEGs.
-        _wait_for(lambda: len(list(thumbnails.rglob("*.jpg"))) == 2, 60, "two thumbnails")
+        # The examiners are up and have worked (thumbnails are a worker's, not the daemon's).
+        _wait_for(lambda: _count_videos(config) == 2, 60, "two records")
         tree = _tree(daemon.pid)
         workers = [pid for pid, line in tree.items() if "multiprocessing.spawn" in line]
-        assert len(workers) == 3, tree  # two examiners and one thumbnailer
+        assert len(workers) == 2, tree  # two examiners
         daemon.kill()
         daemon.wait()
         # Workers, and the resource tracker that lives as long as they do, are gone.
@@ -119,6 +121,86 @@ def test_kill_9_of_a_daemon_leaves_no_worker(
         if daemon.poll() is None:
             daemon.kill()
             daemon.wait()
+
+
+def _count_videos(config: Config) -> int:
+    import asyncpg
+
+    async def count() -> int:
+        connection = await asyncpg.connect(config.database.url)
+        try:
+            return int(await connection.fetchval("SELECT count(*) FROM videos") or 0)
+        finally:
+            await connection.close()
+
+    return asyncio.run(count())
+
+
+def _media_worker_serving(owner: int) -> bool:
+    """A media worker of `owner` is past its start-up: it asked to die with its owner and
+    then ignores SIGTERM (shared/media/workers.py `_serve`), as /proc shows."""
+    for pid, command in _tree(owner).items():
+        if "multiprocessing.spawn" not in command:
+            continue
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        ignored = next(line for line in status.splitlines() if line.startswith("SigIgn:"))
+        if int(ignored.split()[1], 16) >> (signal.SIGTERM - 1) & 1:
+            return True
+    return False
+
+
+async def _add_stuck_video(config: Config, library_root: Path) -> None:
+    """A valid record whose file is a FIFO without a writer: its frame grab blocks."""
+    import asyncpg
+
+    os.mkfifo(library_root / "videos" / "stuck.mp4")
+    connection = await asyncpg.connect(config.database.url)
+    try:
+        await connection.execute(
+            "INSERT INTO videos (path, filename, directory_type)"
+            " VALUES ('videos/stuck.mp4', 'stuck.mp4', 'videos')"
+        )
+    finally:
+        await connection.close()
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_a_busy_worker_stops_in_budget_and_leaves_no_media_worker(
+    how: str, config: Config, library_root: Path, tmp_path: Path
+) -> None:
+    asyncio.run(_add_stuck_video(config, library_root))
+    command = [sys.executable, "-m", "videolib.shared.commands.cli", "worker"]
+    log = tmp_path / "worker.log"
+    with log.open("wb") as output:
+        worker = subprocess.Popen(
+            command, env=_daemon_environment(config, tmp_path), stderr=output, stdout=output
+        )
+    try:
+
+        async def defer() -> None:  # what a scan does at its end
+            async with open_engine(asyncpg_url(config.database.url), 1) as engine:
+                await defer_thumbnail_backfill(engine)
+
+        asyncio.run(defer())
+        _wait_for(lambda: log.read_text().count("job_started") >= 2, 60, "the grab to start")
+        _wait_for(lambda: _media_worker_serving(worker.pid), 60, "its media worker")
+        tree = _tree(worker.pid)
+        began = time.monotonic()
+        worker.send_signal(getattr(signal, how))
+        worker.wait(30)
+        if how == "SIGTERM":
+            assert worker.returncode == 0
+            # The daemon's bound (tests/daemon/test_process.py): its own steps take 2.5 s
+            # at most (shared/jobs/worker.py STOP_BUDGET_S), the rest is the exit.
+            assert time.monotonic() - began < 5.0
+        assert processes.wait_gone(tree, WORKER_EXIT_S) == set(), tree
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
 
 
 class Run:

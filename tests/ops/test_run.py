@@ -75,7 +75,7 @@ def test_run_starts_everything_lists_a_drop_and_stops_on_one_signal(run_home: Pa
             except OSError:
                 return False
 
-        wait_for(api_up, 30)
+        wait_for(api_up, 90)  # three children start at once on a loaded machine
         make_video(tmp_path / "clip.mp4")
         (tmp_path / "clip.mp4").rename(tmp_path / "var" / "library" / "videos" / "clip.mp4")
 
@@ -84,6 +84,14 @@ def test_run_starts_everything_lists_a_drop_and_stops_on_one_signal(run_home: Pa
             return [v["path"] for v in data] == ["videos/clip.mp4"]
 
         wait_for(listed, 30)
+
+        def thumbnailed() -> bool:  # by the worker `run` starts, from the engine's queue
+            [video] = get_json(base, token)["data"]
+            return video.get("thumbnailPath") is not None
+
+        wait_for(thumbnailed, 60)
+        [jpeg] = (tmp_path / "var" / "thumbnails").rglob("*.jpg")
+        assert jpeg.read_bytes()[:2] == b"\xff\xd8"
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0
     finally:

@@ -14,7 +14,7 @@ import pytest
 from tests.media import make_video
 from tests.ops.tools import SYSTEMD, require_tool
 
-SERVICES = ("videolib-daemon.service", "videolib-api.service")
+SERVICES = ("videolib-daemon.service", "videolib-api.service", "videolib-worker.service")
 UNITS = (*SERVICES, "videolib.target")
 EXEC_START = Path("opt/videolib/venv/bin/videolib")
 MAX_EXPOSURE = 2.5
@@ -95,11 +95,14 @@ def test_services_restart_on_failure_but_not_on_bad_config(service: str) -> None
 
 
 def test_only_the_daemon_has_a_watchdog_and_only_it_writes_the_library() -> None:
-    daemon, api = unit_settings(SERVICES[0]), unit_settings(SERVICES[1])
+    daemon, api, worker = (unit_settings(service) for service in SERVICES)
     # Only the daemon sends WATCHDOG=1 (daemon/scheduler.py); a watchdog the API never feeds
     # would kill it every period.
     assert "WatchdogSec" in daemon
     assert "WatchdogSec" not in api
+    assert "WatchdogSec" not in worker
+    assert worker["ReadOnlyPaths"] == ["/media/local/library"]  # it makes thumbnails only
+    assert "ReadWritePaths" not in worker
     assert daemon["ReadWritePaths"] == ["/media/local/library"]
     assert api["ReadOnlyPaths"] == ["/media/local/library"]
     assert api["ReadWritePaths"] == ["/media/local/library/inbox"]

@@ -18,6 +18,7 @@ from .errors import (
 from .failures import FailureRepository
 from .history import HistoryRepository, VideoEvent
 from .integrity import CycleState, Finding, IntegrityRepository, ToVerify
+from .job_queue import JobQueueRepository, QueueState
 from .keyset import Keyset
 from .listing import (
     DEFERRED_JOIN_FROM,
@@ -53,8 +54,10 @@ __all__ = [
     "HeldPass",
     "HistoryRepository",
     "IntegrityRepository",
+    "JobQueueRepository",
     "Keyset",
     "MountRepository",
+    "QueueState",
     "ScanJob",
     "ScanJobRepository",
     "SettingsRepository",

@@ -1,14 +1,13 @@
-"""The `thumbnails` table and the `thumbnail_path` of `videos`: the thumbnail queue."""
+"""The `thumbnails` table and the `thumbnail_path` of `videos`: which video has a thumbnail."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, literal, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -26,62 +25,42 @@ class ThumbnailTask:
     duration_seconds: int | None
 
 
-def _thumbnail_due(stale: timedelta) -> Any:
-    """True for a `thumbnails` row that does not hold its video back from a new attempt."""
-    t = thumbnails.c
-    return ~or_(
-        and_(t.status == "failed", t.retry_at.is_not(None), t.retry_at > func.now()),
-        and_(t.status == "working", t.updated_at > func.now() - stale),
-    )
-
-
 class ThumbnailRepository:
-    """Statements on `thumbnails` and the `thumbnail_path` of `videos`."""
+    """Statements on `thumbnails` and the `thumbnail_path` of `videos` (state, not a queue:
+    the job engine holds what is pending, shared/jobs/)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
     @translate_errors
-    async def claim(self, limit: int, stale: timedelta) -> list[ThumbnailTask]:
-        """Mark up to `limit` valid videos without a thumbnail as being worked on; return them.
-
-        Newest first. Skips videos that failed recently (until `retry_at`) and those another
-        worker claimed less than `stale` ago; ON CONFLICT re-checks that under the row lock,
-        so two workers never claim the same video.
-        """
+    async def task(self, video_id: uuid.UUID) -> ThumbnailTask | None:
+        """The video to make a thumbnail of, or None: gone, invalid, or it has one already."""
         v = videos.c
-        blocked = (
-            select(thumbnails.c.video_id)
-            .where(thumbnails.c.video_id == v.id, ~_thumbnail_due(stale))
-            .exists()
-        )
-        candidates = (
-            select(v.id, literal("working"))
-            # `is_valid` bare, not `IS true`: the partial index's predicate, word for word.
-            .where(v.is_valid, v.thumbnail_path.is_(None), ~blocked)
-            .order_by(v.created_at.desc())
-            .limit(limit)
-        )
-        statement = (
-            insert(thumbnails)
-            .from_select(["video_id", "status"], candidates)
-            .on_conflict_do_update(
-                index_elements=[thumbnails.c.video_id],
-                set_={"status": "working", "updated_at": func.now()},
-                where=_thumbnail_due(stale),
-            )
-            .returning(thumbnails.c.video_id)
-        )
-        async with self.engine.begin() as connection:
-            claimed = list((await connection.execute(statement)).scalars())
-            if not claimed:
-                return []
-            rows = await connection.execute(
-                select(v.id, v.path, v.duration_seconds)
-                .where(v.id.in_(claimed))
-                .order_by(v.created_at.desc())
-            )
-            return [ThumbnailTask(*row) for row in rows]
+        async with self.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(v.id, v.path, v.duration_seconds).where(
+                        v.id == video_id, v.is_valid, v.thumbnail_path.is_(None)
+                    )
+                )
+            ).first()
+        return ThumbnailTask(*row) if row else None
+
+    @translate_errors
+    async def needing(self, paths: Sequence[str] | None = None) -> list[uuid.UUID]:
+        """Valid videos without a thumbnail that were not given up on, newest first.
+
+        `paths`: only among these stored paths (the daemon's just-ingested batch).
+        """
+        v, t = videos.c, thumbnails.c
+        given_up = select(t.video_id).where(t.video_id == v.id, t.status == "gave_up").exists()
+        # `is_valid` bare, not `IS true`: the partial index's predicate, word for word.
+        statement = select(v.id).where(v.is_valid, v.thumbnail_path.is_(None), ~given_up)
+        if paths is not None:
+            statement = statement.where(v.path.in_(list(paths)))
+        async with self.engine.connect() as connection:
+            rows = await connection.execute(statement.order_by(v.created_at.desc()))
+            return list(rows.scalars())
 
     @translate_errors
     async def backlog(self, *, missing_only: bool) -> list[ThumbnailTask]:
@@ -124,9 +103,7 @@ class ThumbnailRepository:
                     set_={
                         "status": "done",
                         "path": path,
-                        "attempts": 0,
                         "error": None,
-                        "retry_at": None,
                         "updated_at": func.now(),
                     },
                 )
@@ -143,30 +120,24 @@ class ThumbnailRepository:
         return bool(result.rowcount)
 
     @translate_errors
-    async def record_failed(
-        self, video_id: uuid.UUID, error: str, retry_delay: Callable[[int], float]
-    ) -> int:
-        """Count a failed attempt and set when to retry (`retry_delay(attempts)` seconds).
+    async def record_failed(self, video_id: uuid.UUID, error: str, *, gave_up: bool) -> None:
+        """Record why a try failed; `gave_up`: it was the last one (the engine stops too).
 
-        Returns the number of attempts so far. The video itself is not touched.
+        The video itself is not touched: a thumbnail's failure never makes it invalid.
         """
         t = thumbnails.c
+        values = {"status": "gave_up" if gave_up else "failed", "error": error[:2000]}
+        await self._execute(
+            insert(thumbnails)
+            .values(video_id=video_id, **values)
+            .on_conflict_do_update(
+                index_elements=[t.video_id], set_={**values, "updated_at": func.now()}
+            )
+        )
+
+    async def _execute(self, statement: Any) -> Any:
         async with self.engine.begin() as connection:
-            attempts = await connection.scalar(
-                select(t.attempts).where(t.video_id == video_id).with_for_update()
-            )
-            attempts = (attempts or 0) + 1
-            retry_at = func.now() + timedelta(seconds=retry_delay(attempts))
-            values = {"status": "failed", "attempts": attempts, "error": error[:2000]}
-            await connection.execute(
-                insert(thumbnails)
-                .values(video_id=video_id, retry_at=retry_at, **values)
-                .on_conflict_do_update(
-                    index_elements=[t.video_id],
-                    set_={**values, "retry_at": retry_at, "updated_at": func.now()},
-                )
-            )
-        return attempts
+            return await connection.execute(statement)
 
     @translate_errors
     async def generated_path(self, video_id: uuid.UUID) -> str | None:

@@ -1,0 +1,78 @@
+"""Asking for deferred work: rows in the engine's queue, deduplicated by a job key.
+
+The daemon, the scans and the API call these after their own rows are written; a worker
+(`videolib worker`, or the one `videolib run` starts) picks them up by LISTEN/NOTIFY.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pgqueuer.db import AsyncpgDriver
+from pgqueuer.queries import Queries
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from videolib.shared.db.repository import ThumbnailRepository
+from videolib.shared.db.repository.errors import translate_errors
+from videolib.shared.library import INBOX
+from videolib.shared.logging import get_logger
+
+from .names import BACKFILL_THUMBNAILS, MAKE_THUMBNAIL
+
+log = get_logger(__name__)
+
+
+@translate_errors
+async def defer(
+    engine: AsyncEngine, kind: str, jobs: Sequence[tuple[Mapping[str, Any], str | None]]
+) -> int:
+    """Queue jobs of one kind as (payload, job key); a key already pending is skipped.
+
+    Returns how many were queued. The key makes "one pending job per video" a unique index
+    of the engine's, not a check of ours that two callers could both pass.
+    """
+    if not jobs:
+        return 0
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        queries = Queries(AsyncpgDriver(raw.driver_connection))  # type: ignore[arg-type]
+        ids = await queries.enqueue(
+            [kind] * len(jobs),
+            [json.dumps(payload).encode() for payload, _ in jobs],
+            [0] * len(jobs),
+            dedupe_key=[key for _, key in jobs],
+            on_conflict="skip",
+        )
+    return sum(1 for job_id in ids if job_id is not None)
+
+
+def thumbnail_key(video_id: uuid.UUID) -> str:
+    return f"{MAKE_THUMBNAIL}:{video_id}"
+
+
+async def defer_thumbnails(engine: AsyncEngine, video_ids: Sequence[uuid.UUID]) -> int:
+    """One thumbnail job per video that has none pending."""
+    jobs = [({"video_id": str(v)}, thumbnail_key(v)) for v in video_ids]
+    queued = await defer(engine, MAKE_THUMBNAIL, jobs)
+    if queued:
+        log.info("thumbnails_deferred", jobs=queued)
+    return queued
+
+
+async def defer_thumbnails_for_paths(engine: AsyncEngine, paths: Sequence[str]) -> int:
+    """After an ingest: the thumbnails of those of `paths` that are valid and have none.
+
+    An inbox drop was recorded under the path it moved to, not under `paths`: for those,
+    one (deduplicated) backfill job finds it."""
+    queued = await defer_thumbnails(engine, await ThumbnailRepository(engine).needing(paths))
+    if any(path.split("/", 1)[0] == INBOX for path in paths):
+        queued += await defer_thumbnail_backfill(engine)
+    return queued
+
+
+async def defer_thumbnail_backfill(engine: AsyncEngine) -> int:
+    """After a scan: one backfill job (it defers one job per video still without one)."""
+    return await defer(engine, BACKFILL_THUMBNAILS, [({}, BACKFILL_THUMBNAILS)])

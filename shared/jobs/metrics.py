@@ -1,0 +1,49 @@
+"""The worker's metrics: jobs by task and outcome, their durations, on its own /metrics."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import generate_latest
+
+#: started, succeeded, failed (given up or crashed), retried (a later try is queued).
+OUTCOMES = ("started", "succeeded", "failed", "retried")
+
+
+class WorkerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.jobs = Counter(
+            "videolib_worker_jobs",
+            "Jobs of the job engine by task kind and outcome",
+            ["task", "outcome"],
+            registry=self.registry,
+        )
+        self.job_seconds = Histogram(
+            "videolib_worker_job_seconds",
+            "Seconds one job ran, by task kind",
+            ["task"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+async def serve(metrics: WorkerMetrics, port: int) -> tuple[web.AppRunner, int]:
+    """`/metrics` on all IPv4 interfaces (port 0: a free one). Returns (runner, port)."""
+
+    async def get_metrics(_request: web.Request) -> web.Response:
+        response = web.Response(body=metrics.render())
+        response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+        return response
+
+    app = web.Application()
+    app.router.add_get("/metrics", get_metrics)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, host="0.0.0.0", port=port)
+    await site.start()
+    sockets = getattr(site._server, "sockets", None) or []
+    return runner, int(sockets[0].getsockname()[1]) if sockets else port

@@ -1,0 +1,47 @@
+"""What a worker process's jobs share: config, database, library, media worker pools."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from videolib.shared.config import Config
+from videolib.shared.db.repository import ThumbnailRepository
+from videolib.shared.library import Library
+from videolib.shared.thumbnails import ThumbnailMaker, ThumbnailSettings
+
+from .path_map import parse_path_map
+
+
+@dataclass
+class WorkerResources:
+    config: Config
+    engine: AsyncEngine
+    #: Jobs of one process at once: the size of each media pool.
+    concurrency: int = 1
+    path_map: dict[str, Path] = field(init=False)
+    _thumbnails: ThumbnailMaker | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.path_map = parse_path_map(self.config.worker.path_map)  # checked at load
+
+    @property
+    def thumbnails(self) -> ThumbnailMaker:
+        """The thumbnail maker, its worker processes started on first use."""
+        if self._thumbnails is None:
+            settings = ThumbnailSettings.from_config(self.config)
+            settings = settings.with_workers(self.concurrency)
+            self._thumbnails = ThumbnailMaker(
+                ThumbnailRepository(self.engine),
+                Library.from_config(self.config),
+                settings,
+                path_map=self.path_map,
+            )
+        return self._thumbnails
+
+    async def close(self, grace_s: float) -> None:
+        """Stop the media workers (a grab in progress is killed)."""
+        if self._thumbnails is not None:
+            await self._thumbnails.close(grace_s)

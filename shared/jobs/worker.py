@@ -1,0 +1,156 @@
+"""`videolib worker`'s loop: the engine's queue manager running our task kinds.
+
+Stalled jobs: the engine beats a heartbeat for each job a worker holds; a job whose worker
+is gone (kill -9, a lost host) is picked again by another worker once its heartbeat is
+`worker.stalled_seconds` old. Stopping: the first SIGTERM stops taking jobs and lets the
+running ones finish within STOP_BUDGET_S; what is still running then is abandoned to that
+same recovery, and the media workers are killed (no orphans).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+from pgqueuer import PgQueuer
+from pgqueuer.errors import RetryRequested
+from pgqueuer.models import Job, Schedule
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from videolib.shared.config import Config
+from videolib.shared.logging import get_logger
+
+from .kinds import GaveUp, JobCall, RetryLater, TaskKind
+from .metrics import WorkerMetrics, serve
+from .registry import kinds_of
+from .resources import WorkerResources
+
+log = get_logger(__name__)
+
+#: From SIGTERM to the last media worker gone: the daemon's budget (daemon/scheduler.py).
+STOP_BUDGET_S = 2.5
+#: Of which the running jobs get this long to finish before they are abandoned.
+STOP_GRACE_S = 1.0
+
+
+class JobWorker:
+    """One worker process's engine loop over the kinds of some queues."""
+
+    def __init__(
+        self,
+        config: Config,
+        engine: AsyncEngine,
+        *,
+        queues: tuple[str, ...] = (),
+        concurrency: int = 1,
+    ) -> None:
+        self.config, self.concurrency = config, concurrency
+        # The engine's own connection (it LISTENs on it), to the same database as ours.
+        self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.kinds = kinds_of(queues)
+        self.resources = WorkerResources(config, engine, concurrency)
+        self.metrics = WorkerMetrics()
+        self.ready = asyncio.Event()
+        self.metrics_port: int | None = None
+
+    def _register(self, pgq: PgQueuer, kind: TaskKind) -> None:
+        async def entry(job: Job) -> None:
+            payload = json.loads(job.payload) if job.payload else {}
+            await self._run(kind, JobCall(payload, job.attempts, int(job.id)))
+
+        pgq.entrypoint(kind.name)(entry)
+        if kind.schedule is not None:
+
+            async def scheduled(_schedule: Schedule) -> None:
+                await self._run(kind, JobCall({}, 0))
+
+            pgq.schedule(kind.name, kind.schedule)(scheduled)
+
+    async def _run(self, kind: TaskKind, call: JobCall) -> None:
+        """Run one job, counted; our RetryLater becomes the engine's retry."""
+        self.metrics.jobs.labels(kind.name, "started").inc()
+        log.info("job_started", task=kind.name, job_id=call.job_id, attempt=call.attempt)
+        began = time.monotonic()
+        outcome = "failed"
+        try:
+            await kind.run(self.resources, call)
+            outcome = "succeeded"
+        except RetryLater as retry:
+            outcome = "retried"
+            log.warning("job_retried", task=kind.name, job_id=call.job_id, reason=retry.reason)
+            raise RetryRequested(delay=retry.delay, reason=retry.reason) from retry
+        except GaveUp as gave_up:
+            log.warning("job_gave_up", task=kind.name, job_id=call.job_id, reason=str(gave_up))
+            raise
+        except Exception as error:
+            log.exception("job_failed", task=kind.name, job_id=call.job_id, error=str(error))
+            raise
+        finally:
+            self.metrics.jobs.labels(kind.name, outcome).inc()
+            self.metrics.job_seconds.labels(kind.name).observe(time.monotonic() - began)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set; then finish or abandon within STOP_BUDGET_S."""
+        runner, self.metrics_port = await serve(self.metrics, self.config.worker.metrics_port)
+        connection = await asyncpg.connect(self.dsn)
+        pgq = PgQueuer.from_asyncpg_connection(connection)
+        for kind in self.kinds:
+            self._register(pgq, kind)
+        stalled = timedelta(seconds=self.config.worker.stalled_seconds)
+        running = asyncio.create_task(
+            pgq.run(
+                dequeue_timeout=timedelta(seconds=5),
+                batch_size=self.concurrency,
+                max_concurrent_tasks=2 * self.concurrency,
+                heartbeat_timeout=stalled,
+            )
+        )
+        log.info(
+            "worker_ready",
+            tasks=[k.name for k in self.kinds],
+            concurrency=self.concurrency,
+            metrics_port=self.metrics_port,
+        )
+        self.ready.set()
+        try:
+            await _first(running, stop)
+        finally:
+            stop_by = time.monotonic() + STOP_BUDGET_S
+            log.info("worker_stopping")
+            pgq.shutdown.set()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(running, timeout=STOP_GRACE_S)
+            running.cancel()
+            await self.resources.close(grace_s=max(0.0, (stop_by - time.monotonic()) / 2))
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(connection.close(), timeout=0.3)
+            await runner.cleanup()
+            log.info("worker_stopped")
+        if running.done() and not running.cancelled() and running.exception() is not None:
+            raise running.exception()  # type: ignore[misc]
+
+
+async def _first(task: asyncio.Task[Any], stop: asyncio.Event) -> None:
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT set `stop`; the handlers are removed again on the way out."""
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(number, stop.set)
+    try:
+        yield
+    finally:
+        for number in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(number)
