@@ -62,6 +62,8 @@ def test_both_processes_are_scraped_and_every_issue_alert_exists() -> None:
         "VideolibIntegrityMismatch",
         "VideolibInotifyWatchLimit",
         "VideolibInotifyOverflows",
+        "VideolibNoActiveWatcher",
+        "VideolibTwoActiveWatchers",
     } <= alerts
 
 
