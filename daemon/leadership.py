@@ -48,9 +48,11 @@ class Leadership:
         *,
         on_lead: Callable[[], Awaitable[None]],
         on_stand_by: Callable[[], Awaitable[None]],
+        on_unavailable: Callable[[DatabaseUnavailableError], None] = lambda _error: None,
     ) -> None:
         self.lock, self.fence, self.settings, self.metrics = lock, fence, settings, metrics
         self._on_lead, self._on_stand_by = on_lead, on_stand_by
+        self._on_unavailable = on_unavailable
         self.role = Role.STANDBY
         self.since = time.monotonic()
         self.takeovers = 0
@@ -84,8 +86,9 @@ class Leadership:
     async def _try_to_lead(self) -> None:
         try:
             epoch = await self.lock.try_take()
-        except DatabaseUnavailableError:
-            return  # the health probe reports it; tried again next check
+        except DatabaseUnavailableError as error:
+            self._on_unavailable(error)  # /readyz says so, as for a leader's failed write
+            return  # tried again next check
         if epoch is None:
             await self._note_leader()
             return

@@ -178,6 +178,7 @@ class Scheduler:
             self.metrics,
             on_lead=self._lead,
             on_stand_by=self._stand_by,
+            on_unavailable=self.health.failed,
         )
         self._first_started = asyncio.Event()  # the first pass as leader began
         self.watching = False
