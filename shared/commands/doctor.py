@@ -25,6 +25,7 @@ from videolib.shared.config import Config, load_config
 from videolib.shared.db import migrate, trigram
 from videolib.shared.db.engine import database_url, open_engine
 from videolib.shared.db.repository import SettingsRepository
+from videolib.shared.db.repository.leader import leader_session
 from videolib.shared.errors import ConfigError
 from videolib.shared.library import INBOX, Library
 from videolib.shared.library_marker import (
@@ -104,6 +105,8 @@ class DatabaseFacts:
     substring_index: bool | None = None  # None: not looked at (embedded, or unreachable)
     #: The library id the database records (settings `library_id`); None before `init`.
     library_id: str | None = None
+    #: The session name of the daemon holding the leader lock; None: none leads.
+    leader: str | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,19 @@ def check_search(facts: DatabaseFacts) -> CheckResult:
             trigram.FIX,
         )
     return ok("search", f"substring search on the pg_trgm index {trigram.INDEX_NAME}")
+
+
+def check_watcher(facts: DatabaseFacts) -> CheckResult:
+    """Which daemon leads (issue 13 §4); none leading means nothing is ingested."""
+    if facts.error is not None or facts.revision != facts.head:
+        return warn("watcher", "not checked: the database is not ready", "see the database line")
+    if facts.leader is None:
+        return warn(
+            "watcher",
+            "no daemon leads: new files are not ingested",
+            "start the daemon (systemctl start videolib-daemon, or `videolib run`)",
+        )
+    return ok("watcher", f"{facts.leader} leads; any other daemon stands by")
 
 
 def check_library_root(root: DirectoryFacts) -> CheckResult:
@@ -385,6 +401,11 @@ async def gather_database(config: Config) -> DatabaseFacts:
                 library_id = await asyncio.wait_for(
                     SettingsRepository(engine).setting(LIBRARY_ID_SETTING), DATABASE_TIMEOUT_S
                 )
+                leader = (
+                    await asyncio.wait_for(leader_session(engine), DATABASE_TIMEOUT_S)
+                    if revision == head
+                    else None
+                )
     except Exception as error:  # every failure is a finding here, not a crash
         return DatabaseFacts(url=shown, embedded=embedded, error=_one_line(error), head=head)
     return DatabaseFacts(
@@ -395,6 +416,7 @@ async def gather_database(config: Config) -> DatabaseFacts:
         known_revisions=known,
         substring_index=indexed,
         library_id=library_id,
+        leader=leader,
     )
 
 
@@ -461,7 +483,7 @@ def inbox_targets(config: Config) -> frozenset[str]:
 
 
 def _database_checks(facts: DatabaseFacts) -> list[CheckResult]:
-    return [check_database(facts), check_search(facts)]
+    return [check_database(facts), check_search(facts), check_watcher(facts)]
 
 
 def run_checks(config: Config) -> list[CheckResult]:

@@ -18,6 +18,7 @@ from videolib.shared.db.repository.leader import (
     LeaderLock,
     current_leader,
     daemon_session_name,
+    leader_session,
 )
 from videolib.shared.db.schema import settings
 from videolib.shared.errors import NotLeaderError
@@ -76,7 +77,9 @@ async def test_one_leader_and_the_next_takes_over_with_a_new_epoch(database_url:
         assert await two.try_take() is None  # held: the second stands by
         assert await one.check(timeout_s=5) is True
         assert (await current_leader(engine)).holder == one.name
+        assert await leader_session(engine) == one.name  # as doctor reads it, from pg_locks
         await one.release()
+        assert await leader_session(engine) is None
         second = await two.try_take()
         assert second == first + 1
         leader = await current_leader(engine)

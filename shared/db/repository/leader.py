@@ -227,6 +227,24 @@ async def current_leader(engine: AsyncEngine) -> Leader:
     return Leader(epoch=int(row.epoch), holder=row.holder, since=row.since)
 
 
+async def leader_session(engine: AsyncEngine) -> str | None:
+    """The session name (application_name) of whoever holds the leader lock now, or None.
+
+    Read from pg_locks, without trying the lock: doctor must not take it from a standby.
+    A bigint advisory key shows as its high and low 32 bits (classid, objid; objsubid 1).
+    """
+    statement = text(
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+        " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        " AND l.classid = ((hashtext(:key)::bigint >> 32) & 4294967295)::oid"
+        " AND l.objid = (hashtext(:key)::bigint & 4294967295)::oid"
+    )
+    async with translated(), engine.connect() as connection:
+        name = (await connection.execute(statement, {"key": LEADER_KEY})).scalar()
+    return None if name is None else str(name)
+
+
 async def _close_quietly(connection: AsyncConnection) -> None:
     try:
         await connection.close()
