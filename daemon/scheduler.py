@@ -600,8 +600,9 @@ class Scheduler:
         grace_until = min(time.monotonic() + STOP_GRACE_S, stop_by)
         while self._in_flight and time.monotonic() < grace_until:
             await asyncio.sleep(0.05)
-        await self.leader_loops.stop(timeout_s=_left(stop_by, share=0.5))
+        # The leadership loop first: a takeover in the middle would start leader loops anew.
         await self.supervisor.stop(timeout_s=_left(stop_by, share=0.5))
+        await self.leader_loops.stop(timeout_s=_left(stop_by, share=0.5))
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

@@ -91,7 +91,7 @@ class Fence:
         context: Any,
         _executemany: bool,
     ) -> None:
-        if _is_write(statement, context):
+        if is_write(statement, context):
             connection.info[_WRITES] = True
 
     def _committing(self, connection: Any) -> None:
@@ -115,7 +115,9 @@ class Fence:
             )
 
 
-def _is_write(statement: str, context: Any) -> bool:
+def is_write(statement: str, context: Any) -> bool:
+    """Whether a statement may change rows: a compiled INSERT/UPDATE/DELETE, or SQL text
+    that starts like one (a CTE counts: it may write)."""
     if context is not None and (context.isinsert or context.isupdate or context.isdelete):
         return True
     return statement.lstrip()[:8].upper().startswith(_WRITE_KEYWORDS)
