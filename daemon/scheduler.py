@@ -96,6 +96,7 @@ class Scheduler:
         session_name: str | None = None,
     ) -> None:
         self.config = config
+        self.engine = engine
         self.library = Library.from_config(config)
         self.repository = VideoRepository(engine)
         self.locks = DirectoryLocks(engine)
@@ -567,6 +568,10 @@ class Scheduler:
 
     async def _lead(self) -> None:
         """Took the lock: the first pass catches up what changed while another led."""
+        if self.leadership.takeovers > 1:  # the last stand-by closed the thumbnailer's pool
+            self.thumbnails = ThumbnailWorker.from_config(
+                self.config, ThumbnailRepository(self.engine)
+            )
         start = self.leader_loops.start
         start("reconciler", functools.partial(self._reconciler, self._first_started))
         for number in range(INGESTERS):  # an ingester ends once the daemon stops
