@@ -9,6 +9,7 @@ import signal
 from collections.abc import Iterator, Mapping
 
 from videolib.shared.config import Config
+from videolib.shared.db.repository.leader import daemon_session_name
 from videolib.shared.db.trigram import announce_unindexed_search
 from videolib.shared.errors import DatabaseUnavailableError
 from videolib.shared.logging import get_logger
@@ -33,13 +34,17 @@ async def serve(config: Config, environ: Mapping[str, str]) -> int:
     a second signal stops at once (uvicorn `server.py: handle_exit`).
     """
     stop = asyncio.Event()
+    # Its sessions carry this name, so that a daemon taking over finds and ends the open
+    # transactions of this one if it froze (shared/db/repository/leader.py).
+    name = daemon_session_name()
     with _stop_on_signals(stop):
         delays = backoff_delays(0.5, 30.0)
         logged = announced = False
         while not stop.is_set():
             try:
                 async with (
-                    open_database(config) as engine,  # sized by database.pool_size
+                    # Sized by database.pool_size.
+                    open_database(config, application_name=name) as engine,
                     examiner_pool(config) as pool,
                 ):
                     if logged:
@@ -48,7 +53,11 @@ async def serve(config: Config, environ: Mapping[str, str]) -> int:
                         await announce_unindexed_search(engine)
                         announced = True
                     scheduler = Scheduler(
-                        config, engine, pool, notifier=Notifier.from_environ(environ)
+                        config,
+                        engine,
+                        pool,
+                        notifier=Notifier.from_environ(environ),
+                        session_name=name,
                     )
                     await scheduler.run(stop)
                     return 0

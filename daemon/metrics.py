@@ -152,13 +152,29 @@ class DaemonMetrics:
             "When the last full verification cycle finished (0: none yet)",
             registry=r,
         )
+        # One active watcher per library (issue 13 §4, daemon/leadership.py).
+        self.leader = Gauge(
+            "videolib_daemon_leader",
+            "1 while this daemon is the library's active watcher, 0 while it stands by",
+            registry=r,
+        )
+        self.takeovers = Counter(
+            "videolib_daemon_leader_takeovers",
+            "Times this daemon took the leader lock (at start or from a dead leader)",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
 
-def metrics_app(metrics: DaemonMetrics, ready: Callable[[], tuple[bool, str]]) -> web.Application:
-    """`/metrics` in the Prometheus text format; `/readyz` 200 or 503 with the reason."""
+def metrics_app(
+    metrics: DaemonMetrics,
+    ready: Callable[[], tuple[bool, str]],
+    role: Callable[[], dict[str, object]] = dict,
+) -> web.Application:
+    """`/metrics` in the Prometheus text format; `/readyz` 200 or 503 with the reason and
+    what `role` adds (leader or standby: a healthy standby is ready, daemon/leadership.py)."""
 
     async def get_metrics(_request: web.Request) -> web.Response:
         response = web.Response(body=metrics.render())
@@ -167,7 +183,8 @@ def metrics_app(metrics: DaemonMetrics, ready: Callable[[], tuple[bool, str]]) -
 
     async def get_ready(_request: web.Request) -> web.Response:
         ok, reason = ready()
-        return web.json_response({"ready": ok, "reason": reason}, status=200 if ok else 503)
+        body = {"ready": ok, "reason": reason, **role()}
+        return web.json_response(body, status=200 if ok else 503)
 
     app = web.Application()
     app.router.add_get("/metrics", get_metrics)

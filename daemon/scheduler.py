@@ -26,6 +26,7 @@ from videolib.shared.db.repository import (
     VideoRepository,
     ping,
 )
+from videolib.shared.db.repository.leader import Fence, LeaderLock, daemon_session_name
 from videolib.shared.errors import DatabaseBusyError, DatabaseUnavailableError, PathError
 from videolib.shared.jobs.defer import defer_thumbnails_for_paths
 from videolib.shared.library import Library
@@ -55,6 +56,7 @@ from .health import DatabaseHealth
 from .inbox import Inbox
 from .integrity import IntegrityChecker
 from .journal import MoveJournal
+from .leadership import Leadership
 from .metrics import DaemonMetrics, metrics_app, start_server
 from .pipeline import Pipeline, walk_videos
 from .reconcile import reconcile
@@ -90,8 +92,10 @@ class Scheduler:
         notifier: Notifier | None = None,
         restarts: RestartPolicy | None = None,
         clock: Clock = utc_now,
+        session_name: str | None = None,
     ) -> None:
         self.config = config
+        self.engine = engine
         self.library = Library.from_config(config)
         self.repository = VideoRepository(engine)
         self.locks = DirectoryLocks(engine)
@@ -155,10 +159,30 @@ class Scheduler:
         self.supervisor = Supervisor(
             self.metrics.loop_crashes, policy=restarts, on_give_up=self._on_loop_failed
         )
+        # The loops that write run only while this daemon leads (issue 13 §4): started at a
+        # takeover, stopped when the lock is lost. Every write commits only while it leads.
+        self.leader_loops = Supervisor(
+            self.metrics.loop_crashes, policy=restarts, on_give_up=self._on_loop_failed
+        )
+        self.fence = Fence()
+        self.fence.install(engine)
+        self.leadership = Leadership(
+            LeaderLock(
+                engine, session_name or daemon_session_name(), lease_s=config.leader.lease_seconds
+            ),
+            self.fence,
+            config.leader,
+            self.metrics,
+            on_lead=self._lead,
+            on_stand_by=self._stand_by,
+            on_unavailable=self.health.failed,
+        )
+        self._first_started = asyncio.Event()  # the first pass as leader began
         self.watching = False
         self.reconciled = 0  # passes finished
         self.polls = 0  # stat-walks of polled folders
         self.metrics_port: int | None = None
+        self.serving = False  # ready: leading with its first pass begun, or standing by
 
     def _timing(self, close_events: bool) -> Timing:
         daemon = self.config.daemon
@@ -168,6 +192,8 @@ class Scheduler:
 
     def on_event(self, event: FsEvent) -> None:
         self.metrics.events.labels(event.kind.value).inc()
+        if not self.leadership.leading:
+            return  # the leader records it; a takeover's first pass finds what it missed
         self.handle(decide_event(event))
 
     def handle(self, action: Action) -> None:
@@ -451,7 +477,7 @@ class Scheduler:
     async def _systemd_watchdog(self) -> None:
         interval = self.notifier.watchdog_interval_s
         # No ping once a loop is given up: systemd then restarts us even if the exit hangs.
-        while interval and self.supervisor.failure is None:
+        while interval and self.failure is None:
             self.notifier.watchdog()
             await asyncio.sleep(interval)
 
@@ -462,9 +488,13 @@ class Scheduler:
         # Catch up: what was pending is retried by the loops; a pass finds the rest.
         self._reconcile_now.set()
 
+    @property
+    def failure(self) -> LoopFailedError | None:
+        return self.supervisor.failure or self.leader_loops.failure
+
     def readiness(self) -> tuple[bool, str]:
-        if self.supervisor.failure is not None:
-            return False, str(self.supervisor.failure)
+        if self.failure is not None:
+            return False, str(self.failure)
         if not self.health.up:
             return False, f"database unavailable: {self.health.reason}"
         if not self.watching:
@@ -481,7 +511,7 @@ class Scheduler:
         Raises LoopFailedError, after the same shutdown, when a loop kept crashing.
         """
         runner, self.metrics_port = await start_server(
-            metrics_app(self.metrics, self.readiness), self.config.daemon.metrics_port
+            metrics_app(self.metrics, self.readiness, self.role), self.config.daemon.metrics_port
         )
         watcher = Watcher(
             self.library,
@@ -495,12 +525,19 @@ class Scheduler:
             self._count_polled(watcher)
             self._follow_close_events(watcher)
             self.watching = True
-            first_started = asyncio.Event()
-            self._start_loops(watcher, first_started)
-            if await _first(first_started, self._loop_failed):
+            first_look = asyncio.Event()
+            self._start_loops(watcher, first_look)
+            # Ready once it leads and its first pass began, or once it found another leading.
+            if await _first(first_look, self._loop_failed) and (
+                not self.leadership.leading or await _first(self._first_started, self._loop_failed)
+            ):
                 self.notifier.ready()
+                self.serving = True
                 log.info(
-                    "daemon_ready", metrics_port=self.metrics_port, root=str(self.library.root)
+                    "daemon_ready",
+                    metrics_port=self.metrics_port,
+                    root=str(self.library.root),
+                    role=self.leadership.role.value,
                 )
                 await _first(stop, self._loop_failed)
         finally:
@@ -509,25 +546,47 @@ class Scheduler:
             log.info("daemon_stopping")
             await asyncio.to_thread(watcher.stop)
             await self._drain(stop_by)
+            await self.leadership.close()  # a standby takes over at its next check
             await self.health.close()
             await runner.cleanup()
-        if self.supervisor.failure is not None:
-            raise self.supervisor.failure
+        if self.failure is not None:
+            raise self.failure
 
-    def _start_loops(self, watcher: Watcher, first_started: asyncio.Event) -> None:
+    def _start_loops(self, watcher: Watcher, first_look: asyncio.Event) -> None:
+        """The loops of leader and standby alike; the leader's start at a takeover."""
         start = self.supervisor.start
         start("tick", self._tick)
-        for number in range(INGESTERS):  # an ingester ends once the daemon stops
-            start(f"ingester-{number}", self._ingester, may_end=lambda: self._stopping)
-        start("actor", self._actor)
-        start("reconciler", functools.partial(self._reconciler, first_started))
         start("watch_checker", functools.partial(self._watch_checker, watcher))
         start("poller", functools.partial(self._poller, watcher))
         # Off systemd (no interval) or once a loop was given up, it has nothing to do.
         start("systemd_watchdog", self._systemd_watchdog, may_end=lambda: True)
+        start("leadership", functools.partial(self.leadership.run, first_look))
+
+    async def _lead(self) -> None:
+        """Took the lock: the first pass catches up what changed while another led."""
+        start = self.leader_loops.start
+        start("reconciler", functools.partial(self._reconciler, self._first_started))
+        for number in range(INGESTERS):  # an ingester ends once the daemon stops
+            start(f"ingester-{number}", self._ingester, may_end=lambda: self._stopping)
+        start("actor", self._actor)
         start("trash_purger", self._trash_purger)
         if self.config.integrity.enabled:
             start("integrity", self.integrity.run)
+
+    async def _stand_by(self) -> None:
+        """Lost the lock: stop writing; what was pending is the new leader's to find."""
+        await self.leader_loops.stop(timeout_s=STOP_BUDGET_S)
+        self.ready.clear()
+        self.actions.clear()
+        self.debouncer = Debouncer(self.debouncer.timing)
+
+    def role(self) -> dict[str, object]:
+        """What /readyz says about leadership, beside ready and reason."""
+        leadership = self.leadership
+        return {
+            "role": leadership.role.value,
+            "leader": leadership.lock.name if leadership.leading else leadership.leader_name,
+        }
 
     async def _drain(self, stop_by: float) -> None:
         """Let in-flight files finish briefly; abandon the rest (the next pass finds them).
@@ -537,7 +596,9 @@ class Scheduler:
         grace_until = min(time.monotonic() + STOP_GRACE_S, stop_by)
         while self._in_flight and time.monotonic() < grace_until:
             await asyncio.sleep(0.05)
+        # The leadership loop first: a takeover in the middle would start leader loops anew.
         await self.supervisor.stop(timeout_s=_left(stop_by, share=0.5))
+        await self.leader_loops.stop(timeout_s=_left(stop_by, share=0.5))
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

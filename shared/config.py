@@ -148,6 +148,18 @@ class IntegrityConfig:
 
 
 @dataclass(frozen=True)
+class LeaderConfig:
+    """One active watcher per library (shared/db/repository/leader.py, daemon/leadership.py)."""
+
+    #: Seconds between a leader's checks that it still holds its lock, and a standby's
+    #: tries to take it: a takeover comes this long after the lock is free, at most.
+    check_seconds: float = 1.0
+    #: Seconds a leader's lock session may stay silent before the server ends it (a frozen
+    #: or cut-off leader); at least 3 x check_seconds, so a living leader never loses it.
+    lease_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = "info"
     format: str = "auto"
@@ -165,6 +177,7 @@ class Config:
     worker: WorkerConfig = WorkerConfig()
     trash: TrashConfig = TrashConfig()
     integrity: IntegrityConfig = IntegrityConfig()
+    leader: LeaderConfig = LeaderConfig()
     log: LogConfig = LogConfig()
     #: Where the file part came from, for messages ("defaults" when no file was read).
     source: str = DEFAULTS_SOURCE
@@ -249,6 +262,8 @@ _POSITIVE = {
     ("trash", "retention_days"),
     ("trash", "purge_interval_seconds"),
     ("integrity", "rate_mb_per_second"),
+    ("leader", "check_seconds"),
+    ("leader", "lease_seconds"),
 }
 _NON_NEGATIVE = {
     ("probe", "workers"),
@@ -387,7 +402,22 @@ def _build(values: dict[tuple[str, str], tuple[Any, str]], source: str) -> Confi
                 default_value = getattr(default, item.name)
                 changes[item.name] = _coerce(section, item.name, raw, default_value, origin)
         sections[section] = dataclasses.replace(default, **changes)
+    _check_leader(sections["leader"], values, source)
     return Config(**sections, source=source)
+
+
+def _check_leader(
+    leader: LeaderConfig, values: dict[tuple[str, str], tuple[Any, str]], source: str
+) -> None:
+    """A lease shorter than three checks would end a living leader's session."""
+    if leader.lease_seconds < 3 * leader.check_seconds:
+        origin = values.get(("leader", "lease_seconds"), (None, source))[1]
+        raise ConfigError(
+            "leader.lease_seconds",
+            leader.lease_seconds,
+            origin,
+            f"must be at least 3 x leader.check_seconds ({3 * leader.check_seconds:g})",
+        )
 
 
 def _coerce(section: str, key: str, raw: Any, default: Any, origin: str) -> Any:

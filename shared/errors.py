@@ -89,3 +89,11 @@ class DatabaseBusyError(DatabaseUnavailableError):
     retries treats this the same way, so no batch is lost."""
 
     code = "database_busy"
+
+
+class NotLeaderError(VideolibError):
+    """This daemon is not the library's active watcher: another daemon took over, so its
+    write was rolled back (shared/db/repository/leader.py)."""
+
+    status = 503
+    code = "not_leader"

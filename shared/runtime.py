@@ -19,7 +19,7 @@ from videolib.shared.media.workers import ExaminerPool
 
 @contextlib.asynccontextmanager
 async def open_database(
-    config: Config, *, pool_size: int | None = None
+    config: Config, *, pool_size: int | None = None, application_name: str = "videolib"
 ) -> AsyncIterator[AsyncEngine]:
     """The engine of the configured (or embedded) database, checked to be at head.
 
@@ -28,7 +28,8 @@ async def open_database(
     """
     with database_url(config) as url:
         size = pool_size or config.database.pool_size
-        async with open_engine(url, size, DatabaseTimeouts.from_config(config)) as engine:
+        timeouts = DatabaseTimeouts.from_config(config)
+        async with open_engine(url, size, timeouts, application_name) as engine:
             if config.embedded_database:
                 await translate_errors(migrate.upgrade)(engine)
             else:

@@ -34,6 +34,9 @@ class Notifier:
         if self.address is None:
             return False
         with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            # Never wait: a receiver whose queue is full (10 datagrams by default) would
+            # block the whole event loop, and a leader whose loop stalls loses its lease.
+            s.setblocking(False)
             s.connect(self.address)
             s.sendall(message.encode())
             return True

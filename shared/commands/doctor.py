@@ -25,6 +25,7 @@ from videolib.shared.config import Config, load_config
 from videolib.shared.db import migrate, trigram
 from videolib.shared.db.engine import database_url, open_engine
 from videolib.shared.db.repository import JobQueueRepository, QueueState, SettingsRepository
+from videolib.shared.db.repository.leader import leader_session
 from videolib.shared.errors import ConfigError
 from videolib.shared.library import INBOX, Library
 from videolib.shared.library_marker import (
@@ -106,6 +107,8 @@ class DatabaseFacts:
     library_id: str | None = None
     #: The job engine's queue (None: not looked at).
     queue: QueueState | None = None
+    #: The session name of the daemon holding the leader lock; None: none leads.
+    leader: str | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,19 @@ def check_job_queue(queue: QueueState | None) -> CheckResult:
             "start `videolib worker` (systemctl start videolib-worker) on a host with the library",
         )
     return ok("jobs", f"job engine installed; {queue.picked} running, none waiting long")
+
+
+def check_watcher(facts: DatabaseFacts) -> CheckResult:
+    """Which daemon leads (issue 13 §4); none leading means nothing is ingested."""
+    if facts.error is not None or facts.revision != facts.head:
+        return warn("watcher", "not checked: the database is not ready", "see the database line")
+    if facts.leader is None:
+        return warn(
+            "watcher",
+            "no daemon leads: new files are not ingested",
+            "start the daemon (systemctl start videolib-daemon, or `videolib run`)",
+        )
+    return ok("watcher", f"{facts.leader} leads; any other daemon stands by")
 
 
 def check_library_root(root: DirectoryFacts) -> CheckResult:
@@ -412,6 +428,11 @@ async def gather_database(config: Config) -> DatabaseFacts:
                 queue = await asyncio.wait_for(
                     JobQueueRepository(engine).state(), DATABASE_TIMEOUT_S
                 )
+                leader = (
+                    await asyncio.wait_for(leader_session(engine), DATABASE_TIMEOUT_S)
+                    if revision == head
+                    else None
+                )
     except Exception as error:  # every failure is a finding here, not a crash
         return DatabaseFacts(url=shown, embedded=embedded, error=_one_line(error), head=head)
     return DatabaseFacts(
@@ -423,6 +444,7 @@ async def gather_database(config: Config) -> DatabaseFacts:
         substring_index=indexed,
         library_id=library_id,
         queue=queue,
+        leader=leader,
     )
 
 
@@ -489,7 +511,12 @@ def inbox_targets(config: Config) -> frozenset[str]:
 
 
 def _database_checks(facts: DatabaseFacts) -> list[CheckResult]:
-    return [check_database(facts), check_search(facts), check_job_queue(facts.queue)]
+    return [
+        check_database(facts),
+        check_search(facts),
+        check_job_queue(facts.queue),
+        check_watcher(facts),
+    ]
 
 
 def run_checks(config: Config) -> list[CheckResult]:

@@ -51,9 +51,16 @@ class DatabaseTimeouts:
 
 
 def make_engine(
-    url: URL, pool_size: int = 10, timeouts: DatabaseTimeouts | None = None
+    url: URL,
+    pool_size: int = 10,
+    timeouts: DatabaseTimeouts | None = None,
+    application_name: str = "videolib",
 ) -> AsyncEngine:
-    """An asyncio engine on asyncpg with a bounded pool and bounded waits."""
+    """An asyncio engine on asyncpg with a bounded pool and bounded waits.
+
+    `application_name` names its sessions in pg_stat_activity (a daemon names itself, so
+    that a new leader finds the sessions of the others: repository/leader.py).
+    """
     timeouts = timeouts or DatabaseTimeouts()
     engine = create_async_engine(
         url,
@@ -71,7 +78,7 @@ def make_engine(
             # A statement that hangs must not hold a connection forever.
             "command_timeout": timeouts.command_s,
             # The history trigger's actor unless a transaction names another (actor.py).
-            "server_settings": {"application_name": "videolib", SETTING: process_actor()},
+            "server_settings": {"application_name": application_name, SETTING: process_actor()},
         },
     )
     install_actor(engine)
@@ -80,10 +87,13 @@ def make_engine(
 
 @contextlib.asynccontextmanager
 async def open_engine(
-    url: URL, pool_size: int = 10, timeouts: DatabaseTimeouts | None = None
+    url: URL,
+    pool_size: int = 10,
+    timeouts: DatabaseTimeouts | None = None,
+    application_name: str = "videolib",
 ) -> AsyncIterator[AsyncEngine]:
     """An engine that is disposed of on exit."""
-    engine = make_engine(url, pool_size, timeouts)
+    engine = make_engine(url, pool_size, timeouts, application_name)
     try:
         yield engine
     finally:

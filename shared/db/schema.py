@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     Table,
     Text,
     func,
@@ -315,4 +316,19 @@ integrity_findings = Table(
         postgresql_where=text("status = 'open'"),
     ),
     Index("ix_integrity_findings_status_found", "status", text("found_at DESC"), text("id DESC")),
+)
+
+
+# The library's active watcher (migration 0016; shared/db/repository/leader.py): one row.
+# `epoch` grows by one at each takeover; a daemon's write commits only while it matches the
+# epoch that daemon took over with.
+daemon_leader = Table(
+    "daemon_leader",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, server_default=text("1")),
+    Column("epoch", BigInteger, nullable=False, server_default=text("0")),
+    # host:pid of the leader, for /readyz and doctor.
+    Column("holder", Text),
+    Column("since", DateTime(timezone=True)),
+    CheckConstraint("id = 1", name="one_row"),
 )

@@ -124,7 +124,8 @@ async def running_service(
     on_watching: Callable[[], None] | None = None,
     **options: Any,
 ) -> AsyncIterator[ObservedScheduler]:
-    """A Scheduler with its own engine and pool, started and, on exit, stopped cleanly.
+    """A Scheduler with its own engine and pool, started and, on exit, stopped cleanly;
+    yielded once it finished a first pass as leader, or stands by.
 
     `on_watching` is called as soon as its watches are in place (before the first pass
     ends); `options` go to the Scheduler (notifier, restarts).
@@ -137,7 +138,8 @@ async def running_service(
         async def reconciled_once() -> bool:
             if task.done():
                 task.result()
-            return service.reconciled >= 1
+            # A standby never reconciles: another daemon of the test leads (issue 13 §4).
+            return service.reconciled >= 1 or (service.serving and not service.leadership.leading)
 
         async def watching() -> bool:
             if task.done():

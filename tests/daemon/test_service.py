@@ -253,6 +253,8 @@ async def test_two_daemons_on_one_library_make_no_duplicates(
         for service in (one, two):
             await settled(service, *moves)
         found = await rows(engine)
+        # One leads and records; the other stands by (issue 13 §4).
+        assert sorted(s.leadership.role.value for s in (one, two)) == ["leader", "standby"]
     assert len(found) == 12 and len({v.path for v in found}) == 12
     assert all(v.is_valid for v in found)
     on_disk = sorted(p.name for p in (library_root / "videos").iterdir())

@@ -62,6 +62,8 @@ def test_both_processes_are_scraped_and_every_issue_alert_exists() -> None:
         "VideolibIntegrityMismatch",
         "VideolibInotifyWatchLimit",
         "VideolibInotifyOverflows",
+        "VideolibNoActiveWatcher",
+        "VideolibTwoActiveWatchers",
     } <= alerts
 
 
@@ -170,7 +172,12 @@ def size_in_bytes(value: str) -> int:
 def test_nginx_site_matches_the_api() -> None:
     site = NGINX_SITE.read_text()
     assert "server_name media.cmlite.org;" in site
-    assert "server 127.0.0.1:4100;" in site
+    # Two replicas behind one upstream (issue 13 §5), the first on the API's own port.
+    upstream = re.search(r"upstream videolib_api \{(.*?)\}", site, re.S)
+    assert upstream
+    servers = re.findall(r"^\s*server (\S+)", upstream.group(1), re.M)
+    assert servers == ["127.0.0.1:4100", "127.0.0.1:4101"]
+    assert Config().api.port == 4100
     # The API's own limit decides (JSON 413): nginx allows it plus room for multipart.
     match = re.search(r"client_max_body_size (\S+);", site)
     assert match

@@ -32,15 +32,18 @@ from videolib.shared.commands.doctor import (
     check_library_folders,
     check_probe,
     check_search,
+    check_watcher,
 )
+from videolib.shared.db.engine import open_engine
 from videolib.shared.db.repository import QueueState
+from videolib.shared.db.repository.leader import LeaderLock, daemon_session_name
 from videolib.shared.errors import ConfigError
 from videolib.shared.media.names import DIRECTORY_TYPES
 
 SECRET = "doctor-test-secret-" + "x" * 32
 LINE = re.compile(r"^(?:OK  |WARN|FAIL)  (?P<check>[a-z][a-z ]*): \S")
 CHECKS = [
-    "config", "user", "database", "search", "jobs", "library root", "library marker",
+    "config", "user", "database", "search", "jobs", "watcher", "library root", "library marker",
     "library folders", "inbox", "probe",
     "inotify", "jwt secret", "disk",
 ]  # fmt: skip
@@ -143,6 +146,21 @@ def test_job_queue(queue: QueueState | None, status: Status, words: str) -> None
     result = check_job_queue(queue)
     assert (result.status, result.check) == (status, "jobs")
     assert words in result.detail
+
+
+@pytest.mark.parametrize(
+    ("facts", "status", "words"),
+    [
+        (DatabaseFacts(url="u", revision="h", head="h", leader="videolib daemon 7-ab@host"),
+         Status.OK, "videolib daemon 7-ab@host leads"),
+        (DatabaseFacts(url="u", revision="h", head="h"), Status.WARN, "no daemon leads"),
+        (DatabaseFacts(url="u", error="refused", head="h"), Status.WARN, "not checked"),
+        (DatabaseFacts(url="u", revision="g", head="h"), Status.WARN, "not checked"),
+    ],
+)  # fmt: skip
+def test_watcher(facts: DatabaseFacts, status: Status, words: str) -> None:
+    result = check_watcher(facts)
+    assert result.status is status and words in result.detail, result.line()
 
 
 def test_folders_need_write_only_where_inbox_files_move() -> None:
@@ -293,6 +311,8 @@ def test_all_ok_on_a_good_setup(env: dict[str, str]) -> None:
     for check, line in lines.items():
         # Root passes permission checks whatever the modes, which doctor says as a WARN.
         expected = "WARN" if check == "user" and os.geteuid() == 0 else "OK"
+        if check == "watcher":  # no daemon runs in this test
+            expected = "WARN"
         assert line.startswith(expected), line
     assert "schema at head" in lines["database"]
     assert "job engine installed" in lines["jobs"]
@@ -384,3 +404,18 @@ def test_a_marker_of_another_library_fails(env: dict[str, str]) -> None:
     line = lines_by_check(result.stdout)["library marker"]
     assert line.startswith("FAIL  library marker: "), line
     assert "another library's share is mounted here" in line
+
+
+async def test_the_daemon_holding_the_leader_lock_is_named(
+    env: dict[str, str], database_url: URL
+) -> None:
+    name = daemon_session_name()
+    async with open_engine(database_url, pool_size=1, application_name=name) as engine:
+        lock = LeaderLock(engine, name, lease_s=30.0)
+        assert await lock.try_take() is not None
+        try:
+            result = await asyncio.to_thread(videolib_doctor, env)
+        finally:
+            await lock.release()
+    line = lines_by_check(result.stdout)["watcher"]
+    assert line == f"OK    watcher: {name} leads; any other daemon stands by", line

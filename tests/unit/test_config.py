@@ -75,6 +75,12 @@ def test_videolib_config_variable_names_the_file(tmp_path: Path) -> None:
         ('[integrity]\nwindow = "25:00-06:00"\n', {}, "hours are 0-23"),
         ('[integrity]\nwindow = "02:00-02:00"\n', {}, "start and end are the same"),
         ("[integrity]\nrate_mb_per_second = 0\n", {}, "rate_mb_per_second = 0.0: must be greater"),
+        ("[leader]\ncheck_seconds = 0\n", {}, "leader.check_seconds = 0.0: must be greater"),
+        (
+            "[leader]\nlease_seconds = 2\n",
+            {},
+            "leader.lease_seconds = 2.0: must be at least 3 x leader.check_seconds (3)",
+        ),
     ],
 )
 def test_bad_values_name_key_value_and_source(

@@ -1,0 +1,180 @@
+"""Two real `videolib api` processes on one database, as behind nginx's upstream (issue 13 §5).
+
+Nothing a client holds is tied to the replica that gave it: a scan started through one is
+followed through the other (jobs live in scan_jobs), a cursor from one pages on the other
+(signed with the shared secret), and so does the admin page's session cookie. A replica
+killed in the middle of a scan leaves a job the other reports failed, never running for
+ever (its directory lock went with its session: api/jobs.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.daemon.harness import eventually
+from tests.media import make_video
+from videolib.api.jobs import ORPHANED
+from videolib.shared.db.schema import videos
+from videolib.shared.tokens import issue_token
+
+SECRET = "replica-secret-" + "x" * 40
+SCAN = "/api/media/videos/scan"
+
+
+@dataclass
+class Replica:
+    process: subprocess.Popen[bytes]
+    base: str
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def start_replica(database_url: URL, library_root: Path, tmp_path: Path) -> Iterator[Any]:
+    started: list[Replica] = []
+
+    def start(name: str) -> Replica:
+        port = _free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url.set(drivername="postgresql").render_as_string(
+                hide_password=False
+            ),
+            "MEDIA_LIBRARY_PATH": str(library_root),
+            "VIDEOLIB_STATE_DIR": str(tmp_path / name),
+            "VIDEOLIB_LOG_LEVEL": "warning",
+            "JWT_SECRET": SECRET,
+            "MEDIA_API_HOST": "127.0.0.1",
+            "MEDIA_API_PORT": str(port),
+        }
+        command = [sys.executable, "-m", "videolib.shared.commands.cli", "api"]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+        replica = Replica(process, f"http://127.0.0.1:{port}")
+        started.append(replica)
+        return replica
+
+    yield start
+    for replica in started:
+        if replica.process.poll() is None:
+            replica.process.send_signal(signal.SIGTERM)
+        try:
+            replica.process.wait(30)
+        except subprocess.TimeoutExpired:
+            replica.process.kill()
+            replica.process.wait(10)
+
+
+async def serving(http: aiohttp.ClientSession, *replicas: Replica) -> None:
+    for replica in replicas:
+
+        async def healthy(replica: Replica = replica) -> bool:
+            assert replica.process.poll() is None, "the API process exited"
+            try:
+                async with http.get(f"{replica.base}/healthz") as response:
+                    return response.status == 200
+            except aiohttp.ClientConnectionError:
+                return False
+
+        await eventually(healthy, 60, f"{replica.base} to serve")
+
+
+async def get_json(http: aiohttp.ClientSession, url: str, **kwargs: Any) -> dict[str, Any]:
+    async with http.get(url, **kwargs) as response:
+        assert response.status == 200, await response.text()
+        return dict(await response.json())
+
+
+async def test_a_scan_started_through_one_replica_is_followed_through_the_other(
+    start_replica: Any, library_root: Path, tmp_path: Path
+) -> None:
+    one, two = start_replica("one"), start_replica("two")
+    original = make_video(tmp_path / "one.mp4", seconds=0.2)
+    for index in range(6):
+        shutil.copyfile(original, library_root / "studios" / f"{index}.mp4")
+    auth = {"Authorization": f"Bearer {issue_token(SECRET)}"}
+    async with aiohttp.ClientSession(headers=auth) as http:
+        await serving(http, one, two)
+        body = {"directoryType": "studios", "async": True}
+        async with http.post(f"{one.base}{SCAN}", json=body) as response:
+            assert response.status == 202, await response.text()
+            location = response.headers["Location"]
+
+        async def finished() -> dict[str, Any] | None:
+            job = await get_json(http, f"{two.base}{location}")
+            return job if job["status"] != "running" else None
+
+        job = await eventually(finished, 60, "the scan, followed through the other replica")
+        assert job["status"] == "succeeded", job
+        assert job["result"]["created"] == 6
+        assert job == await get_json(http, f"{one.base}{location}")  # one story, both sides
+
+        # A cursor issued by one replica pages on the other.
+        first = await get_json(http, f"{one.base}/api/media/videos?limit=4")
+        cursor = first["pagination"]["nextCursor"]
+        rest = await get_json(
+            http, f"{two.base}/api/media/videos", params={"limit": 4, "cursor": cursor}
+        )
+        ids = [v["id"] for v in first["data"]] + [v["id"] for v in rest["data"]]
+        assert len(ids) == len(set(ids)) == 6
+
+
+async def test_a_replica_killed_mid_scan_leaves_a_failed_job_the_other_reports(
+    start_replica: Any, engine: AsyncEngine, library_root: Path, tmp_path: Path
+) -> None:
+    one, two = start_replica("one"), start_replica("two")
+    original = make_video(tmp_path / "one.mp4", seconds=0.2)
+    for index in range(600):  # enough that the kill lands in the middle of the scan
+        shutil.copyfile(original, library_root / "videos" / f"{index:04d}.mp4")
+    auth = {"Authorization": f"Bearer {issue_token(SECRET)}"}
+    async with aiohttp.ClientSession(headers=auth) as http:
+        await serving(http, one, two)
+        async with http.post(
+            f"{one.base}{SCAN}", json={"directoryType": "videos", "async": True}
+        ) as response:
+            assert response.status == 202, await response.text()
+            location = response.headers["Location"]
+
+        async def some_written() -> bool:
+            async with engine.connect() as connection:
+                count = await connection.scalar(select(func.count()).select_from(videos))
+            return (count or 0) >= 20
+
+        await eventually(some_written, 120, "the first rows")
+        running = await get_json(http, f"{two.base}{location}")
+        assert running["status"] == "running"  # seen live through the other replica
+        one.process.kill()
+        one.process.wait(10)
+
+        async def ended() -> dict[str, Any] | None:
+            job = await get_json(http, f"{two.base}{location}")
+            return job if job["status"] != "running" else None
+
+        job = await eventually(ended, 60, "the other replica to report the job's end")
+        assert job["status"] == "failed" and job["error"] == ORPHANED
+        # What it recorded before the kill stays, once each; a new scan through the other
+        # replica finishes the folder.
+        async with http.post(f"{two.base}{SCAN}", json={"directoryType": "videos"}) as response:
+            assert response.status == 200, await response.text()
+    async with engine.connect() as connection:
+        count = await connection.scalar(select(func.count()).select_from(videos))
+        paths = await connection.scalar(select(func.count(videos.c.path.distinct())))
+    assert count == paths == 600
