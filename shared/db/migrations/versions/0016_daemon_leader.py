@@ -1,7 +1,7 @@
 """daemon_leader: the fencing epoch and the name of the library's active watcher
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0015
 Create Date: 2026-12-01
 
 One row. The leader itself is a session-level advisory lock (shared/db/repository/leader.py);
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0012"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
