@@ -128,7 +128,9 @@ def _hash_seconds(container: Any, stream: Any) -> tuple[list[int], list[int]]:
 
     The mean of up to SLOTS_PER_SECOND pictures spread over the second, not one frame: a
     copy trimmed by 2.7 s samples other instants than its original, and a mean over the
-    second changes less with that phase than a single frame does.
+    second changes less with that phase than a single frame does. The window is centred
+    on the whole second, so that keyframes-only decoding of a 1 s GOP (one picture, at
+    the whole second) hashes nearly what decoding every frame does.
     """
     start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
     means: list[np.ndarray] = []
@@ -139,7 +141,8 @@ def _hash_seconds(container: Any, stream: Any) -> tuple[list[int], list[int]]:
         if frame.time is None:
             continue
         when = max(0.0, float(frame.time) - start)
-        slot = int(when * SLOTS_PER_SECOND)
+        # Second k is [k - 0.5, k + 0.5): centred on k, where a 1 s GOP has its keyframe.
+        slot = int((when + 0.5) * SLOTS_PER_SECOND)
         if slot <= last_slot:
             continue  # this quarter of a second has its picture already
         last_slot = slot
@@ -155,8 +158,8 @@ def _hash_seconds(container: Any, stream: Any) -> tuple[list[int], list[int]]:
         picture = graph.picture(frame).astype(np.float64)
         total = picture if total is None else total + picture
         count += 1
-    if total is not None:
-        means.append(total / count)
+    if total is not None and second <= last_slot / SLOTS_PER_SECOND - 0.5:
+        means.append(total / count)  # the last second, unless the video ends before its centre
     pairs = [picture_hashes(mean) for mean in means]
     return [shown for shown, _ in pairs], [mirrored for _, mirrored in pairs]
 

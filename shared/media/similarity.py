@@ -56,6 +56,8 @@ _VOTING_SECONDS = 300
 # A bucket this full is a picture the video repeats (a still): it votes no more.
 _MAX_BUCKET = 64
 _MASK64 = 0xFFFF_FFFF_FFFF_FFFF
+# Bands whose one-bit neighbours a query looks up too (query_keys).
+_PROBED_BANDS = (0, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,19 +191,20 @@ def index_keys(hashes: FrameHashes) -> list[int]:
 def query_keys(hashes: FrameHashes) -> list[int]:
     """The keys to look up for a video's candidates: bands of its shown picture only.
 
-    And every value one bit away in the first band (multi-probe): that band is the 4x4
-    lowest frequencies (frame_hashes._BIT_ORDER), which a crop or a trim changes by a
-    bit or two where the others change more, so a copy 16 bits away still shares a key.
-    Bounded: at most QUERY_SECONDS seconds x (4 bands + 15 probes).
+    And every value one bit away in the first two bands (multi-probe): they hold the
+    lowest vertical frequencies (frame_hashes._BIT_ORDER), which a crop, a trim or an
+    overlay changes by a bit or two where the others change more, so a copy 16 bits away
+    still shares a key. Bounded: at most QUERY_SECONDS seconds x (4 bands + 31 probes).
     """
     seconds = keyed_seconds(hashes.seconds, QUERY_SECONDS)
     values = [hashes.seconds[s] for s in seconds]
     probes = {
-        part ^ (1 << bit)
+        (band << BAND_BITS) | (part ^ (1 << bit))
         for value in values
         for band, part in _bands(value, BAND_BITS)
-        if band == 0
-        for bit in range(1, BAND_BITS)  # bit 0, the mean (DC), is set in every hash
+        if band in _PROBED_BANDS
+        for bit in range(BAND_BITS)
+        if (band, bit) != (0, 0)  # bit 0 is the mean (DC), set in every hash
     }
     return sorted(set(_keys(values)) | probes)
 

@@ -127,7 +127,7 @@ def test_matched_parts_are_explained_for_a_copy_cut_from_the_middle() -> None:
 def test_keys_stay_bounded_for_a_long_video() -> None:
     three_hours = FrameHashes(_scenes(3 * 3600, seed=21), _scenes(3 * 3600, seed=22))
     assert len(index_keys(three_hours)) <= INDEX_SECONDS * 2 * 4
-    assert len(query_keys(three_hours)) <= QUERY_SECONDS * (4 + 15)
+    assert len(query_keys(three_hours)) <= QUERY_SECONDS * (4 + 31)
 
 
 def test_a_long_copy_with_an_intro_shares_keys_with_its_original() -> None:
@@ -141,7 +141,7 @@ def test_a_long_copy_with_an_intro_shares_keys_with_its_original() -> None:
     assert match is not None and match.offset_seconds == 7
 
 
-def test_a_copy_one_bit_off_in_every_band_is_found_by_the_first_bands_probes() -> None:
+def test_a_copy_one_bit_off_in_every_band_is_found_by_the_probes() -> None:
     original = _hashes(10, seed=26)
     # One bit flipped in each 16-bit band: no band equal, but band 0 within one bit.
     copy = tuple(
