@@ -143,11 +143,13 @@ def make_scene_video(
     skip_seconds: float = 0.0,
     mirrored: bool = False,
     black_intro: int = 0,
+    keyframe_every: int | None = None,
 ) -> Path:
     """A scene of discs moving over a colour ramp, different for every `seed`.
 
     For near-duplicate tests: the same seed gives the same pictures, from `skip_seconds`
-    on (a trimmed copy), left to right when `mirrored`, after `black_intro` black seconds.
+    on (a trimmed copy), left to right when `mirrored`, after `black_intro` black seconds;
+    a keyframe every `keyframe_every` frames exactly (a web encode's GOP) when given.
     """
     rng = np.random.default_rng(seed)
     ys, xs = np.mgrid[0:height, 0:width]
@@ -167,9 +169,11 @@ def make_scene_video(
     ]
     black = np.zeros((height, width, 3), dtype=np.uint8)
     with av.open(os.fspath(path), "w", format=_muxer_for(path)) as container:
-        video: av.video.VideoStream = container.add_stream(
-            "h264", rate=fps, options=_VIDEO_OPTIONS["h264"]
-        )
+        options = dict(_VIDEO_OPTIONS["h264"])
+        if keyframe_every:
+            options |= {"g": str(keyframe_every), "keyint_min": str(keyframe_every)}
+            options["sc_threshold"] = "0"  # no keyframe at a scene cut either
+        video: av.video.VideoStream = container.add_stream("h264", rate=fps, options=options)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         intro = [black] * (black_intro * fps)
         start = round(skip_seconds * fps)

@@ -7,7 +7,7 @@ graph has already cut and scaled, so nothing else decodes or resizes:
   differ (crops, letterboxes, burnt-in subtitles in the bottom 15 %, logos in the corners),
   while the centre is in every copy. A 10 % crop then only zooms the hashed region by 1.11,
   which the lowest DCT frequencies barely see.
-- A second's picture is the mean of up to four pictures spread over it, so that a copy
+- A second's picture is the mean of up to eight pictures spread over it, so that a copy
   trimmed by a fraction of a second hashes nearly the same pictures.
 - The mirror's hash comes from the same DCT: mirroring a picture flips the sign of its odd
   horizontal frequencies, so a flipped upload costs no second picture.
@@ -52,8 +52,8 @@ FLAT_CONTRAST = 2.0
 KEYFRAME_ONLY_INTERVAL = 1.0
 #: Packets read (no decoding) to measure the keyframe interval.
 _SAMPLE_PACKETS = 300
-#: Pictures averaged into one second's hash, at most (one per quarter of a second).
-SLOTS_PER_SECOND = 4
+#: Pictures averaged into one second's hash, at most (one per eighth of a second).
+SLOTS_PER_SECOND = 8
 #: No more seconds than this are hashed (a 4-hour recording), so the arrays stay bounded.
 MAX_SECONDS = 4 * 3600
 
@@ -144,7 +144,7 @@ def _hash_seconds(container: Any, stream: Any) -> tuple[list[int], list[int]]:
         # Second k is [k - 0.5, k + 0.5): centred on k, where a 1 s GOP has its keyframe.
         slot = int((when + 0.5) * SLOTS_PER_SECOND)
         if slot <= last_slot:
-            continue  # this quarter of a second has its picture already
+            continue  # this eighth of a second has its picture already
         last_slot = slot
         if slot // SLOTS_PER_SECOND >= MAX_SECONDS:
             break

@@ -22,6 +22,10 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             folder / "trimmed.mkv", seed=1, skip_seconds=2, width=256, height=144
         ),
         "flipped": make_scene_video(folder / "flipped.mp4", seed=1, mirrored=True),
+        # A keyframe a second: only keyframes are decoded.
+        "web": make_scene_video(
+            folder / "web.mp4", seed=1, width=480, height=270, keyframe_every=5
+        ),
         "other": make_scene_video(folder / "other.mp4", seed=2),
         "intro_a": make_scene_video(folder / "intro_a.mp4", seed=3, seconds=6, black_intro=6),
         "intro_b": make_scene_video(folder / "intro_b.mp4", seed=4, seconds=6, black_intro=6),
@@ -52,6 +56,16 @@ def test_a_flipped_copy_matches_the_mirror(clips: dict[str, Path]) -> None:
     assert match is not None and match.mirrored and match.offset_seconds == 0
     assert set(query_keys(flipped)) & set(index_keys(original))
     assert set(query_keys(original)) & set(index_keys(flipped))
+
+
+def test_a_copy_read_by_its_keyframes_only_matches_one_decoded_whole(
+    clips: dict[str, Path],
+) -> None:
+    original = compute_frame_hashes(str(clips["original"]))
+    web = compute_frame_hashes(str(clips["web"]))
+    assert len(web.seconds) == len(original.seconds)
+    match = compare(original, web)
+    assert match is not None and match.offset_seconds == 0 and match.score >= 0.9
 
 
 def test_a_different_clip_does_not_match(clips: dict[str, Path]) -> None:
