@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/daemon.py
 	$(BIN)/python bench/api.py --seconds 8
 	$(BIN)/python bench/integrity.py
+	$(BIN)/python bench/near_duplicates.py
 
 # 1,000,000 rows and files in 50,000 folders: about 15 minutes, 1M free inodes in TMPDIR.
 bench-scale: $(STAMP)

@@ -5,10 +5,13 @@ Small and fast: tiny pictures, few frames, blank content unless `noise` is asked
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
+from typing import Any
 
 import av
+import numpy as np
 
 from videolib.shared.demo import AUDIO_RATE, encode, write_silence
 
@@ -127,3 +130,71 @@ def make_empty_file(path: Path) -> Path:
     """A zero-byte file under a video name."""
     path.write_bytes(b"")
     return path
+
+
+def make_scene_video(
+    path: Path,
+    *,
+    seed: int,
+    seconds: int = 12,
+    width: int = 320,
+    height: int = 180,
+    fps: int = 5,
+    skip_seconds: float = 0.0,
+    mirrored: bool = False,
+    black_intro: int = 0,
+    keyframe_every: int | None = None,
+) -> Path:
+    """A scene of discs moving over a colour ramp, different for every `seed`.
+
+    For near-duplicate tests: the same seed gives the same pictures, from `skip_seconds`
+    on (a trimmed copy), left to right when `mirrored`, after `black_intro` black seconds;
+    a keyframe every `keyframe_every` frames exactly (a web encode's GOP) when given.
+    """
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:height, 0:width]
+    first, second = rng.integers(0, 256, size=(2, 3))
+    ramp = (xs / width)[..., None]
+    field = (first * (1 - ramp) + second * ramp).astype(np.uint8)
+    # In shares of the picture's width and height, so that a copy of another size shows
+    # the same scene: (x, y, dx and dy per second, diameter, colour).
+    shapes = [
+        (
+            *rng.uniform(0, 1, size=2),
+            *rng.uniform(-0.06, 0.06, size=2),
+            rng.uniform(0.1, 0.3),
+            rng.integers(0, 256, size=3),
+        )
+        for _ in range(5)
+    ]
+    black = np.zeros((height, width, 3), dtype=np.uint8)
+    with av.open(os.fspath(path), "w", format=_muxer_for(path)) as container:
+        options = dict(_VIDEO_OPTIONS["h264"])
+        if keyframe_every:
+            options |= {"g": str(keyframe_every), "keyint_min": str(keyframe_every)}
+            options["sc_threshold"] = "0"  # no keyframe at a scene cut either
+        video: av.video.VideoStream = container.add_stream("h264", rate=fps, options=options)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        intro = [black] * (black_intro * fps)
+        start = round(skip_seconds * fps)
+        scene = (
+            _scene(field, shapes, index / fps, xs, ys) for index in range(start, seconds * fps)
+        )
+        for index, picture in enumerate(itertools.chain(intro, scene)):
+            rgb = np.ascontiguousarray(picture[:, ::-1] if mirrored else picture)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            frame.pts = index
+            encode(container, video, frame)
+        encode(container, video, None)
+    return path
+
+
+def _scene(
+    field: np.ndarray, shapes: list[tuple[Any, ...]], when: float, xs: np.ndarray, ys: np.ndarray
+) -> np.ndarray:
+    picture = field.copy()
+    height, width = field.shape[:2]
+    for x, y, dx, dy, size, colour in shapes:
+        cx, cy = (x + dx * when) % 1 * width, (y + dy * when) % 1 * height
+        picture[((xs - cx) / width) ** 2 + ((ys - cy) / width) ** 2 <= size**2 / 4] = colour
+    return picture
