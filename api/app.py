@@ -26,6 +26,7 @@ from videolib.api.keys import (
     LIBRARY,
     LOCKS,
     METRICS,
+    NEAR_DUPLICATES,
     POOL,
     SCAN_JOB_IDS,
     SCAN_TASKS,
@@ -43,6 +44,7 @@ from videolib.api.routes import (
     integrity,
     library,
     maintenance,
+    near_duplicates,
     scans,
     tags,
     uploads,
@@ -54,6 +56,7 @@ from videolib.shared.db.repository import (
     DirectoryLocks,
     HistoryRepository,
     IntegrityRepository,
+    NearDuplicateRepository,
     ScanJobRepository,
     SettingsRepository,
     TrashRepository,
@@ -86,6 +89,7 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Applica
     # Fixed paths before `{id}`: /videos/duplicates must not be read as an id.
     for module in (
         maintenance,
+        near_duplicates,
         scans,
         uploads,
         cleanup,
@@ -120,6 +124,7 @@ def _database(given: AsyncEngine | None) -> Callable[[web.Application], AsyncIte
             )
             app[JOBS] = ScanJobRepository(engine)
             app[INTEGRITY] = IntegrityRepository(engine)
+            app[NEAR_DUPLICATES] = NearDuplicateRepository(engine)
             app[FLAG] = FeatureFlag(
                 app[CONFIG].api.media_features, SettingsRepository(engine).setting
             )

@@ -18,6 +18,7 @@ from videolib.shared.db.repository import (
     DirectoryLocks,
     HistoryRepository,
     IntegrityRepository,
+    NearDuplicateRepository,
     ScanJobRepository,
     VideoRepository,
 )
@@ -40,6 +41,8 @@ TRASH = web.AppKey("trash", Trash)
 HISTORY = web.AppKey("history", HistoryRepository)
 JOBS = web.AppKey("jobs", ScanJobRepository)
 INTEGRITY = web.AppKey("integrity", IntegrityRepository)
+#: Candidates, matched pairs and groups of near-duplicates (issue 12 §3).
+NEAR_DUPLICATES = web.AppKey("near_duplicates", NearDuplicateRepository)
 POOL = web.AppKey("pool", ExaminerPool)
 FLAG = web.AppKey("flag", FeatureFlag)
 METRICS = web.AppKey("metrics", ApiMetrics)

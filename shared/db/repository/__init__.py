@@ -29,6 +29,14 @@ from .listing import (
 )
 from .locks import DirectoryLocks
 from .mounts import ROOT_FOLDER, HeldPass, MountRepository
+from .near_duplicates import (
+    Candidate,
+    CandidatePage,
+    GroupMember,
+    NearDuplicateGroup,
+    NearDuplicateRepository,
+    Unexplained,
+)
 from .scan_jobs import ScanJob, ScanJobRepository
 from .settings import SettingsRepository, ping
 from .thumbnails import ThumbnailRepository, ThumbnailTask
@@ -43,6 +51,8 @@ __all__ = [
     "SORT_COLUMNS",
     "WRITE_BATCH",
     "AdminVideoRepository",
+    "Candidate",
+    "CandidatePage",
     "CycleState",
     "DirectoryLocks",
     "Dropped",
@@ -50,11 +60,14 @@ __all__ = [
     "FailureRepository",
     "Fault",
     "Finding",
+    "GroupMember",
     "HeldPass",
     "HistoryRepository",
     "IntegrityRepository",
     "Keyset",
     "MountRepository",
+    "NearDuplicateGroup",
+    "NearDuplicateRepository",
     "ScanJob",
     "ScanJobRepository",
     "SettingsRepository",
@@ -62,6 +75,7 @@ __all__ = [
     "ThumbnailTask",
     "ToVerify",
     "TrashRepository",
+    "Unexplained",
     "VideoEvent",
     "VideoListing",
     "VideoPage",
