@@ -616,10 +616,11 @@ class SimilarList(ApiModel):
     """Videos that show the same pictures as the one asked about, best match first."""
 
     data: list[SimilarVideo]
-    candidates: int = Field(description="Videos the index proposed and compare verified.")
+    candidates: int = Field(description="Videos the index proposed.")
+    compared: int = Field(description="Of those, the ones compared second by second.")
     capped: bool = Field(
-        description="True when the index proposed more candidates than are verified per "
-        "request: a rare match may then be missing."
+        description="True when not every candidate was compared (the index proposed more "
+        "than one request verifies): a weak match may then be missing."
     )
 
 

@@ -8,19 +8,26 @@ video's fingerprint, and the API after a video is trashed, deleted or restored.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from videolib.shared.db.repository import Candidate, NearDuplicateRepository
+from videolib.shared.db.repository import Candidate, KeyPair, NearDuplicateRepository
 from videolib.shared.media.similarity import FrameHashes, Match, compare, query_keys
 
-#: Candidates verified per video at most. `compare` runs in Python over whole sequences, so
-#: its cost, not the index lookup's, bounds a request: the cap keeps /similar within its
-#: time budget whatever the keys' selectivity. Past it the answer says `capped`.
-CANDIDATE_LIMIT = 200
+#: Seconds of the video whose keys make the index's pairs, evenly spread over it.
+PAIR_SECONDS = 24
+#: Rows the index may propose at most. A pair of keys is rare by chance (each key of a
+#: 16-bit band is in ~1 of 300 videos at 100k, a pair in ~1 of 100,000), so a real
+#: answer has far fewer; the cap bounds a pathological one (a black or test-card
+#: second every video holds).
+CANDIDATE_LIMIT = 500
+#: Candidates `compare` verifies at most, those holding the most pairs first. `compare`
+#: runs in Python over whole sequences: its cost, not the index lookup's, bounds a request.
+COMPARE_LIMIT = 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +41,38 @@ class Similar:
 @dataclass(frozen=True, slots=True)
 class SimilarResult:
     matches: list[Similar]  # best first
-    candidates: int  # how many the index found and compare verified
-    capped: bool  # the index found more than CANDIDATE_LIMIT
+    candidates: int  # how many the index proposed
+    compared: int  # how many of them compare verified
+    capped: bool  # some candidates were not verified (either cap)
+
+
+def key_pairs(hashes: FrameHashes, seconds: int = PAIR_SECONDS) -> list[KeyPair]:
+    """Pairs of index keys of one second each, for up to `seconds` seconds spread evenly.
+
+    A copy holds both keys of a pair when the second's two bands survived the re-encode;
+    over two dozen seconds and every pair of bands, some pair survives (pigeonhole-like),
+    while an unrelated video holds one only by rare chance. Mirrored copies are found
+    because the index holds each video's mirrored picture too.
+    """
+    shown = hashes.seconds
+    if not shown:
+        return []
+    step = max(1, len(shown) // seconds)
+    pairs: set[KeyPair] = set()
+    for value in shown[::step][:seconds]:
+        keys = query_keys(FrameHashes(seconds=(value,), mirrored=()))
+        pairs.update(itertools.combinations(sorted(keys), 2))
+    return sorted(pairs)
+
+
+def rank(candidates: Sequence[Candidate], pairs: Sequence[KeyPair]) -> list[Candidate]:
+    """The candidates holding the most of the pairs first (ties by id, for a stable cut)."""
+
+    def held(candidate: Candidate) -> int:
+        keys = candidate.index_keys
+        return sum(1 for a, b in pairs if a in keys and b in keys)
+
+    return sorted(candidates, key=lambda c: (-held(c), c.video_id))
 
 
 def verify(hashes: FrameHashes, candidates: Sequence[Candidate]) -> list[Similar]:
@@ -48,17 +85,23 @@ def verify(hashes: FrameHashes, candidates: Sequence[Candidate]) -> list[Similar
     return sorted(found, key=lambda s: (-s.match.score, -s.match.matched_seconds, s.video_id))
 
 
+def rank_and_verify(
+    hashes: FrameHashes, candidates: Sequence[Candidate], pairs: Sequence[KeyPair]
+) -> list[Similar]:
+    return verify(hashes, rank(candidates, pairs)[:COMPARE_LIMIT])
+
+
 async def find_similar(
-    repository: NearDuplicateRepository,
-    video_id: uuid.UUID,
-    hashes: FrameHashes,
-    limit: int = CANDIDATE_LIMIT,
+    repository: NearDuplicateRepository, video_id: uuid.UUID, hashes: FrameHashes
 ) -> SimilarResult:
     """The videos that match `hashes`, found through the index, never by a pairwise scan."""
-    page = await repository.candidates(video_id, query_keys(hashes), limit)
+    pairs = key_pairs(hashes)
+    page = await repository.candidates(video_id, pairs, CANDIDATE_LIMIT)
     # CPU-bound: off the event loop, so other requests are served meanwhile.
-    matches = await asyncio.to_thread(verify, hashes, page.candidates)
-    return SimilarResult(matches, len(page.candidates), page.capped)
+    matches = await asyncio.to_thread(rank_and_verify, hashes, page.candidates, pairs)
+    compared = min(len(page.candidates), COMPARE_LIMIT)
+    capped = page.capped or compared < len(page.candidates)
+    return SimilarResult(matches, len(page.candidates), compared, capped)
 
 
 async def refresh_near_duplicates(engine: AsyncEngine, video_id: uuid.UUID) -> None:

@@ -71,5 +71,10 @@ async def similar(request: web.Request) -> web.Response:
         for s in shown
         if s.video_id in found  # deleted between the two reads
     ]
-    body = {"data": data, "candidates": result.candidates, "capped": result.capped}
+    body = {
+        "data": data,
+        "candidates": result.candidates,
+        "compared": result.compared,
+        "capped": result.capped,
+    }
     return web.json_response(body)

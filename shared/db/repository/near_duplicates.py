@@ -1,7 +1,8 @@
 """Statements of near-duplicate detection: candidates by index key, pairs, groups.
 
-Candidates come from the GIN index on `video_fingerprints.index_keys` (the `&&` overlap
-of bigint arrays); `compare` (shared/media/similarity.py) verifies them in Python. Pairs
+Candidates come from the GIN index on `video_fingerprints.index_keys`: rows holding both
+keys of a pair (`@>` on bigint arrays, ORed over the pairs); `compare`
+(shared/media/similarity.py) verifies them in Python. Pairs
 and groups are written under one transaction-level advisory lock, so that two videos
 refreshed at once (two fingerprint workers) cannot each regroup from a stale view.
 """
@@ -13,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, cast, delete, func, or_, select, update
+from sqlalchemy import ARRAY, BigInteger, Select, cast, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -42,15 +43,18 @@ from .errors import translate_errors
 
 #: The advisory lock key of regrouping ("vl-near" in ASCII): one regroup at a time.
 REGROUP_LOCK = 0x766C2D6E656172
+#: Two index keys a candidate must both hold (shared/near_duplicates.py: key_pairs).
+KeyPair = tuple[int, int]
 MATCH_FIELDS = tuple(Match.__dataclass_fields__)
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A fingerprinted video that shares an index key with the one asked about."""
+    """A fingerprinted video that holds both keys of one of the pairs asked about."""
 
     video_id: uuid.UUID
     hashes: FrameHashes
+    index_keys: frozenset[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,26 +133,30 @@ class NearDuplicateRepository:
 
     @translate_errors
     async def candidates(
-        self, video_id: uuid.UUID, keys: Sequence[int], limit: int
+        self, video_id: uuid.UUID, key_pairs: Sequence[KeyPair], limit: int
     ) -> CandidatePage:
-        """Valid videos whose index keys overlap `keys` (the GIN index), at most `limit`."""
-        if not keys:
+        """Valid videos (not `video_id`) whose index keys hold both keys of at least one of
+        `key_pairs`, through the GIN index; at most `limit`."""
+        if not key_pairs:
             return CandidatePage([], capped=False)
-        f = fingerprints.c
-        query = (
-            select(f.video_id, f.frame_hashes, f.mirrored_hashes)
-            .join(videos, videos.c.id == f.video_id)
-            .where(
-                f.index_keys.op("&&")(cast(list(keys), ARRAY(BigInteger))),
-                f.video_id != video_id,
-                videos.c.is_valid.is_(True),
-            )
-            .limit(limit + 1)  # one more than asked: says whether the cap cut
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(_candidates(video_id, key_pairs, limit))).all()
+        found = [
+            Candidate(row.video_id, _hashes(row), frozenset(row.index_keys)) for row in rows[:limit]
+        ]
+        return CandidatePage(found, capped=len(rows) > limit)
+
+    @translate_errors
+    async def explain_candidates(
+        self, video_id: uuid.UUID, key_pairs: Sequence[KeyPair], limit: int
+    ) -> str:
+        """EXPLAIN ANALYZE of the candidates' statement (benchmark, tests)."""
+        compiled = _candidates(video_id, key_pairs, limit).compile(
+            dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}
         )
         async with self.engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-        found = [Candidate(row.video_id, _hashes(row)) for row in rows[:limit]]
-        return CandidatePage(found, capped=len(rows) > limit)
+            result = await connection.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}")
+            return "\n".join(row[0] for row in result)
 
     @translate_errors
     async def record_matches(
@@ -213,6 +221,25 @@ class NearDuplicateRepository:
             group.sort(key=lambda m: (m.video.id != group_id, -(m.match.score if m.match else 0)))
             result.append(NearDuplicateGroup(group_id, group))
         return result, total
+
+
+def _candidates(video_id: uuid.UUID, key_pairs: Sequence[KeyPair], limit: int) -> Select[Any]:
+    f = fingerprints.c
+    # One `@>` per pair: the GIN index intersects the pair's two posting lists, and the
+    # planner ORs the bitmaps. A pair is far more selective than a key alone.
+    holds_a_pair = or_(
+        *(f.index_keys.op("@>")(cast([a, b], ARRAY(BigInteger))) for a, b in key_pairs)
+    )
+    return (
+        select(f.video_id, f.frame_hashes, f.mirrored_hashes, f.index_keys)
+        .join(videos, videos.c.id == f.video_id)
+        .where(
+            holds_a_pair,
+            f.video_id != video_id,
+            videos.c.is_valid.is_(True),
+        )
+        .limit(limit + 1)  # one more than asked: says whether the cap cut
+    )
 
 
 def _pair_row(video_id: uuid.UUID, other: uuid.UUID, match: Match) -> dict[str, Any]:
@@ -294,6 +321,7 @@ __all__ = [
     "Candidate",
     "CandidatePage",
     "GroupMember",
+    "KeyPair",
     "NearDuplicateGroup",
     "NearDuplicateRepository",
     "Unexplained",
