@@ -20,11 +20,11 @@ from videolib.shared.media.similarity import FrameHashes, Match, compare, query_
 
 #: Seconds of the video whose keys make the index's pairs, evenly spread over it.
 PAIR_SECONDS = 24
-#: Rows the index may propose at most. A pair of keys is rare by chance (each key of a
+#: Videos one pair may propose at most. A pair of keys is rare by chance (each key of a
 #: 16-bit band is in ~1 of 300 videos at 100k, a pair in ~1 of 100,000), so a real
-#: answer has far fewer; the cap bounds a pathological one (a black or test-card
-#: second every video holds).
-CANDIDATE_LIMIT = 500
+#: answer has far fewer; the cap bounds a pathological pair (a black or test-card second
+#: that every video holds), which then costs what a rare one does.
+PER_PAIR_LIMIT = 50
 #: Candidates `compare` verifies at most, those holding the most pairs first. `compare`
 #: runs in Python over whole sequences: its cost, not the index lookup's, bounds a request.
 COMPARE_LIMIT = 25
@@ -42,8 +42,8 @@ class Similar:
 class SimilarResult:
     matches: list[Similar]  # best first
     candidates: int  # how many the index proposed
-    compared: int  # how many of them compare verified
-    capped: bool  # some candidates were not verified (either cap)
+    compared: int  # how many of them compare verified, the most pairs held first
+    capped: bool  # some candidates were not verified
 
 
 def key_pairs(hashes: FrameHashes, seconds: int = PAIR_SECONDS) -> list[KeyPair]:
@@ -65,16 +65,6 @@ def key_pairs(hashes: FrameHashes, seconds: int = PAIR_SECONDS) -> list[KeyPair]
     return sorted(pairs)
 
 
-def rank(candidates: Sequence[Candidate], pairs: Sequence[KeyPair]) -> list[Candidate]:
-    """The candidates holding the most of the pairs first (ties by id, for a stable cut)."""
-
-    def held(candidate: Candidate) -> int:
-        keys = candidate.index_keys
-        return sum(1 for a, b in pairs if a in keys and b in keys)
-
-    return sorted(candidates, key=lambda c: (-held(c), c.video_id))
-
-
 def verify(hashes: FrameHashes, candidates: Sequence[Candidate]) -> list[Similar]:
     """The candidates that match, best first (highest score, then most seconds, then id)."""
     found = []
@@ -85,23 +75,16 @@ def verify(hashes: FrameHashes, candidates: Sequence[Candidate]) -> list[Similar
     return sorted(found, key=lambda s: (-s.match.score, -s.match.matched_seconds, s.video_id))
 
 
-def rank_and_verify(
-    hashes: FrameHashes, candidates: Sequence[Candidate], pairs: Sequence[KeyPair]
-) -> list[Similar]:
-    return verify(hashes, rank(candidates, pairs)[:COMPARE_LIMIT])
-
-
 async def find_similar(
     repository: NearDuplicateRepository, video_id: uuid.UUID, hashes: FrameHashes
 ) -> SimilarResult:
     """The videos that match `hashes`, found through the index, never by a pairwise scan."""
     pairs = key_pairs(hashes)
-    page = await repository.candidates(video_id, pairs, CANDIDATE_LIMIT)
+    page = await repository.candidates(video_id, pairs, PER_PAIR_LIMIT, COMPARE_LIMIT)
     # CPU-bound: off the event loop, so other requests are served meanwhile.
-    matches = await asyncio.to_thread(rank_and_verify, hashes, page.candidates, pairs)
-    compared = min(len(page.candidates), COMPARE_LIMIT)
-    capped = page.capped or compared < len(page.candidates)
-    return SimilarResult(matches, len(page.candidates), compared, capped)
+    matches = await asyncio.to_thread(verify, hashes, page.candidates)
+    compared = len(page.candidates)
+    return SimilarResult(matches, page.proposed, compared, page.proposed > compared)
 
 
 async def refresh_near_duplicates(engine: AsyncEngine, video_id: uuid.UUID) -> None:

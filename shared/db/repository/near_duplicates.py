@@ -1,8 +1,8 @@
 """Statements of near-duplicate detection: candidates by index key, pairs, groups.
 
 Candidates come from the GIN index on `video_fingerprints.index_keys`: rows holding both
-keys of a pair (`@>` on bigint arrays, ORed over the pairs); `compare`
-(shared/media/similarity.py) verifies them in Python. Pairs
+keys of a pair (`@>` on bigint arrays), one lookup per pair, ranked by the pairs held;
+`compare` (shared/media/similarity.py) verifies the best of them in Python. Pairs
 and groups are written under one transaction-level advisory lock, so that two videos
 refreshed at once (two fingerprint workers) cannot each regroup from a stale view.
 """
@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, Select, cast, delete, func, or_, select, update
+from sqlalchemy import ARRAY, BigInteger, Select, cast, delete, func, or_, select, true, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -50,19 +51,19 @@ MATCH_FIELDS = tuple(Match.__dataclass_fields__)
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A fingerprinted video that holds both keys of one of the pairs asked about."""
+    """A fingerprinted video that holds both keys of some of the pairs asked about."""
 
     video_id: uuid.UUID
     hashes: FrameHashes
-    index_keys: frozenset[int]
+    pairs_held: int
 
 
 @dataclass(frozen=True, slots=True)
 class CandidatePage:
-    """The candidates found, and whether the cap cut them short."""
+    """The best candidates, and how many videos the index proposed in all."""
 
-    candidates: list[Candidate]
-    capped: bool
+    candidates: list[Candidate]  # the most pairs held first
+    proposed: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,25 +134,28 @@ class NearDuplicateRepository:
 
     @translate_errors
     async def candidates(
-        self, video_id: uuid.UUID, key_pairs: Sequence[KeyPair], limit: int
+        self, video_id: uuid.UUID, key_pairs: Sequence[KeyPair], per_pair: int, limit: int
     ) -> CandidatePage:
-        """Valid videos (not `video_id`) whose index keys hold both keys of at least one of
-        `key_pairs`, through the GIN index; at most `limit`."""
+        """The `limit` valid videos (not `video_id`) holding both keys of the most pairs.
+
+        Each pair is looked up on its own through the GIN index (`@>`), at most `per_pair`
+        videos each, so a pair every video holds (a black second) costs no more than a
+        rare one; the videos are then ranked by the pairs they hold.
+        """
         if not key_pairs:
-            return CandidatePage([], capped=False)
+            return CandidatePage([], proposed=0)
         async with self.engine.connect() as connection:
-            rows = (await connection.execute(_candidates(video_id, key_pairs, limit))).all()
-        found = [
-            Candidate(row.video_id, _hashes(row), frozenset(row.index_keys)) for row in rows[:limit]
-        ]
-        return CandidatePage(found, capped=len(rows) > limit)
+            statement = _candidates(video_id, key_pairs, per_pair, limit)
+            rows = (await connection.execute(statement)).all()
+        found = [Candidate(row.video_id, _hashes(row), row.held) for row in rows]
+        return CandidatePage(found, proposed=int(rows[0].proposed) if rows else 0)
 
     @translate_errors
     async def explain_candidates(
-        self, video_id: uuid.UUID, key_pairs: Sequence[KeyPair], limit: int
+        self, video_id: uuid.UUID, key_pairs: Sequence[KeyPair], per_pair: int, limit: int
     ) -> str:
         """EXPLAIN ANALYZE of the candidates' statement (benchmark, tests)."""
-        compiled = _candidates(video_id, key_pairs, limit).compile(
+        compiled = _candidates(video_id, key_pairs, per_pair, limit).compile(
             dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}
         )
         async with self.engine.connect() as connection:
@@ -223,22 +227,43 @@ class NearDuplicateRepository:
         return result, total
 
 
-def _candidates(video_id: uuid.UUID, key_pairs: Sequence[KeyPair], limit: int) -> Select[Any]:
+def _candidates(
+    video_id: uuid.UUID, key_pairs: Sequence[KeyPair], per_pair: int, limit: int
+) -> Select[Any]:
     f = fingerprints.c
-    # One `@>` per pair: the GIN index intersects the pair's two posting lists, and the
-    # planner ORs the bitmaps. A pair is far more selective than a key alone.
-    holds_a_pair = or_(
-        *(f.index_keys.op("@>")(cast([a, b], ARRAY(BigInteger))) for a, b in key_pairs)
+    bigints = ARRAY(BigInteger)
+    pairs = (
+        func.unnest(
+            cast([a for a, _ in key_pairs], bigints), cast([b for _, b in key_pairs], bigints)
+        )
+        .table_valued("a", "b")
+        .render_derived(name="pair")
     )
-    return (
-        select(f.video_id, f.frame_hashes, f.mirrored_hashes, f.index_keys)
+    # A lateral lookup per pair: the GIN index intersects its two posting lists.
+    hit = (
+        select(f.video_id)
         .join(videos, videos.c.id == f.video_id)
         .where(
-            holds_a_pair,
+            f.index_keys.op("@>")(postgresql.array([pairs.c.a, pairs.c.b])),
             f.video_id != video_id,
             videos.c.is_valid.is_(True),
         )
-        .limit(limit + 1)  # one more than asked: says whether the cap cut
+        .limit(per_pair)
+        .lateral("hit")
+    )
+    held = func.count().label("held")
+    ranked = (
+        select(hit.c.video_id, held, func.count().over().label("proposed"))
+        .select_from(pairs.join(hit, true()))
+        .group_by(hit.c.video_id)
+        .order_by(held.desc(), hit.c.video_id)
+        .limit(limit)
+        .subquery("ranked")
+    )
+    return (
+        select(f.video_id, f.frame_hashes, f.mirrored_hashes, ranked.c.held, ranked.c.proposed)
+        .join(ranked, ranked.c.video_id == f.video_id)
+        .order_by(ranked.c.held.desc(), f.video_id)
     )
 
 
