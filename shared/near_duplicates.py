@@ -25,6 +25,9 @@ PAIR_SECONDS = 24
 #: answer has far fewer; the cap bounds a pathological pair (a black or test-card second
 #: that every video holds), which then costs what a rare one does.
 PER_PAIR_LIMIT = 50
+#: Pairs a candidate must hold. A copy holds many (each matched second it shares keeps
+#: most of its bands, so most pairs of them); an unrelated video holds one by chance.
+MIN_PAIRS_HELD = 2
 #: Candidates `compare` verifies at most, those holding the most pairs first. `compare`
 #: runs in Python over whole sequences: its cost, not the index lookup's, bounds a request.
 COMPARE_LIMIT = 25
@@ -80,7 +83,9 @@ async def find_similar(
 ) -> SimilarResult:
     """The videos that match `hashes`, found through the index, never by a pairwise scan."""
     pairs = key_pairs(hashes)
-    page = await repository.candidates(video_id, pairs, PER_PAIR_LIMIT, COMPARE_LIMIT)
+    page = await repository.candidates(
+        video_id, pairs, PER_PAIR_LIMIT, COMPARE_LIMIT, MIN_PAIRS_HELD
+    )
     # CPU-bound: off the event loop, so other requests are served meanwhile.
     matches = await asyncio.to_thread(verify, hashes, page.candidates)
     compared = len(page.candidates)

@@ -134,9 +134,15 @@ class NearDuplicateRepository:
 
     @translate_errors
     async def candidates(
-        self, video_id: uuid.UUID, key_pairs: Sequence[KeyPair], per_pair: int, limit: int
+        self,
+        video_id: uuid.UUID,
+        key_pairs: Sequence[KeyPair],
+        per_pair: int,
+        limit: int,
+        min_held: int = 1,
     ) -> CandidatePage:
-        """The `limit` valid videos (not `video_id`) holding both keys of the most pairs.
+        """The `limit` valid videos (not `video_id`) holding both keys of the most pairs,
+        at least `min_held` of them.
 
         Each pair is looked up on its own through the GIN index (`@>`), at most `per_pair`
         videos each, so a pair every video holds (a black second) costs no more than a
@@ -145,17 +151,22 @@ class NearDuplicateRepository:
         if not key_pairs:
             return CandidatePage([], proposed=0)
         async with self.engine.connect() as connection:
-            statement = _candidates(video_id, key_pairs, per_pair, limit)
+            statement = _candidates(video_id, key_pairs, per_pair, limit, min_held)
             rows = (await connection.execute(statement)).all()
         found = [Candidate(row.video_id, _hashes(row), row.held) for row in rows]
         return CandidatePage(found, proposed=int(rows[0].proposed) if rows else 0)
 
     @translate_errors
     async def explain_candidates(
-        self, video_id: uuid.UUID, key_pairs: Sequence[KeyPair], per_pair: int, limit: int
+        self,
+        video_id: uuid.UUID,
+        key_pairs: Sequence[KeyPair],
+        per_pair: int,
+        limit: int,
+        min_held: int = 1,
     ) -> str:
         """EXPLAIN ANALYZE of the candidates' statement (benchmark, tests)."""
-        compiled = _candidates(video_id, key_pairs, per_pair, limit).compile(
+        compiled = _candidates(video_id, key_pairs, per_pair, limit, min_held).compile(
             dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}
         )
         async with self.engine.connect() as connection:
@@ -228,7 +239,7 @@ class NearDuplicateRepository:
 
 
 def _candidates(
-    video_id: uuid.UUID, key_pairs: Sequence[KeyPair], per_pair: int, limit: int
+    video_id: uuid.UUID, key_pairs: Sequence[KeyPair], per_pair: int, limit: int, min_held: int
 ) -> Select[Any]:
     f = fingerprints.c
     bigints = ARRAY(BigInteger)
@@ -256,6 +267,7 @@ def _candidates(
         select(hit.c.video_id, held, func.count().over().label("proposed"))
         .select_from(pairs.join(hit, true()))
         .group_by(hit.c.video_id)
+        .having(func.count() >= min_held)
         .order_by(held.desc(), hit.c.video_id)
         .limit(limit)
         .subquery("ranked")
