@@ -77,7 +77,7 @@ def test_keep_one_trashes_the_others(
     root = server.config.library_root
     contents = {path: (root / path).read_bytes() for path in FAMILY}
     sign_in(page, server)
-    page.get_by_role("link", name="Near-duplicates").click()
+    page.get_by_role("link", name="Similar videos").click()
     group = page.locator("#near-groups .near-group")
     expect(group).to_have_count(1)
     cards = group.locator(".near-card")
