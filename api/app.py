@@ -26,6 +26,7 @@ from videolib.api.keys import (
     LIBRARY,
     LOCKS,
     METRICS,
+    NEAR_DUPLICATES,
     ON_DEMAND,
     POOL,
     SCAN_JOB_IDS,
@@ -44,6 +45,7 @@ from videolib.api.routes import (
     integrity,
     library,
     maintenance,
+    near_duplicates,
     playback,
     scans,
     tags,
@@ -56,6 +58,7 @@ from videolib.shared.db.repository import (
     DirectoryLocks,
     HistoryRepository,
     IntegrityRepository,
+    NearDuplicateRepository,
     ScanJobRepository,
     SettingsRepository,
     TrashRepository,
@@ -90,6 +93,7 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Applica
     # Fixed paths before `{id}`: /videos/duplicates must not be read as an id.
     for module in (
         maintenance,
+        near_duplicates,
         scans,
         uploads,
         cleanup,
@@ -125,6 +129,7 @@ def _database(given: AsyncEngine | None) -> Callable[[web.Application], AsyncIte
             )
             app[JOBS] = ScanJobRepository(engine)
             app[INTEGRITY] = IntegrityRepository(engine)
+            app[NEAR_DUPLICATES] = NearDuplicateRepository(engine)
             app[FLAG] = FeatureFlag(
                 app[CONFIG].api.media_features, SettingsRepository(engine).setting
             )

@@ -18,6 +18,7 @@ from videolib.shared.db.repository import (
     DirectoryLocks,
     HistoryRepository,
     IntegrityRepository,
+    NearDuplicateRepository,
     ScanJobRepository,
     VideoRepository,
 )
@@ -41,6 +42,8 @@ TRASH = web.AppKey("trash", Trash)
 HISTORY = web.AppKey("history", HistoryRepository)
 JOBS = web.AppKey("jobs", ScanJobRepository)
 INTEGRITY = web.AppKey("integrity", IntegrityRepository)
+#: Candidates, matched pairs and groups of near-duplicates (issue 12 §3).
+NEAR_DUPLICATES = web.AppKey("near_duplicates", NearDuplicateRepository)
 POOL = web.AppKey("pool", ExaminerPool)
 #: Frames and codec reads for one request (the page's player and frame strip).
 ON_DEMAND = web.AppKey("on_demand", OnDemandPool)

@@ -557,3 +557,90 @@ class VideoEvent(ApiModel):
 class VideoHistory(ApiModel):
     data: list[VideoEvent]
     pagination: Pagination
+
+
+# -- near-duplicates (issue 12 §3) ------------------------------------------------------------
+
+
+class SimilarQuery(ApiModel):
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(20, ge=1, le=100, description="Matches to return at most, best first.")
+
+
+class MatchedRange(ApiModel):
+    """Seconds [start, end) of one video that match the other."""
+
+    start: int
+    end: int
+
+
+class MatchExplanation(ApiModel):
+    """Which parts of two videos show the same pictures, and at what offset.
+
+    `a` is the video compared with (the one asked about, or the group's first), `b` this
+    video: b's second `a.start + offsetSeconds` shows a's second `a.start`.
+    """
+
+    score: float = Field(description="Matched seconds over the shorter video's seconds, 0..1.")
+    offset_seconds: int = Field(description="b's time minus a's time over the matched part.")
+    matched_seconds: int
+    a: MatchedRange
+    b: MatchedRange
+    mirrored: bool = Field(description="True when b shows a's picture flipped left to right.")
+
+
+class NearDuplicateVideo(ApiModel):
+    """A video as the near-duplicate views show it."""
+
+    id: uuid.UUID
+    path: str
+    title: str | None
+    duration_seconds: int | None
+    file_size: int | None
+    quality: Quality | None
+    width: int | None
+    height: int | None
+    is_valid: bool
+    invalid_reason: InvalidReason | None
+    thumbnail_url: str | None = Field(description="Null until the video has a thumbnail.")
+    stream_url: str
+
+
+class SimilarVideo(ApiModel):
+    video: NearDuplicateVideo
+    match: MatchExplanation
+
+
+class SimilarList(ApiModel):
+    """Videos that show the same pictures as the one asked about, best match first."""
+
+    data: list[SimilarVideo]
+    candidates: int = Field(description="Videos the index proposed.")
+    compared: int = Field(description="Of those, the ones compared second by second.")
+    capped: bool = Field(
+        description="True when not every candidate was compared (the index proposed more "
+        "than one request verifies): a weak match may then be missing."
+    )
+
+
+class NearDuplicateMember(ApiModel):
+    video: NearDuplicateVideo
+    is_first: bool = Field(description="The group's first member: the suggested keeper.")
+    match: MatchExplanation | None = Field(
+        description="How this member matches the group's first; null for the first itself, "
+        "and for a member that matches it only through other members."
+    )
+
+
+class NearDuplicateGroup(ApiModel):
+    """Videos linked by matches (a connected component), the suggested keeper first."""
+
+    group_id: uuid.UUID
+    size: int
+    members: list[NearDuplicateMember]
+
+
+class NearDuplicateList(ApiModel):
+    data: list[NearDuplicateGroup]
+    pagination: Pagination

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from videolib.shared.db.records import Video
-from videolib.shared.db.repository import DuplicateGroup, ScanJob
+from videolib.shared.db.repository import DuplicateGroup, NearDuplicateGroup, ScanJob
 from videolib.shared.db.video_json import timestamp, video_json
+from videolib.shared.media.similarity import Match
 
 
 def pagination(
@@ -78,4 +80,54 @@ def duplicate_json(group: DuplicateGroup) -> dict[str, Any]:
         "fileSize": group.file_size,
         "wastedBytes": group.wasted_bytes,
         "videos": [video_json(video) for video in group.videos],
+    }
+
+
+def match_json(match: Match) -> dict[str, Any]:
+    """A match's explanation: score, offset, the matched ranges of both, mirrored."""
+    return {
+        "score": round(match.score, 4),
+        "offsetSeconds": match.offset_seconds,
+        "matchedSeconds": match.matched_seconds,
+        "a": {"start": match.a_start, "end": match.a_end},
+        "b": {"start": match.b_start, "end": match.b_end},
+        "mirrored": match.mirrored,
+    }
+
+
+def near_duplicate_video_json(video: Video) -> dict[str, Any]:
+    """A video as the near-duplicate views show it, with its thumbnail and stream URLs."""
+    thumbnail_url = None
+    if video.thumbnail_path is not None:
+        # `v` changes with the thumbnail, so a new one is never hidden by the cache.
+        version = quote(video.thumbnail_path, safe="")
+        thumbnail_url = f"/api/media/videos/{video.id}/thumbnail?v={version}"
+    return {
+        "id": str(video.id),
+        "path": video.path,
+        "title": video.title,
+        "durationSeconds": video.duration_seconds,
+        "fileSize": video.file_size,
+        "quality": video.quality,
+        "width": video.width,
+        "height": video.height,
+        "isValid": video.is_valid,
+        "invalidReason": video.invalid_reason,
+        "thumbnailUrl": thumbnail_url,
+        "streamUrl": f"/api/media/videos/{video.id}/stream",
+    }
+
+
+def near_duplicate_group_json(group: NearDuplicateGroup) -> dict[str, Any]:
+    return {
+        "groupId": str(group.group_id),
+        "size": len(group.members),
+        "members": [
+            {
+                "video": near_duplicate_video_json(member.video),
+                "isFirst": member.video.id == group.group_id,
+                "match": None if member.match is None else match_json(member.match),
+            }
+            for member in group.members
+        ],
     }

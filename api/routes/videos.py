@@ -3,28 +3,60 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from pathlib import Path
 
 from aiohttp import web
 
 from videolib.api import schemas
 from videolib.api.cursors import page_cursors
-from videolib.api.keys import CONFIG, COUNTS, CURSORS, LIBRARY, POOL, SCAN_WRITES, TRASH, VIDEOS
+from videolib.api.keys import (
+    CONFIG,
+    COUNTS,
+    CURSORS,
+    ENGINE,
+    LIBRARY,
+    POOL,
+    SCAN_WRITES,
+    TRASH,
+    VIDEOS,
+)
 from videolib.api.openapi import operation
 from videolib.api.requests import body, path_id, query
 from videolib.api.schemas import BadRequestError
 from videolib.api.serialize import page_body, pagination, video_json
 from videolib.shared.db.records import Video
 from videolib.shared.db.repository import VideoQuery, VideoReader
-from videolib.shared.errors import ConflictError, NotFoundError, PathError
+from videolib.shared.errors import (
+    ConflictError,
+    DatabaseUnavailableError,
+    NotFoundError,
+    PathError,
+)
 from videolib.shared.frame_cache import remove_frames
 from videolib.shared.ingest import to_examined
 from videolib.shared.library import Library
+from videolib.shared.logging import get_logger
 from videolib.shared.media.names import directory_type_of, is_video_name
+from videolib.shared.near_duplicates import refresh_near_duplicates
 from videolib.shared.thumbnails import remove_thumbnail
 
 routes = web.RouteTableDef()
 TAGS = ("videos",)
+log = get_logger(__name__)
+
+
+async def regroup_near_duplicates(request: web.Request, video_id: uuid.UUID) -> None:
+    """A trashed, deleted or restored video leaves (or rejoins) its near-duplicate group.
+
+    After the change itself: if the database fails here the change stands and the caller
+    hears of it; the group lists only valid videos meanwhile, and the next refresh of any
+    of its members regroups them.
+    """
+    try:
+        await refresh_near_duplicates(request.app[ENGINE], video_id)
+    except DatabaseUnavailableError as error:
+        log.warning("near_duplicates_refresh_failed", video_id=str(video_id), error=str(error))
 
 
 async def existing(repository: VideoReader, request: web.Request) -> Video:
@@ -175,9 +207,11 @@ async def delete_video(request: web.Request) -> web.Response:
             raise NotFoundError(f"{video_id}: no such video")
         remove_thumbnail(request.app[CONFIG].thumbnail_dir.absolute(), video_id)
         remove_frames(request.app[CONFIG].thumbnail_dir.absolute(), video_id)
+        await regroup_near_duplicates(request, video_id)
         return web.json_response({"success": True, "message": "Video record removed"})
     if given.file == "trash":
         trashed = await request.app[TRASH].trash(video_id)
+        await regroup_near_duplicates(request, video_id)
         return web.json_response(
             {
                 "success": True,
@@ -190,6 +224,7 @@ async def delete_video(request: web.Request) -> web.Response:
         if video is not None and video.invalid_reason == "trashed":
             raise ConflictError(f"{video.path}: in the trash: restore it, or delete it permanently")
         raise NotFoundError(f"{video_id}: no such video")
+    await regroup_near_duplicates(request, video_id)
     return web.json_response({"success": True, "message": "Video marked as invalid"})
 
 
@@ -210,6 +245,7 @@ async def restore_video(request: web.Request) -> web.Response:
         # Examined again, as any restore: a file trashed corrupt comes back corrupt.
         probed = await request.app[POOL].examine(str(library.absolute(back.path)))
         await request.app[SCAN_WRITES].write_examined([to_examined(back.path, probed)])
+        await regroup_near_duplicates(request, video.id)
         return web.json_response(video_json(await repository.get(video.id) or back))
     # The probe first: a file that is gone or no longer a video leaves the record as it
     # was (invalid), and the caller hears why.
@@ -224,6 +260,7 @@ async def restore_video(request: web.Request) -> web.Response:
     if await repository.undelete(video.id) is None:
         raise NotFoundError(f"{video.id}: no such video")
     await request.app[SCAN_WRITES].write_examined([to_examined(video.path, examination)])
+    await regroup_near_duplicates(request, video.id)
     restored = await repository.get(video.id)
     if restored is None:
         raise NotFoundError(f"{video.id}: no such video")

@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -21,7 +22,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from videolib.shared.media.names import DIRECTORY_TYPES
 
@@ -331,4 +332,81 @@ daemon_leader = Table(
     Column("holder", Text),
     Column("since", DateTime(timezone=True)),
     CheckConstraint("id = 1", name="one_row"),
+)
+
+# -- fingerprints (placeholder of h12-fp's migration 0013; the lead keeps theirs) -------------
+
+# A video's Stash-compatible pHash and per-second frame hashes (shared/media/similarity.py);
+# `index_keys` are what the GIN index finds candidates by.
+video_fingerprints = Table(
+    "video_fingerprints",
+    metadata,
+    Column(
+        "video_id",
+        UUID(as_uuid=True),
+        ForeignKey("videos.id", ondelete="CASCADE", name="fk_video_fingerprints_video_id_videos"),
+        primary_key=True,
+    ),
+    Column("phash", BigInteger),
+    Column("frame_hashes", ARRAY(BigInteger), nullable=False),
+    Column("mirrored_hashes", ARRAY(BigInteger), nullable=False),
+    Column("index_keys", ARRAY(BigInteger), nullable=False),
+    Column("algorithm", SmallInteger, nullable=False),
+    Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_video_fingerprints_index_keys", "index_keys", postgresql_using="gin"),
+)
+
+# -- near-duplicates --------------------------------------------------------------------------
+
+
+def _match_columns() -> list[Column[object]]:
+    """How b matches a (similarity.Match): score, offset, both matched ranges, mirrored."""
+    return [
+        Column("score", Float),
+        Column("offset_seconds", Integer),
+        Column("a_start", Integer),
+        Column("a_end", Integer),
+        Column("b_start", Integer),
+        Column("b_end", Integer),
+        Column("matched_seconds", Integer),
+        Column("mirrored", Boolean),
+    ]
+
+
+# Every matched pair of valid, fingerprinted videos, once: `video_id` < `other_id`, the match
+# read as a = video_id, b = other_id. Rewritten for a video each time it is refreshed
+# (shared/near_duplicates.py); gone with either video.
+near_duplicate_pairs = Table(
+    "near_duplicate_pairs",
+    metadata,
+    Column(
+        "video_id",
+        UUID(as_uuid=True),
+        ForeignKey("videos.id", ondelete="CASCADE", name="fk_near_duplicate_pairs_video_id_videos"),
+        primary_key=True,
+    ),
+    Column(
+        "other_id",
+        UUID(as_uuid=True),
+        ForeignKey("videos.id", ondelete="CASCADE", name="fk_near_duplicate_pairs_other_id_videos"),
+        primary_key=True,
+    ),
+    *_match_columns(),
+    Column("found_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("video_id < other_id", name="ordered"),
+    Index("ix_near_duplicate_pairs_other_id", "other_id"),
+)
+
+# The groups: connected components of the pairs, one row per member, `group_id` the id of
+# the group's first member (the suggested keeper), the match columns how the member
+# matches the first (NULL for the first, and for a member linked only through others).
+# No foreign key: when a video's row is deleted, its refresh must still find its group to
+# regroup the others (a bridge between two members may have gone).
+near_duplicate_members = Table(
+    "near_duplicate_members",
+    metadata,
+    Column("video_id", UUID(as_uuid=True), primary_key=True),
+    Column("group_id", UUID(as_uuid=True), nullable=False),
+    *_match_columns(),
+    Index("ix_near_duplicate_members_group_id", "group_id"),
 )

@@ -30,6 +30,15 @@ from .listing import (
 )
 from .locks import DirectoryLocks
 from .mounts import ROOT_FOLDER, HeldPass, MountRepository
+from .near_duplicates import (
+    Candidate,
+    CandidatePage,
+    GroupMember,
+    KeyPair,
+    NearDuplicateGroup,
+    NearDuplicateRepository,
+    Unexplained,
+)
 from .scan_jobs import ScanJob, ScanJobRepository
 from .settings import SettingsRepository, ping
 from .thumbnails import ThumbnailRepository, ThumbnailTask
@@ -44,6 +53,8 @@ __all__ = [
     "SORT_COLUMNS",
     "WRITE_BATCH",
     "AdminVideoRepository",
+    "Candidate",
+    "CandidatePage",
     "CycleState",
     "DirectoryLocks",
     "Dropped",
@@ -51,12 +62,16 @@ __all__ = [
     "FailureRepository",
     "Fault",
     "Finding",
+    "GroupMember",
     "HeldPass",
     "HistoryRepository",
     "IntegrityRepository",
     "JobQueueRepository",
+    "KeyPair",
     "Keyset",
     "MountRepository",
+    "NearDuplicateGroup",
+    "NearDuplicateRepository",
     "QueueState",
     "ScanJob",
     "ScanJobRepository",
@@ -65,6 +80,7 @@ __all__ = [
     "ThumbnailTask",
     "ToVerify",
     "TrashRepository",
+    "Unexplained",
     "VideoEvent",
     "VideoListing",
     "VideoPage",

@@ -7,11 +7,13 @@ import { Duplicates } from "./duplicates.js";
 import { HeldBanner } from "./held.js";
 import { Integrity } from "./integrity.js";
 import { Library } from "./library.js";
+import { NearDuplicates } from "./near_duplicates.js";
 import { stateFromUrl } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
 let library = null;
 let duplicates = null;
+let nearDuplicates = null;
 let cleanup = null;
 let integrity = null;
 let retry = null;
@@ -26,7 +28,8 @@ function showError(error, onRetry) {
 
 function showLogin(message) {
   const hidden = [
-    "library", "duplicates", "cleanup", "integrity", "views", "logout", "banner", "booting", "held",
+    "library", "duplicates", "near-duplicates", "cleanup", "integrity", "views", "logout",
+    "banner", "booting", "held",
   ];
   for (const id of hidden) {
     $(id).hidden = true;
@@ -48,6 +51,7 @@ function showView() {
   }
   $("library").hidden = state.view !== "library";
   $("duplicates").hidden = state.view !== "duplicates";
+  $("near-duplicates").hidden = state.view !== "near-duplicates";
   held ||= new HeldBanner(() => library?.load());
   held.load();
   $("cleanup").hidden = state.view !== "cleanup";
@@ -57,6 +61,9 @@ function showView() {
   } else if (state.view === "duplicates") {
     duplicates ||= new Duplicates(showError);
     duplicates.load(1);
+  } else if (state.view === "near-duplicates") {
+    nearDuplicates ||= new NearDuplicates(showError);
+    nearDuplicates.load(1);
   } else if (state.view === "integrity") {
     integrity ||= new Integrity(showError);
     integrity.load(1);

@@ -21,7 +21,7 @@ const LIMITS = [20, 50, 100];
 export function stateFromUrl(search = window.location.search) {
   const params = new URLSearchParams(search);
   const state = { ...DEFAULTS, quality: [] };
-  if (["duplicates", "cleanup", "integrity"].includes(params.get("view"))) {
+  if (["duplicates", "near-duplicates", "cleanup", "integrity"].includes(params.get("view"))) {
     state.view = params.get("view");
   }
   for (const key of ["directoryType", "orientation", "search"]) {

@@ -1,7 +1,7 @@
 """job engine: PgQueuer's tables; the thumbnails table keeps state only (no claims, no retry times)
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-01
 
 Thumbnails are jobs of the engine now (shared/jobs/): its rows say which video has a
@@ -16,7 +16,7 @@ from sqlalchemy.util import await_only
 from videolib.shared.jobs.schema import install_sql, uninstall_sql
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
