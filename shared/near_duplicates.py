@@ -10,13 +10,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from videolib.shared.db.repository import Candidate, KeyPair, NearDuplicateRepository
-from videolib.shared.media.similarity import FrameHashes, Match, compare, query_keys
+from videolib.shared.media.similarity import (
+    FrameHashes,
+    Match,
+    compare,
+    index_keys,
+    keyed_seconds,
+)
 
 #: Seconds of the video whose keys make the index's pairs, evenly spread over it.
 PAIR_SECONDS = 24
@@ -50,22 +56,29 @@ class SimilarResult:
 
 
 def key_pairs(hashes: FrameHashes, seconds: int = PAIR_SECONDS) -> list[KeyPair]:
-    """Pairs of index keys of one second each, for up to `seconds` seconds spread evenly.
+    """Pairs of index keys of one second each, for up to `seconds` of the video's seconds.
 
     A copy holds both keys of a pair when the second's two bands survived the re-encode;
     over two dozen seconds and every pair of bands, some pair survives (pigeonhole-like),
-    while an unrelated video holds one only by rare chance. Mirrored copies are found
-    because the index holds each video's mirrored picture too.
+    while an unrelated video holds one only by rare chance. The seconds are those
+    `keyed_seconds` picks, the ones that follow the biggest cuts, as the index picks its
+    own: the same seconds of a copy are then indexed, whatever was trimmed or added around
+    them. Mirrored copies are found because the index holds each video's mirrored picture.
+    Only a second's plain band keys pair up, not the query's one-bit probes: 6 pairs a
+    second, where the probes would make hundreds.
     """
     shown = hashes.seconds
-    if not shown:
-        return []
-    step = max(1, len(shown) // seconds)
     pairs: set[KeyPair] = set()
-    for value in shown[::step][:seconds]:
-        keys = query_keys(FrameHashes(seconds=(value,), mirrored=()))
+    for second in keyed_seconds(shown, seconds):
+        keys = index_keys(FrameHashes(seconds=(shown[second],), mirrored=()))
         pairs.update(itertools.combinations(sorted(keys), 2))
     return sorted(pairs)
+
+
+def pairs_held(pairs: Sequence[KeyPair], indexed: Iterable[int]) -> int:
+    """How many of a query's pairs a video's index keys hold both keys of (pure)."""
+    keys = set(indexed)
+    return sum(1 for a, b in pairs if a in keys and b in keys)
 
 
 def verify(hashes: FrameHashes, candidates: Sequence[Candidate]) -> list[Similar]:
