@@ -73,7 +73,9 @@ def make_two_video_tracks(
     with av.open(os.fspath(path), "w", format=_muxer(path)) as container:
         tracks = [_add_video(container, width, height) for width, height in sizes]
         for index, track in enumerate(tracks):
-            track.disposition = av.stream.Disposition.default if index == default else 0
+            track.disposition = (
+                av.stream.Disposition.default if index == default else av.stream.Disposition(0)
+            )
         for pts in range(10):
             for track, (width, height) in zip(tracks, sizes, strict=True):
                 encode(container, track, _grey(width, height, pts))
@@ -90,15 +92,15 @@ def make_mp4_with_cover(path: Path, *, cover_first: bool) -> Path:
     """
     with av.open(os.fspath(path), "w", format="mp4") as container:
         cover = container.add_stream("mjpeg", rate=1)
-        cover.width, cover.height, cover.pix_fmt = 600, 600, "yuvj420p"  # type: ignore[attr-defined]
+        cover.width, cover.height, cover.pix_fmt = 600, 600, "yuvj420p"
         cover.disposition = av.stream.Disposition.attached_pic
         video = _add_video(container, 320, 240)
         picture = av.VideoFrame(600, 600, "yuvj420p")
         for plane in picture.planes:
             plane.update(bytes([100]) * plane.buffer_size)
         picture.pts = 0
-        encode(container, cover, picture)  # type: ignore[arg-type]
-        encode(container, cover, None)  # type: ignore[arg-type]
+        encode(container, cover, picture)
+        encode(container, cover, None)
         for pts in range(10):
             encode(container, video, _grey(320, 240, pts))
         encode(container, video, None)
@@ -133,12 +135,12 @@ def make_mkv_with_cover(path: Path) -> Path:
 def _jpeg(width: int, height: int) -> bytes:
     """One grey JPEG picture."""
     codec = av.CodecContext.create("mjpeg", "w")
-    codec.width, codec.height, codec.pix_fmt = width, height, "yuvj420p"  # type: ignore[attr-defined]
+    codec.width, codec.height, codec.pix_fmt = width, height, "yuvj420p"
     codec.time_base = Fraction(1, 1)
     picture = av.VideoFrame(width, height, "yuvj420p")
     for plane in picture.planes:
         plane.update(bytes([100]) * plane.buffer_size)
-    packets = [*codec.encode(picture), *codec.encode(None)]  # type: ignore[attr-defined]
+    packets = [*codec.encode(picture), *codec.encode(None)]
     return b"".join(bytes(packet) for packet in packets)
 
 

@@ -7,6 +7,8 @@ in every version: the display matrices (mp4_matrix.py) and the sample tables
 
 from __future__ import annotations
 
+import io
+import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ class Box:
     type: bytes
     start: int  # first byte of the payload, after the header
     end: int
+    begin: int  # first byte of the header
 
 
 class Unreadable(Exception):
@@ -46,9 +49,46 @@ def boxes(file: BinaryIO, start: int, end: int) -> Iterator[Box]:
             size = end - position
         if size < header or position + size > end:
             raise Unreadable(f"box {kind!r} of size {size} at {position}")
-        yield Box(kind, position + header, position + size)
+        yield Box(kind, position + header, position + size, position)
         position += size
     raise Unreadable("too many boxes")
+
+
+def top_level(file: BinaryIO) -> list[Box]:
+    """The file's top-level boxes, the last one possibly running past the end of the file.
+
+    Unlike `boxes`, a box cut short ends the list instead of failing it: a cut `mdat` is
+    what the caller looks for. A header that cannot be a box (a trailer) ends it too.
+    """
+    end = file.seek(0, os.SEEK_END)
+    found: list[Box] = []
+    position = 0
+    while position + _HEADER.size <= end and len(found) < MAX_BOXES:
+        size, kind = _HEADER.unpack(read_exact(file, position, _HEADER.size, end))
+        header = _HEADER.size
+        if size == 1 and position + header + _LARGE_SIZE.size <= end:
+            (size,) = _LARGE_SIZE.unpack(read_exact(file, position + header, 8, end))
+            header += _LARGE_SIZE.size
+        elif size == 0:
+            size = end - position
+        if size < header:
+            break
+        found.append(Box(kind, position + header, position + size, position))
+        position += size
+    return found
+
+
+def read_moov(file: BinaryIO, top: list[Box]) -> io.BytesIO | None:
+    """The first top-level `moov` box, header included, in memory; None when there is none.
+
+    One read for the whole box, then its many small fields come from memory, not from a
+    disk or a network share.
+    """
+    moov = next((box for box in top if box.type == b"moov"), None)
+    if moov is None:
+        return None
+    end = file.seek(0, os.SEEK_END)
+    return io.BytesIO(read_exact(file, moov.begin, moov.end - moov.begin, end))
 
 
 def child(file: BinaryIO, parent: Box, kind: bytes) -> Box | None:

@@ -100,3 +100,23 @@ def test_compact_sample_sizes() -> None:
 )
 def test_nothing_to_say(data: bytes) -> None:
     assert sample_data_end(io.BytesIO(data)) is None
+
+
+def test_a_faststart_file_cut_short_points_past_its_end() -> None:
+    # moov first, then an mdat of 100 bytes whose last 40 are lost.
+    head = _box(b"ftyp", b"isom\0\0\0\0")
+    trak_size = len(_trak(_stco(0), _stsz(100), _stsc((1, 1))))
+    media_at = len(head) + 8 + trak_size + 8  # past ftyp, moov and the mdat header
+    moov = _box(b"moov", _trak(_stco(media_at), _stsz(100), _stsc((1, 1))))
+    whole = head + moov + _box(b"mdat", bytes(100))
+    assert sample_data_end(io.BytesIO(whole)) == len(whole)
+    assert sample_data_end(io.BytesIO(whole[:-40])) == len(whole)
+
+
+def test_an_index_written_last_is_not_read() -> None:
+    # mdat then moov: a cut would have taken the moov, so whatever its tables say (here
+    # past the end) the media lies before a whole index.
+    tables = _trak(_stco(1 << 30), _stsz(100), _stsc((1, 1)))
+    data = _box(b"ftyp", b"isom") + _box(b"mdat", bytes(16)) + _box(b"moov", tables)
+    assert sample_data_end(io.BytesIO(data)) is None
+    assert sample_data_end(io.BytesIO(data + b"trailer bytes")) is None
