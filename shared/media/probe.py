@@ -34,6 +34,9 @@ BACKENDS: tuple[str, ...] = ("pyav", "ffprobe")
 _MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"
 # The time base of a container's start_time and duration (AV_TIME_BASE).
 _MICROSECOND = Fraction(1, av.time_base)
+# Disposition bits as plain ints: IntFlag arithmetic costs microseconds on every probe.
+_DEFAULT = int(av.stream.Disposition.default)
+_ATTACHED_PIC = int(av.stream.Disposition.attached_pic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +324,7 @@ def _pyav_candidate(stream: Any) -> VideoCandidate:
         index=stream.index,
         width=int(codec.width or 0),
         height=int(codec.height or 0),
-        default=bool(stream.disposition & av.stream.Disposition.default),
+        default=bool(int(stream.disposition) & _DEFAULT),
         attached_pic=_is_cover(stream),
         bit_rate=int(codec.bit_rate) if codec.bit_rate else None,
     )
@@ -329,14 +332,15 @@ def _pyav_candidate(stream: Any) -> VideoCandidate:
 
 def _is_cover(stream: Any) -> bool:
     """True for cover art stored as a video stream."""
-    return bool(stream.disposition & av.stream.Disposition.attached_pic)
+    return bool(int(stream.disposition) & _ATTACHED_PIC)
 
 
-def _pyav_seconds(value: int | None, time_base: Any) -> float | None:
+def _pyav_seconds(value: int | None, time_base: Fraction | None) -> float | None:
     """A timestamp or duration in seconds; None when FFmpeg has none (AV_NOPTS_VALUE)."""
     if value is None or time_base is None:
         return None
-    return float(value * time_base)
+    # In integers, not Fraction arithmetic: this runs a few times on every probe.
+    return value * time_base.numerator / time_base.denominator
 
 
 def _positive_or_none(ratio: Fraction | None) -> Fraction | None:
