@@ -5,6 +5,13 @@ Three pieces kept apart (STYLE: run, parse, classify): a backend reads `StreamFa
 `Metadata.from_facts` derives the stored fields with `classify`. Both backends must give
 the same `Metadata` for the same file; tests/integration/test_probe.py holds them to it.
 
+Every choice is ours, not the library's, since Debian's ffprobe (FFmpeg 5.1) and PyAV's
+bundled FFmpeg 8 default differently: each backend reads the per-stream facts and
+`streams.py` picks the video stream and the content duration. Two facts are read by our
+own code for both backends alike: an mp4's sample table, against the file size
+(`mp4_samples`, a faststart file cut short), and the last packet's time when the header
+has no duration (`packets`, a browser's live WebM).
+
 Rotation convention: `StreamFacts.rotation` is the clockwise turn a player applies, 0, 90,
 180 or 270, the meaning of the legacy mp4 `rotate` tag. FFmpeg's display matrix angle is
 counter-clockwise, so a phone video turned 90 degrees clockwise reads as -90 there.
