@@ -6,6 +6,7 @@ Pure functions, the rules of SPEC "Data model"; tested with tables of cases.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 # Ratio bounds of the seed's rule: within 10 % of 1:1 counts as square.
 _LANDSCAPE_RATIO = 1.1
@@ -21,11 +22,30 @@ def normalise_rotation(degrees: float) -> int:
     return (quarter_turns % 4) * 90
 
 
-def displayed_size(coded_width: int, coded_height: int, rotation_degrees: float) -> tuple[int, int]:
-    """The (width, height) a player shows: swapped for a quarter turn either way."""
+def displayed_size(
+    coded_width: int,
+    coded_height: int,
+    rotation_degrees: float,
+    sample_aspect: Fraction | None = None,
+) -> tuple[int, int]:
+    """The (width, height) a player shows: the width stretched by the sample aspect ratio,
+    then swapped for a quarter turn either way.
+
+    720x576 at SAR 64:45 shows as 1024x576. The height is kept and the width rounded to
+    the nearest pixel, halves up, as players size their window (ffplay, mpv); not to an
+    even number as FFmpeg's scale filter does, since nothing is encoded at this size.
+    """
+    width = stretched_width(coded_width, sample_aspect)
     if normalise_rotation(rotation_degrees) in (90, 270):
-        return coded_height, coded_width
-    return coded_width, coded_height
+        return coded_height, width
+    return width, coded_height
+
+
+def stretched_width(coded_width: int, sample_aspect: Fraction | None) -> int:
+    """The coded width times the sample aspect ratio; unchanged when it is unknown or 0."""
+    if sample_aspect is None or sample_aspect <= 0:
+        return coded_width
+    return math.floor(coded_width * sample_aspect + Fraction(1, 2))
 
 
 def orientation(width: int, height: int) -> str:

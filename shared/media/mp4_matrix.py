@@ -14,23 +14,20 @@ from __future__ import annotations
 import math
 import os
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
+
+from videolib.shared.media.mp4_boxes import Box, Unreadable, boxes, read_exact
 
 #: A 3x3 display matrix, its nine cells row by row: 16.16 fixed point, the last column 2.30.
 Matrix = tuple[int, ...]
 
-_HEADER = struct.Struct(">I4s")
-_LARGE_SIZE = struct.Struct(">Q")
 _TRACK_ID = struct.Struct(">i")  # FFmpeg stores it in AVStream.id, an int
 _MATRIX = struct.Struct(">9i")
 # Where the matrix starts in the payload, by box and version (1: 64-bit times).
 _MVHD_MATRIX_AT = {0: 36, 1: 48}
 _TKHD_MATRIX_AT = {0: 40, 1: 52}
 _TKHD_TRACK_ID_AT = {0: 12, 1: 20}
-# Boxes read per level before giving up: every box is at least 8 bytes, this bounds the time.
-_MAX_BOXES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,17 +38,6 @@ class Track:
     matrix: Matrix
 
 
-@dataclass(frozen=True, slots=True)
-class _Box:
-    type: bytes
-    start: int  # first byte of the payload, after the header
-    end: int
-
-
-class _Unreadable(Exception):
-    """A layout this module does not read exactly as FFmpeg does."""
-
-
 def read_tracks(file: BinaryIO) -> tuple[Track, ...] | None:
     """The tracks of the first `moov`, in file order; None when they cannot be read here.
 
@@ -60,9 +46,9 @@ def read_tracks(file: BinaryIO) -> tuple[Track, ...] | None:
     """
     try:
         end = file.seek(0, os.SEEK_END)
-        moov = next((box for box in _boxes(file, 0, end) if box.type == b"moov"), None)
+        moov = next((box for box in boxes(file, 0, end) if box.type == b"moov"), None)
         return None if moov is None else _tracks(file, moov)
-    except _Unreadable:
+    except Unreadable:
         return None
 
 
@@ -79,32 +65,32 @@ def rotation_degrees(matrix: Matrix) -> float:
     return -(math.atan2(m1 / scale_1, m0 / scale_0) * 180 / math.pi)
 
 
-def _tracks(file: BinaryIO, moov: _Box) -> tuple[Track, ...]:
+def _tracks(file: BinaryIO, moov: Box) -> tuple[Track, ...]:
     """Each trak's track_ID and tkhd matrix times the mvhd matrix."""
     movie: Matrix | None = None
     tracks: list[Track] = []
-    for box in _boxes(file, moov.start, moov.end):
+    for box in boxes(file, moov.start, moov.end):
         if box.type == b"mvhd":
             # FFmpeg applies the last mvhd read to the traks after it: accept only one,
             # before every trak (without one its movie matrix is all zeros).
             if movie is not None or tracks:
-                raise _Unreadable("mvhd not first and alone")
+                raise Unreadable("mvhd not first and alone")
             movie = _MATRIX.unpack(_full_box_field(file, box, _MVHD_MATRIX_AT, _MATRIX.size))
         elif box.type == b"trak":
             if movie is None:
-                raise _Unreadable("trak before mvhd")
+                raise Unreadable("trak before mvhd")
             track_id, matrix = _track_header(file, box)
             tracks.append(Track(track_id, _product(matrix, movie)))
     return tuple(tracks)
 
 
-def _track_header(file: BinaryIO, trak: _Box) -> tuple[int, Matrix]:
+def _track_header(file: BinaryIO, trak: Box) -> tuple[int, Matrix]:
     """(track_ID, matrix) of a trak's one tkhd."""
-    children = list(_boxes(file, trak.start, trak.end))
+    children = list(boxes(file, trak.start, trak.end))
     headers = [box for box in children if box.type == b"tkhd"]
     # FFmpeg rejects a second tkhd, and an mvhd here would change the movie matrix.
     if len(headers) != 1 or any(box.type == b"mvhd" for box in children):
-        raise _Unreadable("not one tkhd")
+        raise Unreadable("not one tkhd")
     (track_id,) = _TRACK_ID.unpack(
         _full_box_field(file, headers[0], _TKHD_TRACK_ID_AT, _TRACK_ID.size)
     )
@@ -132,41 +118,10 @@ def _int32(value: int) -> int:
     return (value + (1 << 31)) % (1 << 32) - (1 << 31)
 
 
-def _full_box_field(file: BinaryIO, box: _Box, offsets: dict[int, int], count: int) -> bytes:
+def _full_box_field(file: BinaryIO, box: Box, offsets: dict[int, int], count: int) -> bytes:
     """`count` bytes of a full box at its version's offset; versions but 0 and 1 refused."""
-    (version,) = _read(file, box.start, 1, box.end)
+    (version,) = read_exact(file, box.start, 1, box.end)
     offset = offsets.get(version)
     if offset is None:
-        raise _Unreadable(f"{box.type!r} version {version}")
-    return _read(file, box.start + offset, count, box.end)
-
-
-def _boxes(file: BinaryIO, start: int, end: int) -> Iterator[_Box]:
-    """The boxes between `start` and `end`, in order (ISO/IEC 14496-12 4.2)."""
-    position = start
-    for _ in range(_MAX_BOXES):
-        if position == end:
-            return
-        size, kind = _HEADER.unpack(_read(file, position, _HEADER.size, end))
-        header = _HEADER.size
-        if size == 1:  # a 64-bit size follows the type
-            (size,) = _LARGE_SIZE.unpack(_read(file, position + header, _LARGE_SIZE.size, end))
-            header += _LARGE_SIZE.size
-        elif size == 0:  # the box runs to the end of its parent
-            size = end - position
-        if size < header or position + size > end:
-            raise _Unreadable(f"box {kind!r} of size {size} at {position}")
-        yield _Box(kind, position + header, position + size)
-        position += size
-    raise _Unreadable("too many boxes")
-
-
-def _read(file: BinaryIO, offset: int, count: int, limit: int) -> bytes:
-    """Exactly `count` bytes at `offset`, all before `limit`."""
-    if offset + count > limit:
-        raise _Unreadable(f"{count} bytes at {offset} run past {limit}")
-    file.seek(offset)
-    data = file.read(count)
-    if len(data) != count:
-        raise _Unreadable(f"file ends before {offset + count}")
-    return data
+        raise Unreadable(f"{box.type!r} version {version}")
+    return read_exact(file, box.start + offset, count, box.end)

@@ -20,12 +20,6 @@ from videolib.shared.media.probe import Metadata, probe, run_ffprobe
 MP4 = "mov,mp4,m4a,3gp,3g2,mj2"
 MKV = "matroska,webm"
 
-# The rule h12-probe brings (SPEC: width is the displayed width, the SAR applied); until it
-# is merged, both backends agree on the coded 720. strict: the lead sees these turn green.
-SAR_RULE = pytest.mark.xfail(
-    strict=True, reason="probe applies no sample aspect ratio yet (issue 12, h12-probe)"
-)
-
 # case: (duration_seconds, width, height, orientation, quality, has_audio, codec, container)
 EXPECTED: dict[str, tuple[int, int, int, str, str, bool, str, str]] = {
     "hevc_8bit_mp4": (1, 320, 240, "landscape", "SD", True, "hevc", MP4),
@@ -46,7 +40,6 @@ EXPECTED: dict[str, tuple[int, int, int, str, str, bool, str, str]] = {
     "av1_mp4": (1, 320, 240, "landscape", "SD", True, "av1", MP4),
     "av1_webm": (1, 320, 240, "landscape", "SD", True, "av1", MKV),
 }
-NEEDS_SAR_RULE = {"mpeg2_ps", "mpeg2_ts"}
 
 # What makes each file the shape it is named for, as ffprobe reports it: "video.x" is the
 # video stream's field x, "data." the first data stream's, "format." the format's; "boxes"
@@ -88,12 +81,9 @@ THUMBNAIL_SIZES: dict[str, tuple[int, int]] = {
 }
 
 
-def cases(needing_sar_rule: bool = False) -> list[Any]:
-    """The case names, those that wait on the SAR rule marked when `needing_sar_rule`."""
-    return [
-        pytest.param(case, marks=SAR_RULE if needing_sar_rule and case in NEEDS_SAR_RULE else ())
-        for case in sorted(EXPECTED)
-    ]
+def cases() -> list[str]:
+    """The case names, in a stable order."""
+    return sorted(EXPECTED)
 
 
 def ffprobe_or_skip() -> str:
@@ -119,12 +109,12 @@ def test_the_corpus_has_every_case(extended_corpus: dict[str, Path]) -> None:
     assert set(SHAPE_FACTS) == set(THUMBNAIL_SIZES) == set(EXPECTED)
 
 
-@pytest.mark.parametrize("case", cases(needing_sar_rule=True))
+@pytest.mark.parametrize("case", cases())
 def test_pyav_metadata(extended_corpus: dict[str, Path], case: str) -> None:
     assert probe(corpus_file(extended_corpus, case)) == Metadata(*EXPECTED[case])
 
 
-@pytest.mark.parametrize("case", cases(needing_sar_rule=True))
+@pytest.mark.parametrize("case", cases())
 def test_ffprobe_gives_the_same_metadata(extended_corpus: dict[str, Path], case: str) -> None:
     path = corpus_file(extended_corpus, case)
     from_ffprobe = probe(path, backend="ffprobe", ffprobe_path=ffprobe_or_skip())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
 from videolib.shared.media.classify import (
@@ -50,6 +52,52 @@ def test_normalise_rotation(degrees: float, expected: int) -> None:
 )
 def test_displayed_size(rotation: int, expected: tuple[int, int]) -> None:
     assert displayed_size(1920, 1080, rotation) == expected
+
+
+@pytest.mark.parametrize(
+    ("coded", "sample_aspect", "rotation", "expected"),
+    [
+        ((720, 576), Fraction(64, 45), 0, (1024, 576)),  # PAL 16:9
+        ((720, 576), Fraction(16, 15), 0, (768, 576)),  # PAL 4:3
+        ((720, 480), Fraction(8, 9), 0, (640, 480)),  # NTSC 4:3: narrower pixels
+        ((720, 480), Fraction(32, 27), 0, (853, 480)),  # 853.33: nearest, not even
+        ((1440, 1080), Fraction(4, 3), 0, (1920, 1080)),  # HDV
+        ((3, 2), Fraction(1, 2), 0, (2, 2)),  # 1.5: halves go up
+        ((720, 576), Fraction(64, 45), 90, (576, 1024)),  # stretched, then turned
+        ((720, 576), Fraction(1, 1), 0, (720, 576)),
+        ((720, 576), None, 0, (720, 576)),  # unknown: square pixels
+        ((720, 576), Fraction(0, 1), 0, (720, 576)),  # FFmpeg's "unknown"
+    ],
+)
+def test_displayed_size_applies_the_sample_aspect_ratio(
+    coded: tuple[int, int],
+    sample_aspect: Fraction | None,
+    rotation: int,
+    expected: tuple[int, int],
+) -> None:
+    assert displayed_size(*coded, rotation, sample_aspect) == expected
+
+
+@pytest.mark.parametrize(
+    ("coded", "sample_aspect", "expected_orientation", "expected_quality"),
+    [
+        # 960x720 coded, 4:3 pixels: shown 1280x720, landscape HD.
+        ((960, 720), Fraction(4, 3), "landscape", "HD"),
+        # Coded square, shown wide: orientation follows the displayed size.
+        ((720, 720), Fraction(16, 9), "landscape", "HD"),
+    ],
+)
+def test_orientation_and_quality_follow_the_displayed_size(
+    coded: tuple[int, int],
+    sample_aspect: Fraction,
+    expected_orientation: str,
+    expected_quality: str,
+) -> None:
+    width, height = displayed_size(*coded, 0, sample_aspect)
+    assert (orientation(width, height), quality(width, height)) == (
+        expected_orientation,
+        expected_quality,
+    )
 
 
 @pytest.mark.parametrize(

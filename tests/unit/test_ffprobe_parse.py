@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -78,3 +79,71 @@ def test_no_duration_anywhere() -> None:
     facts = parse_ffprobe(_report({"width": 640, "height": 480}, duration="N/A"))
     assert facts.duration is None
     assert Metadata.from_facts(facts).duration_seconds is None
+
+
+def _stream(index: int, **fields: Any) -> dict[str, Any]:
+    return {"index": index, "codec_type": "video", "codec_name": "h264", **fields}
+
+
+def test_the_default_track_describes_the_file_not_the_first() -> None:
+    report = _report(None)
+    report["streams"] = [
+        _stream(0, width=160, height=120, disposition={"default": 0}),
+        _stream(1, width=320, height=240, codec_name="hevc", disposition={"default": 1}),
+    ]
+    facts = parse_ffprobe(report)
+    assert (facts.coded_width, facts.coded_height, facts.video_codec) == (320, 240, "hevc")
+
+
+def test_a_cover_first_and_larger_is_passed_over() -> None:
+    report = _report(None)
+    report["streams"] = [
+        _stream(0, codec_name="mjpeg", width=600, height=600, disposition={"attached_pic": 1}),
+        _stream(1, width=320, height=240, disposition={"default": 1}),
+    ]
+    assert parse_ffprobe(report).coded_width == 320
+
+
+def test_without_a_default_the_higher_bitrate_wins_at_equal_size() -> None:
+    report = _report(None)
+    report["streams"] = [
+        _stream(0, width=320, height=240, bit_rate="100000"),
+        _stream(1, width=320, height=240, bit_rate="900000", codec_name="vp9"),
+    ]
+    assert parse_ffprobe(report).video_codec == "vp9"
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        ("64:45", Fraction(64, 45)),
+        ("1:1", Fraction(1)),
+        ("0:1", None),
+        ("N/A", None),
+        (None, None),
+    ],
+)
+def test_sample_aspect_ratio(field: str | None, expected: Fraction | None) -> None:
+    video: dict[str, Any] = {"width": 720, "height": 576}
+    if field is not None:
+        video["sample_aspect_ratio"] = field
+    assert parse_ffprobe(_report(video)).sample_aspect == expected
+
+
+def test_anamorphic_report_is_displayed_wide() -> None:
+    video = {"width": 720, "height": 576, "sample_aspect_ratio": "64:45"}
+    metadata = Metadata.from_facts(parse_ffprobe(_report(video)))
+    assert (metadata.width, metadata.height) == (1024, 576)
+
+
+def test_ffprobe_5_mp4_at_an_offset_of_3600_s_lasts_2_s() -> None:
+    # ffprobe 5.1's report of an mp4 made with -output_ts_offset 3600 (stream from tkhd/mdhd).
+    report = _report(
+        {"width": 320, "height": 240, "start_time": "3600.000000", "duration": "2.000000"},
+        duration="3602.000000",
+    )
+    report["streams"].pop()  # no audio
+    report["format"]["start_time"] = "3600.000000"
+    facts = parse_ffprobe(report)
+    assert facts.duration == pytest.approx(2.0)
+    assert facts.start_time == 3600.0
