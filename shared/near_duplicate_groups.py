@@ -96,6 +96,7 @@ def reversed_match(match: Match) -> Match:
         b_end=match.a_end,
         matched_seconds=match.matched_seconds,
         mirrored=match.mirrored,
+        mean_distance=match.mean_distance,
     )
 
 

@@ -370,6 +370,7 @@ def _match_columns() -> list[Column[object]]:
         Column("b_end", Integer),
         Column("matched_seconds", Integer),
         Column("mirrored", Boolean),
+        Column("mean_distance", Float),  # bits apart over the matched seconds, on average
     ]
 
 

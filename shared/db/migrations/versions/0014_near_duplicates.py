@@ -30,6 +30,7 @@ def _match_columns() -> list[sa.Column[object]]:
         sa.Column("b_end", sa.Integer()),
         sa.Column("matched_seconds", sa.Integer()),
         sa.Column("mirrored", sa.Boolean()),
+        sa.Column("mean_distance", sa.Float()),
     ]
 
 
