@@ -16,6 +16,12 @@ from .errors import (
     translated,
 )
 from .failures import FailureRepository
+from .fingerprints import (
+    FingerprintRepository,
+    FingerprintState,
+    FingerprintTask,
+    StoredFingerprint,
+)
 from .history import HistoryRepository, VideoEvent
 from .integrity import CycleState, Finding, IntegrityRepository, ToVerify
 from .keyset import Keyset
@@ -50,6 +56,9 @@ __all__ = [
     "FailureRepository",
     "Fault",
     "Finding",
+    "FingerprintRepository",
+    "FingerprintState",
+    "FingerprintTask",
     "HeldPass",
     "HistoryRepository",
     "IntegrityRepository",
@@ -58,6 +67,7 @@ __all__ = [
     "ScanJob",
     "ScanJobRepository",
     "SettingsRepository",
+    "StoredFingerprint",
     "ThumbnailRepository",
     "ThumbnailTask",
     "ToVerify",
