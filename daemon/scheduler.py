@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from videolib.shared.config import Config
 from videolib.shared.db.repository import (
     DirectoryLocks,
+    FingerprintRepository,
     IntegrityRepository,
     ThumbnailRepository,
     TrashRepository,
@@ -28,6 +29,8 @@ from videolib.shared.db.repository import (
     ping,
 )
 from videolib.shared.errors import DatabaseBusyError, DatabaseUnavailableError, PathError
+from videolib.shared.fingerprints import FingerprintBackfill
+from videolib.shared.fingerprints import Outcome as FingerprintOutcome
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.workers import ExaminerPool
@@ -135,6 +138,14 @@ class Scheduler:
         # Thumbnails are made after ingest, off the scan's hot path (seed: "Thumbnail
         # Generation"), by their own bounded worker.
         self.thumbnails = ThumbnailWorker.from_config(config, ThumbnailRepository(engine))
+        # So are fingerprints (issue 12 §3), by a loop of their own.
+        self.fingerprints: FingerprintBackfill | None = (
+            FingerprintBackfill.from_config(
+                config, FingerprintRepository(engine), on_outcome=self._count_fingerprint
+            )
+            if config.fingerprints.enabled
+            else None
+        )
         self.trash = Trash(
             self.library, TrashRepository(engine), config.thumbnail_dir.absolute(), clock
         )
@@ -256,6 +267,8 @@ class Scheduler:
             try:
                 await self.pipeline.ingest(batch)
                 self.thumbnails.wake()
+                if self.fingerprints is not None:
+                    self.fingerprints.wake()
             except DatabaseUnavailableError as error:
                 if cancelling():
                     raise
@@ -514,6 +527,8 @@ class Scheduler:
             await self.health.close()
             # Once more is harmless; after a crash, needed. Busy workers are killed at once.
             await self.thumbnails.maker.close(grace_s=_left(stop_by, share=0.5))
+            if self.fingerprints is not None:
+                await self.fingerprints.close(grace_s=_left(stop_by, share=0.5))
             await runner.cleanup()
         if self.supervisor.failure is not None:
             raise self.supervisor.failure
@@ -530,9 +545,19 @@ class Scheduler:
         # Off systemd (no interval) or once a loop was given up, it has nothing to do.
         start("systemd_watchdog", self._systemd_watchdog, may_end=lambda: True)
         start("thumbnails", self.thumbnails.run)
+        if self.fingerprints is not None:
+            start("fingerprints", self.fingerprints.run)
         start("trash_purger", self._trash_purger)
         if self.config.integrity.enabled:
             start("integrity", self.integrity.run)
+
+    def _count_fingerprint(self, outcome: FingerprintOutcome) -> None:
+        if outcome.ok:
+            self.metrics.fingerprints.labels("made").inc()
+        elif not outcome.stale:
+            self.metrics.fingerprints.labels("failed").inc()
+            if outcome.gave_up:
+                self.metrics.fingerprints.labels("gave_up").inc()
 
     async def _drain(self, stop_by: float) -> None:
         """Let in-flight files finish briefly; abandon the rest (the next pass finds them).
