@@ -38,6 +38,7 @@ from videolib.api.metrics import ApiMetrics, refresh, refresh_forever
 from videolib.api.middlewares import MIDDLEWARES
 from videolib.api.routes import (
     cleanup,
+    fingerprints,
     health,
     history,
     integrity,
@@ -91,6 +92,7 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Applica
         cleanup,
         videos,
         history,
+        fingerprints,
         tags,
         health,
         library,
