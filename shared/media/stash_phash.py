@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
 from typing import Any
@@ -106,9 +107,11 @@ def read_frames(path: str) -> list[goimagehash.RGB]:
         # -ss counts from the container's start time (FFmpeg's ffmpeg_demux.c adds it).
         start_us = container.start_time or 0
         frames = []
-        for seconds in frame_offsets(stash_duration(container.duration)):
-            target = first_kept_pts(start_us + seek_microseconds(seconds), stream.time_base)
-            frames.append(_scaled(stream, _frame_at(container, stream, target)))
+        with av.open(path, metadata_errors="ignore") as index:
+            reader = _FrameReader(container, stream, index)
+            for seconds in frame_offsets(stash_duration(container.duration)):
+                target = first_kept_pts(start_us + seek_microseconds(seconds), stream.time_base)
+                frames.append(_scaled(stream, reader.frame_at(target)))
         return frames
 
 
@@ -119,46 +122,71 @@ def _video_stream(container: Any) -> Any:
     raise ValueError("no video stream")
 
 
-def _frame_at(container: Any, stream: Any, target: int) -> av.VideoFrame:
-    """The first frame whose pts is `target` or later, as the CLI's accurate seek gives it
-    (`-ss` before `-i`); the last one when the stream ends before it.
+class _FrameReader:
+    """The first frame at or after each target pts (ascending), as the CLI's accurate seek
+    gives it (`-ss` before `-i`); the last one when the stream ends before it.
 
-    Where the seek lands on no keyframe before the target (an MPEG-TS seeks by bytes, and
-    its keyframe can be a whole GOP back), nothing decodes: the frame is then looked for
-    from the start. The ffmpeg CLI gives up there, so Stash has no pHash for such a file.
+    The frames are the CLI's; only the work differs. Where the keyframe before a target is
+    at or before the frame last decoded, decoding goes on from there instead of seeking
+    back to it (a second demuxer, `index`, finds that keyframe: a seek and one packet, no
+    decoding). Frames that nothing refers to (most B-frames) before the target are not
+    decoded at all: no other frame depends on them.
+
+    Where a seek lands on no keyframe before the target (an MPEG-TS seeks by bytes, and its
+    keyframe can be a whole GOP back), nothing decodes: the frame is then looked for from
+    the start. The ffmpeg CLI gives up there, so Stash has no pHash for such a file.
     """
-    container.seek(target, stream=stream, backward=True)
-    found = _first_from(container, stream, target)
-    if found is None:
-        container.seek(stream.start_time or 0, stream=stream, backward=True)
-        found = _first_from(container, stream, target)
-    if found is None:
-        raise ValueError(f"no decodable frame at {float(target * stream.time_base):.3f} s")
-    return found
 
+    def __init__(self, container: Any, stream: Any, index: Any) -> None:
+        self._container, self._stream, self._index = container, stream, index
+        self._context = stream.codec_context
+        self._frames: Iterator[av.VideoFrame] | None = None
+        self._target = 0
+        self._last: av.VideoFrame | None = None  # the frame last decoded
 
-def _first_from(container: Any, stream: Any, target: int) -> av.VideoFrame | None:
-    """Decode on from where the demuxer is to the first frame at or after `target`.
+    def frame_at(self, target: int) -> av.VideoFrame:
+        self._target = target
+        if not self._goes_on_to(target):
+            self._seek(target)
+        found = self._first_from(target)
+        if found is None:
+            self._seek(self._stream.start_time or 0)
+            found = self._first_from(target)
+        if found is None:
+            seconds = float(target * self._stream.time_base)
+            raise ValueError(f"no decodable frame at {seconds:.3f} s")
+        return found
 
-    Frames that nothing refers to (most B-frames) before the target are not decoded: no other
-    frame depends on them, so the frame found is the same, for less work.
-    """
-    context = stream.codec_context
-    found: av.VideoFrame | None = None
-    decoded = 0
-    try:
-        for packet in container.demux(stream):
-            before = packet.pts is not None and packet.pts < target
-            context.skip_frame = "NONREF" if before else "DEFAULT"
-            frame: av.VideoFrame
-            for frame in packet.decode():
-                found, decoded = frame, decoded + 1
-                if frame.pts is None or frame.pts >= target or decoded >= _MAX_FRAMES:
-                    return frame
-    finally:
-        context.skip_frame = "DEFAULT"
-        context.flush_buffers()  # the next seek starts clean
-    return found
+    def _goes_on_to(self, target: int) -> bool:
+        """Whether decoding on costs no more than seeking: no keyframe lies between."""
+        last = self._last
+        if self._frames is None or last is None or last.pts is None or last.pts >= target:
+            return False
+        twin = self._index.streams[self._stream.index]
+        self._index.seek(target, stream=twin, backward=True)
+        packet = next(iter(self._index.demux(twin)), None)
+        return packet is not None and packet.pts is not None and packet.pts <= last.pts
+
+    def _seek(self, pts: int) -> None:
+        self._context.flush_buffers()
+        self._container.seek(pts, stream=self._stream, backward=True)
+        self._frames, self._last = self._decoded(), None
+
+    def _decoded(self) -> Iterator[av.VideoFrame]:
+        for packet in self._container.demux(self._stream):
+            before = packet.pts is not None and packet.pts < self._target
+            self._context.skip_frame = "NONREF" if before else "DEFAULT"
+            yield from packet.decode()
+
+    def _first_from(self, target: int) -> av.VideoFrame | None:
+        assert self._frames is not None
+        found: av.VideoFrame | None = None
+        for decoded, frame in enumerate(self._frames, start=1):
+            found = self._last = frame
+            if frame.pts is None or frame.pts >= target or decoded >= _MAX_FRAMES:
+                return frame
+        self._frames = None  # the stream ended
+        return found
 
 
 def _scaled(stream: Any, frame: av.VideoFrame) -> goimagehash.RGB:
