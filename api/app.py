@@ -40,6 +40,7 @@ from videolib.api.metrics import ApiMetrics, refresh, refresh_forever
 from videolib.api.middlewares import MIDDLEWARES
 from videolib.api.routes import (
     cleanup,
+    fingerprints,
     health,
     history,
     integrity,
@@ -100,6 +101,7 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Applica
         videos,
         playback,
         history,
+        fingerprints,
         tags,
         health,
         library,

@@ -644,3 +644,26 @@ class NearDuplicateGroup(ApiModel):
 class NearDuplicateList(ApiModel):
     data: list[NearDuplicateGroup]
     pagination: Pagination
+
+
+class Fingerprint(ApiModel):
+    """A video's fingerprint (issue 12 §3), or where the deferred job is with it."""
+
+    video_id: uuid.UUID
+    status: Literal["done", "pending", "working", "retrying", "gaveUp"] = Field(
+        description=(
+            "done: computed; pending: waiting for the job; working: being computed; "
+            "retrying: failed, tried again at retryAt; gaveUp: failed maxAttempts times, "
+            "not tried again until the file changes (error says why)."
+        )
+    )
+    phash: str | None = Field(
+        description="Stash's video pHash, as Stash writes it (16 hex digits); null if none."
+    )
+    seconds: int | None = Field(description="Per-second frame hashes stored.")
+    algorithm: int | None
+    computed_at: datetime | None
+    attempts: int = Field(description="Failed attempts at the current file.")
+    max_attempts: int
+    error: str | None = Field(description="Why the last attempt failed.")
+    retry_at: datetime | None

@@ -127,6 +127,21 @@ class WorkerConfig:
 
 
 @dataclass(frozen=True)
+class FingerprintsConfig:
+    """The deferred job fingerprinting valid videos for near-duplicates (shared/fingerprints.py)."""
+
+    enabled: bool = True
+    workers: int = 1
+    poll_seconds: float = 10.0
+    #: Wait after a failure before the first retry; doubles per failure, at most a day.
+    retry_seconds: float = 600.0
+    #: Failures after which a video is given up (its reason stays visible) until it changes.
+    max_attempts: int = 5
+    #: Longest one video may take; a worker past it is killed and the video counts failed.
+    time_limit_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
 class TrashConfig:
     #: Days a trashed file is kept in <root>/.trash before the daemon purges it.
     retention_days: int = 30
@@ -175,6 +190,7 @@ class Config:
     daemon: DaemonConfig = DaemonConfig()
     thumbnails: ThumbnailsConfig = ThumbnailsConfig()
     worker: WorkerConfig = WorkerConfig()
+    fingerprints: FingerprintsConfig = FingerprintsConfig()
     trash: TrashConfig = TrashConfig()
     integrity: IntegrityConfig = IntegrityConfig()
     leader: LeaderConfig = LeaderConfig()
@@ -258,6 +274,11 @@ _POSITIVE = {
     ("thumbnails", "max_tries"),
     ("worker", "concurrency"),
     ("worker", "stalled_seconds"),
+    ("fingerprints", "workers"),
+    ("fingerprints", "poll_seconds"),
+    ("fingerprints", "retry_seconds"),
+    ("fingerprints", "max_attempts"),
+    ("fingerprints", "time_limit_seconds"),
     ("daemon", "poll_interval_seconds"),
     ("trash", "retention_days"),
     ("trash", "purge_interval_seconds"),

@@ -334,10 +334,12 @@ daemon_leader = Table(
     CheckConstraint("id = 1", name="one_row"),
 )
 
-# -- fingerprints (placeholder of h12-fp's migration 0013; the lead keeps theirs) -------------
+# -- fingerprints --------------------------------------------------------------------------
 
-# A video's Stash-compatible pHash and per-second frame hashes (shared/media/similarity.py);
-# `index_keys` are what the GIN index finds candidates by.
+# Each valid video's perceptual hashes (shared/fingerprints.py; issue 12 §3): the Stash pHash
+# (shared/media/stash_phash.py) and the per-second frame hashes, as shown and mirrored, with
+# their index keys (shared/media/similarity.py) under GIN for the candidate search. Signed
+# 64-bit values. Both rows of a video go when its file_hash changes (trigger, 0013).
 video_fingerprints = Table(
     "video_fingerprints",
     metadata,
@@ -354,6 +356,24 @@ video_fingerprints = Table(
     Column("algorithm", SmallInteger, nullable=False),
     Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_video_fingerprints_index_keys", "index_keys", postgresql_using="gin"),
+)
+
+# The fingerprint job's failed (or claimed) videos: attempts so far, the last reason, when
+# to try again. A video past `fingerprints.max_attempts` stays here with its reason.
+fingerprint_attempts = Table(
+    "fingerprint_attempts",
+    metadata,
+    Column(
+        "video_id",
+        UUID(as_uuid=True),
+        ForeignKey("videos.id", ondelete="CASCADE", name="fk_fingerprint_attempts_video_id_videos"),
+        primary_key=True,
+    ),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("error", Text),
+    Column("retry_at", DateTime(timezone=True)),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 # -- near-duplicates --------------------------------------------------------------------------

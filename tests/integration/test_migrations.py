@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
@@ -103,3 +106,54 @@ async def test_checks_reject_what_the_model_forbids(engine: AsyncEngine) -> None
             assert "ck_videos_directory_type" in str(error)
         else:
             raise AssertionError("an unknown directory type was accepted")
+
+
+async def test_0013_fingerprints_down_and_up_keep_the_videos(engine: AsyncEngine) -> None:
+    """0013 goes down to 0012 (its tables and trigger gone, the videos kept) and up again."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO videos (path, filename, directory_type, file_hash)"
+                " VALUES ('videos/a.mp4', 'a.mp4', 'videos', 'aa')"
+            )
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO video_fingerprints (video_id, phash, frame_hashes, mirrored_hashes,"
+                " index_keys, algorithm) SELECT id, -1, '{1,2}', '{3,4}', '{5}', 1 FROM videos"
+            )
+        )
+
+    def downgrade(sync: Any) -> None:
+        command.downgrade(migrate.alembic_config(sync), "0012")
+
+    async with engine.begin() as connection:
+        await connection.run_sync(downgrade)
+    names = (
+        "SELECT count(*) FROM pg_tables"
+        " WHERE tablename IN ('video_fingerprints', 'fingerprint_attempts')"
+    )
+    async with engine.connect() as connection:
+        assert await connection.scalar(text(names)) == 0
+        assert await connection.scalar(text("SELECT count(*) FROM videos")) == 1
+        trigger = "SELECT count(*) FROM pg_trigger WHERE tgname = 'videos_forget_fingerprint'"
+        assert await connection.scalar(text(trigger)) == 0
+    await migrate.upgrade(engine)
+    async with engine.begin() as connection:
+        assert await connection.scalar(text(names)) == 2
+        # The GIN index h12-near's candidate search relies on, and the trigger that forgets
+        # a fingerprint when the file changes.
+        index = (
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_video_fingerprints_index_keys'"
+        )
+        assert "USING gin (index_keys)" in await connection.scalar(text(index))
+        await connection.execute(
+            text(
+                "INSERT INTO video_fingerprints (video_id, frame_hashes, mirrored_hashes,"
+                " index_keys, algorithm) SELECT id, '{}', '{}', '{}', 1 FROM videos"
+            )
+        )
+        await connection.execute(text("UPDATE videos SET title = 'kept'"))
+        assert await connection.scalar(text("SELECT count(*) FROM video_fingerprints")) == 1
+        await connection.execute(text("UPDATE videos SET file_hash = 'bb'"))
+        assert await connection.scalar(text("SELECT count(*) FROM video_fingerprints")) == 0

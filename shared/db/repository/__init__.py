@@ -16,6 +16,12 @@ from .errors import (
     translated,
 )
 from .failures import FailureRepository
+from .fingerprints import (
+    FingerprintRepository,
+    FingerprintState,
+    FingerprintTask,
+    StoredFingerprint,
+)
 from .history import HistoryRepository, VideoEvent
 from .integrity import CycleState, Finding, IntegrityRepository, ToVerify
 from .job_queue import JobQueueRepository, QueueState
@@ -62,6 +68,9 @@ __all__ = [
     "FailureRepository",
     "Fault",
     "Finding",
+    "FingerprintRepository",
+    "FingerprintState",
+    "FingerprintTask",
     "GroupMember",
     "HeldPass",
     "HistoryRepository",
@@ -76,6 +85,7 @@ __all__ = [
     "ScanJob",
     "ScanJobRepository",
     "SettingsRepository",
+    "StoredFingerprint",
     "ThumbnailRepository",
     "ThumbnailTask",
     "ToVerify",
