@@ -15,8 +15,8 @@ import os
 import struct
 import sys
 from array import array
-from collections.abc import Iterator, Sequence
-from typing import BinaryIO
+from collections.abc import Callable, Iterator, Sequence
+from typing import BinaryIO, overload
 
 from videolib.shared.media.mp4_boxes import (
     Box,
@@ -68,6 +68,31 @@ def _media_after_moov(top: Sequence[Box]) -> bool:
     return moov is not None and any(box.type == b"mdat" and box.begin > moov for box in top)
 
 
+class UniformSizes(Sequence[int]):
+    """stsz's one size for every sample, as a sequence without a list behind it.
+
+    A mov of PCM audio counts one sample per audio frame, the same size each: millions in an
+    hour, which as a list would cost a probe worker gigabytes.
+    """
+
+    def __init__(self, size: int, count: int) -> None:
+        self.size, self.samples = size, count
+
+    def __len__(self) -> int:
+        return self.samples
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> UniformSizes: ...
+    def __getitem__(self, index: int | slice) -> int | UniformSizes:
+        if isinstance(index, slice):
+            return UniformSizes(self.size, len(range(*index.indices(self.samples))))
+        if not -self.samples <= index < self.samples:
+            raise IndexError(index)
+        return self.size
+
+
 def chunk_ends(
     offsets: Sequence[int], sizes: Sequence[int], runs: Sequence[tuple[int, int]]
 ) -> Iterator[int]:
@@ -76,13 +101,17 @@ def chunk_ends(
     `runs` are stsc's (first_chunk, samples_per_chunk), first_chunk counted from 1; each
     run lasts until the next one's first chunk.
     """
-    totals = [0, *itertools.accumulate(sizes)]
+    if isinstance(sizes, UniformSizes):  # no list of millions of equal sizes
+        uniform = sizes.size
+        total: Callable[[int], int] = lambda count: count * uniform  # noqa: E731
+    else:
+        total = [0, *itertools.accumulate(sizes)].__getitem__
     sample = 0
     bounds = [first for first, _ in runs[1:]] + [len(offsets) + 1]
     for (first, per_chunk), next_first in zip(runs, bounds, strict=True):
         for chunk in range(first, min(next_first, len(offsets) + 1)):
             last = min(sample + per_chunk, len(sizes))
-            yield offsets[chunk - 1] + totals[last] - totals[sample]
+            yield offsets[chunk - 1] + total(last) - total(sample)
             sample = last
 
 
@@ -100,6 +129,8 @@ def last_chunk_end(
     in_order = list(offsets) == sorted(offsets)  # in C, a pass over a sorted table
     last_samples = runs[-1][1]
     if claimed == len(sizes) and in_order and chunks_per_run[-1] > 0 and last_samples > 0:
+        if isinstance(sizes, UniformSizes):
+            return offsets[-1] + last_samples * sizes.size
         return offsets[-1] + sum(sizes[len(sizes) - last_samples :])
     return max(chunk_ends(offsets, sizes, runs), default=None)
 
@@ -135,7 +166,7 @@ def _sample_sizes(file: BinaryIO, tables: dict[bytes, Box]) -> Sequence[int]:
     if box is not None:
         size, count = _STSZ_HEAD.unpack(read_exact(file, box.start, _STSZ_HEAD.size, box.end))
         if size:
-            return [size] * count
+            return UniformSizes(size, count)
         return _big_endian("I", read_exact(file, box.start + 12, count * 4, box.end))
     box = tables.get(b"stz2")
     if box is None:

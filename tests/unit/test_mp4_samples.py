@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 import struct
+import tracemalloc
 
 import pytest
 
-from videolib.shared.media.mp4_samples import chunk_ends, sample_data_end
+from videolib.shared.media.mp4_samples import UniformSizes, chunk_ends, sample_data_end
 
 
 def _box(kind: bytes, *children: bytes) -> bytes:
@@ -120,3 +121,25 @@ def test_an_index_written_last_is_not_read() -> None:
     data = _box(b"ftyp", b"isom") + _box(b"mdat", bytes(16)) + _box(b"moov", tables)
     assert sample_data_end(io.BytesIO(data)) is None
     assert sample_data_end(io.BytesIO(data + b"trailer bytes")) is None
+
+
+def test_one_size_for_millions_of_samples_is_not_a_list() -> None:
+    # A PCM mov counts a sample per audio frame: an hour of 48 kHz is 172,800,000 of them.
+    samples = 172_800_000
+    audio = _trak(_stco(1000), _stsz(constant=4, count=samples), _stsc((1, samples)))
+    tracemalloc.start()
+    try:
+        end = sample_data_end(_file(audio))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert end == 1000 + 4 * samples
+    assert peak < 1_000_000, peak
+
+
+def test_uniform_sizes_are_a_sequence_of_one_size() -> None:
+    sizes = UniformSizes(7, 5)
+    assert list(sizes) == [7] * 5 and len(sizes[1:4]) == 3 and sizes[-1] == 7
+    assert list(chunk_ends([100, 200], sizes, [(1, 2), (2, 3)])) == [114, 221]
+    with pytest.raises(IndexError):
+        sizes[5]
