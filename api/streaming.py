@@ -48,13 +48,16 @@ class VideoFileResponse(web.FileResponse):
         self._sent_bytes = sent_bytes
 
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        headers = CIMultiDict(request.headers)
+        # FileResponse would serve a `<file>.gz` or `.br` beside the video to a client that
+        # accepts that encoding: the record's own bytes only, whatever lies beside them.
+        headers.popall(hdrs.ACCEPT_ENCODING, None)
         if_range = request.headers.get(hdrs.IF_RANGE, "")
         if if_range.startswith(('"', "W/")):
-            headers = CIMultiDict(request.headers)
             del headers[hdrs.IF_RANGE]  # an entity tag: decided here, not read as a date
             if not if_range_allows_range(if_range, self._etag_now):
                 headers.popall(hdrs.RANGE, None)
-            request = request.clone(headers=headers)
+        request = request.clone(headers=headers)
         writer = await super().prepare(request)
         if request.method == hdrs.METH_GET and self.status in (200, 206):
             self._sent_bytes.inc(self.content_length or 0)

@@ -51,6 +51,19 @@ async def test_whole_file_with_validators(client: Client, auth: dict[str, str], 
     assert response.headers["Cache-Control"] == "private, no-cache"
 
 
+async def test_a_compressed_sibling_is_never_served_for_the_video(
+    client: Client, auth: dict[str, str], clip: Path
+) -> None:
+    # aiohttp's FileResponse would send clip.mp4.gz to a client that accepts gzip.
+    clip.with_name(clip.name + ".gz").write_bytes(b"not the video")
+    video = await recorded(client, auth, "videos/clip.mp4")
+    headers = {**auth, "Accept-Encoding": "gzip, br"}
+    response = await client.get(stream_url(video), headers=headers, auto_decompress=False)
+    assert response.status == 200
+    assert "Content-Encoding" not in response.headers
+    assert await response.read() == clip.read_bytes()
+
+
 @pytest.mark.parametrize(
     ("header", "start", "stop"),
     [
