@@ -43,6 +43,7 @@ import numpy as np
 
 from videolib.shared.media import classify
 from videolib.shared.media.frames import rotation_filters
+from videolib.shared.media.probe import picture_stream
 from videolib.shared.media.similarity import FLAT, FrameHashes
 
 #: The share of the picture's width and height, around its centre, that is hashed: the
@@ -83,7 +84,7 @@ def compute_frame_hashes(path: str) -> FrameHashes:
     Raises ValueError (no video stream, nothing decodable) or av's errors for a bad file.
     """
     with av.open(path, metadata_errors="ignore") as container:
-        stream = next((s for s in container.streams.video if not _is_cover(s)), None)
+        stream = picture_stream(container)
         if stream is None:
             raise ValueError(f"{path}: no video stream")
         stream.codec_context.thread_count = 1  # one process per worker already
@@ -109,10 +110,6 @@ def _bits(low: np.ndarray) -> int:
     above = (low > np.median(low)).ravel()
     unsigned = int(np.bitwise_or.reduce(_BIT_WEIGHTS[above])) if above.any() else 0
     return unsigned - (1 << 64) if unsigned >= 1 << 63 else unsigned
-
-
-def _is_cover(stream: Any) -> bool:
-    return bool(stream.disposition & av.stream.Disposition.attached_pic)
 
 
 def _keyframe_interval(container: Any, stream: Any) -> float:

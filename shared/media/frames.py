@@ -19,6 +19,7 @@ import av
 import av.error
 
 from videolib.shared.media import classify
+from videolib.shared.media.probe import picture_stream
 
 #: Where in the video the frame is taken, as a share of its duration.
 POSITION = 0.10
@@ -118,7 +119,7 @@ def _write_jpeg_at(source: str, target: str, position: float, width: int) -> Fra
 
 def _jpeg_at(source: str, position: float, width: int) -> tuple[bytes, tuple[int, int]]:
     with av.open(source, metadata_errors="ignore") as container:
-        stream = next((s for s in container.streams.video if not _is_cover(s)), None)
+        stream = picture_stream(container)
         if stream is None:
             raise ValueError("no video stream")
         stream.codec_context.thread_count = 1  # one process per worker already
@@ -129,10 +130,6 @@ def _jpeg_at(source: str, position: float, width: int) -> tuple[bytes, tuple[int
         size = thumbnail_size((frame.width, frame.height), _aspect(stream), clockwise, width)
         picture = _upright_and_scaled(stream, frame, clockwise, size)
         return _encode_jpeg(picture), (picture.width, picture.height)
-
-
-def _is_cover(stream: Any) -> bool:
-    return bool(stream.disposition & av.stream.Disposition.attached_pic)
 
 
 def _content_span(container: Any, stream: Any) -> tuple[float, float]:

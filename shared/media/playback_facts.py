@@ -13,6 +13,7 @@ import av
 import av.error
 
 from videolib.shared.media.playable import PlaybackFacts
+from videolib.shared.media.probe import picture_stream
 
 
 def read_playback_facts(path: str) -> PlaybackFacts:
@@ -21,9 +22,8 @@ def read_playback_facts(path: str) -> PlaybackFacts:
     Raises ValueError (av.error.InvalidDataError is one) or OSError for an unreadable file.
     """
     with av.open(os.fspath(path), metadata_errors="ignore") as container:
-        pictures = [s for s in container.streams.video if not _is_cover(s)]
-        # The default track is the one a browser shows; the first when none is marked.
-        video = next((s for s in pictures if _is_default(s)), pictures[0] if pictures else None)
+        # The probe's choice: the default track first, as a browser shows it.
+        video = picture_stream(container)
         sounds = list(container.streams.audio)
         audio = next((s for s in sounds if _is_default(s)), sounds[0] if sounds else None)
         return PlaybackFacts(
@@ -36,10 +36,6 @@ def read_playback_facts(path: str) -> PlaybackFacts:
 def _codec_name(stream: Any) -> str | None:
     # The canonical name ("h264"), as ffprobe's codec_name, not the decoder's ("libdav1d").
     return None if stream is None else str(stream.codec_context.codec.canonical_name)
-
-
-def _is_cover(stream: Any) -> bool:
-    return bool(stream.disposition & av.stream.Disposition.attached_pic)
 
 
 def _is_default(stream: Any) -> bool:

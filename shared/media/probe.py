@@ -324,6 +324,16 @@ def _pyav_facts(container: Any) -> StreamFacts:
     )
 
 
+def picture_stream(container: Any) -> Any | None:
+    """The video stream the probe describes, for every reader of a file's pictures.
+
+    Thumbnails, frame strips, fingerprints and playback read this one too, so that what
+    they show is the stream the record's size and duration came from.
+    """
+    chosen = streams.choose_video([_pyav_candidate(s) for s in container.streams.video])
+    return None if chosen is None else container.streams[chosen.index]
+
+
 def _pyav_candidate(stream: Any) -> VideoCandidate:
     """A video stream as a candidate for `streams.choose_video`."""
     codec = stream.codec_context

@@ -39,6 +39,7 @@ import numpy as np
 
 from videolib.shared.media import classify, goimagehash
 from videolib.shared.media.frames import rotation_filters
+from videolib.shared.media.probe import picture_stream
 
 #: Stash's sprite: 5 x 5 frames, each 160 px wide (phash.go: screenshotSize, columns, rows).
 COLUMNS = ROWS = 5
@@ -116,10 +117,12 @@ def read_frames(path: str) -> list[goimagehash.RGB]:
 
 
 def _video_stream(container: Any) -> Any:
-    for stream in container.streams.video:
-        if not stream.disposition & av.stream.Disposition.attached_pic:
-            return stream
-    raise ValueError("no video stream")
+    # The probe's choice (default, then most pixels), as ffmpeg's own stream selection
+    # that Stash's CLI relies on prefers the largest picture; never a cover.
+    stream = picture_stream(container)
+    if stream is None:
+        raise ValueError("no video stream")
+    return stream
 
 
 class _FrameReader:

@@ -9,6 +9,8 @@ import av
 import pytest
 
 from tests.corpus import make_offset_clip, second_luma
+from tests.media_shapes import make_two_video_tracks
+from videolib.shared.media.frame_hashes import compute_frame_hashes
 from videolib.shared.media.frames import POSITION, write_frame_at, write_thumbnail
 
 SECONDS = 10
@@ -61,3 +63,24 @@ def test_a_strip_frame_of_a_clip_starting_late_is_at_its_position(
     _, luma = mean_luma(target)
     shown = min(range(SECONDS), key=lambda second: abs(second_luma(second) - luma))
     assert shown == int(SECONDS * position)
+
+
+@pytest.mark.parametrize(
+    ("name", "sizes", "shown"),
+    [
+        # The default second track is the one the probe describes: 4:3 at 320 wide...
+        ("two.mp4", ((160, 90), (320, 240)), (160, 120)),
+        # ...and a smaller default beats a larger first track.
+        ("two.mkv", ((320, 180), (160, 120)), (160, 120)),
+    ],
+)
+def test_pictures_come_from_the_stream_the_probe_describes(
+    tmp_path: Path, name: str, sizes: tuple[tuple[int, int], ...], shown: tuple[int, int]
+) -> None:
+    clip = make_two_video_tracks(tmp_path / name, sizes=sizes, default=1)
+    jpeg = tmp_path / "thumb.jpg"
+    result = write_thumbnail(str(clip), str(jpeg), 160)
+    assert result.error is None
+    # A 16:9 first track would give 160x90: the thumbnail is of the 4:3 default track.
+    assert (result.width, result.height) == shown
+    assert compute_frame_hashes(str(clip)).seconds  # hashes read the same stream, and work
