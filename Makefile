@@ -28,7 +28,9 @@ test: $(STAMP)
 TEST_DATABASE_URL ?= postgresql://postgres@/videolib_ci?host=/var/run/postgresql&port=5433
 POSTGRES_TESTS := tests/integration/test_migrations.py tests/integration/test_trigram_fallback.py \
 	tests/api/test_search.py tests/api/test_videos.py tests/api/test_history.py \
-	tests/api/test_cursor_paging.py
+	tests/api/test_cursor_paging.py tests/integration/test_jobs.py \
+	tests/integration/test_leader_lock.py tests/api/test_near_duplicates.py \
+	tests/integration/test_fingerprints.py
 test-postgres: $(STAMP)
 	VIDEOLIB_TEST_DATABASE_URL='$(TEST_DATABASE_URL)' $(BIN)/pytest -p no:cacheprovider $(POSTGRES_TESTS)
 
