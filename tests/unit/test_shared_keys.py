@@ -7,7 +7,14 @@ import random
 import pytest
 
 from videolib.shared.media.similarity import INDEX_SECONDS, FrameHashes, index_keys
-from videolib.shared.near_duplicates import MIN_SHARED_KEYS, candidate_keys, shared_keys
+from videolib.shared.near_duplicates import (
+    KEYS_PER_SHARED,
+    MIN_SHARED_KEYS,
+    candidate_keys,
+    is_candidate,
+    min_shared_keys,
+    shared_keys,
+)
 
 
 def _hashes(count: int, seed: int) -> tuple[int, ...]:
@@ -89,3 +96,37 @@ def test_the_query_keys_are_bounded(seconds: int) -> None:
     assert len(keys) <= min(seconds, INDEX_SECONDS) * 4
     assert len(keys) == len(set(keys))
     assert set(keys) <= set(index_keys(video))
+
+
+@pytest.mark.parametrize(
+    ("asked", "least"),
+    [
+        (0, MIN_SHARED_KEYS),
+        (1, MIN_SHARED_KEYS),
+        (KEYS_PER_SHARED, 1),
+        (KEYS_PER_SHARED + 1, 2),
+        (160, 4),  # a 40 s video: 4 bands a second
+        (480, 12),  # a full query: 120 keyed seconds
+    ],
+)
+def test_the_keys_to_share_grow_with_the_keys_asked(asked: int, least: int) -> None:
+    assert min_shared_keys(asked) == least
+
+
+@pytest.mark.parametrize(
+    ("asked", "indexed", "proposed"),
+    [
+        *((copy, ORIGINAL, True) for copy in COPIES.values()),
+        *((ORIGINAL, copy, True) for copy in COPIES.values()),
+        (ORIGINAL, UNRELATED, False),
+        (UNRELATED, ORIGINAL, False),
+        # Twelve seconds in common out of 120: 48 keys shared, over the 12 needed.
+        (FrameHashes(ORIGINAL.seconds[:12] + UNRELATED.seconds[12:], ()), ORIGINAL, True),
+        # One second in common: 4 keys, chance's level, not proposed.
+        (FrameHashes(ORIGINAL.seconds[:1] + UNRELATED.seconds[1:], ()), ORIGINAL, False),
+    ],
+)
+def test_the_route_proposes_copies_not_chance(
+    asked: FrameHashes, indexed: FrameHashes, proposed: bool
+) -> None:
+    assert is_candidate(asked, indexed) is proposed
