@@ -250,31 +250,31 @@ def _candidates(
     )
     # Each key's videos, read from the primary key and at most one past the bound: a key
     # more videos hold (a test card, a black second) is dropped at the cost of a rare one.
-    holders = (
-        select(k.video_id).where(k.key == asked.c.key).limit(max_key_videos + 1).lateral("holders")
+    # Counted inside the lateral (a window over its own rows): no sort by key.
+    first = (
+        select(k.video_id)
+        .where(k.key == asked.c.key)
+        .limit(max_key_videos + 1)
+        .correlate(asked)
+        .subquery()
     )
-    hits = (
-        select(
-            asked.c.key,
-            holders.c.video_id,
-            func.count().over(partition_by=asked.c.key).label("held_by"),
-        )
-        .select_from(asked.join(holders, true()))
-        .subquery("hits")
-    )
+    holders = select(first.c.video_id, func.count().over().label("held_by")).lateral("holders")
     shared = func.count().label("shared")
     counted = (
-        select(hits.c.video_id, shared)
-        .where(hits.c.held_by <= max_key_videos, hits.c.video_id != video_id)
-        .group_by(hits.c.video_id)
+        select(holders.c.video_id, shared)
+        .select_from(asked.join(holders, true()))
+        .where(holders.c.held_by <= max_key_videos, holders.c.video_id != video_id)
+        .group_by(holders.c.video_id)
         .having(func.count() >= min_shared)
         .subquery("counted")
     )
     f = fingerprints.c
+    # Validity by a subquery per counted video (few), not a join the planner would make
+    # by reading every video: it cannot tell how few pass the HAVING.
+    valid = select(videos.c.is_valid).where(videos.c.id == counted.c.video_id).scalar_subquery()
     ranked = (
         select(counted.c.video_id, counted.c.shared, func.count().over().label("proposed"))
-        .join(videos, videos.c.id == counted.c.video_id)
-        .where(videos.c.is_valid.is_(True))
+        .where(valid.is_(True))
         .order_by(counted.c.shared.desc(), counted.c.video_id)
         .limit(limit)
         .subquery("ranked")
