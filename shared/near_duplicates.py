@@ -35,7 +35,8 @@ MIN_SHARED_KEYS = 1
 KEYS_PER_SHARED = 40
 #: A key more videos than this hold is left out of a query: a picture that common (a test
 #: card, a logo) tells nothing, and each key then reads at most this many index rows. At
-#: 100k videos a 16-bit band's value is held by ~350 videos on average (bench/similar.py).
+#: 100k videos a key is held by ~250 videos on average (bench/similar.py: mean 246,
+#: a test card that 1 video in 25 shows, 4,124).
 MAX_KEY_VIDEOS = 2000
 #: Candidates `compare` verifies at most, those sharing the most keys first. `compare`
 #: runs in Python over whole sequences: its cost, not the index lookup's, bounds a request.
@@ -60,7 +61,9 @@ class SimilarResult:
 
 def candidate_keys(hashes: FrameHashes) -> list[int]:
     """The keys a video's candidates are looked up by: the plain index keys of its shown
-    picture (no one-bit probes: bench/similar.py measured their cost against their gain).
+    picture. Not `query_keys`' one-bit probes: 8x the keys, so 8x the index rows read
+    (bench/similar.py --probes: 43 ms for the statement at 5k videos against 7 ms), where
+    the plain keys of 479 of the 479 pairs bench/near_duplicates.py accepts share one.
 
     The index holds each video's mirrored picture too, so a flipped copy is found.
     """
