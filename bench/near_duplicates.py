@@ -11,7 +11,7 @@ at the default thresholds of shared/media/similarity.py:
 - precision: matched pairs of one source over all matched pairs, where every pair of files
   of two distinct sources (copies included: two clips with the same black intro) is tried;
 - index recall: the share of matched pairs that the route's candidate rule finds both ways
-  (key pairs of one held by the index keys of the other, shared/near_duplicates.py), so
+  (keys of one shared with the index keys of the other, shared/near_duplicates.py), so
   that GET /videos/{id}/similar proposes every pair `compare` accepts;
 - fingerprint cost: compute_frame_hashes' CPU per minute of video, beside the thumbnail
   job's (one frame grab, shared/media/frames.py) per video, on the same files.
@@ -55,7 +55,7 @@ from videolib.shared.media.similarity import (  # noqa: E402
     index_keys,
     query_keys,
 )
-from videolib.shared.near_duplicates import MIN_PAIRS_HELD, key_pairs, pairs_held  # noqa: E402
+from videolib.shared.near_duplicates import is_candidate  # noqa: E402
 
 TARGETS = {"crop": 0.9, "flip": 0.9}  # every other transformation: 0.95
 PRECISION_TARGET = 0.99
@@ -103,15 +103,13 @@ def offset_is_right(match: Match, copy: str, source_seconds: int) -> bool:
 
 
 def shares_key(a: FrameHashes, b: FrameHashes) -> bool:
-    """Both ways, by the route's own rule: b's key pairs held by a's index keys, and a's by b's.
+    """Both ways, by the route's own rule: a's index keys hold enough of b's candidate
+    keys, and b's of a's.
 
-    GET /videos/{id}/similar proposes a video that holds at least MIN_PAIRS_HELD of the
-    asked video's key pairs (shared/near_duplicates.py); this is that rule without its caps.
+    GET /videos/{id}/similar proposes a video that shares at least `min_shared_keys` of
+    the asked video's keys (shared/near_duplicates.py); this is that rule without its caps.
     """
-    return (
-        pairs_held(key_pairs(b), index_keys(a)) >= MIN_PAIRS_HELD
-        and pairs_held(key_pairs(a), index_keys(b)) >= MIN_PAIRS_HELD
-    )
+    return is_candidate(a, b) and is_candidate(b, a)
 
 
 def close_pair_counts(prints: list[Fingerprinted]) -> np.ndarray:
@@ -249,7 +247,7 @@ def index_lines(prints: list[Fingerprinted], accepted: list[Pair]) -> None:
     index_recall = keyed / max(1, len(accepted))
     print(
         f"index recall   {index_recall:.4f}: {keyed}/{len(accepted)} accepted pairs"
-        " found by the route's key pairs"
+        " found by the route's shared keys"
     )
     sizes = [len(index_keys(p.hashes)) for p in prints]
     queries = [len(query_keys(p.hashes)) for p in prints]

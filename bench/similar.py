@@ -1,22 +1,25 @@
 """Similar-video benchmark: GET /videos/{id}/similar's work at 100,000 fingerprinted videos.
 
-    python bench/similar.py                          # 100,000 videos (several minutes)
+    python bench/similar.py                          # 100,000 videos (a few minutes)
     python bench/similar.py --videos 20000 --queries 100     # developing
+    python bench/similar.py --probes                 # query_keys' one-bit probes too
 
 Uses DATABASE_URL when set (an empty database), else an embedded PostgreSQL in a temporary
-folder. The videos come from one INSERT ... SELECT over generate_series; their fingerprints
-are made here and COPYed in: 30-600 seconds each, in scenes of 1-8 seconds whose hashes
+folder. The videos come from one INSERT ... SELECT over unnest; their hashes are drawn with
+numpy in worker processes: 30-600 seconds each, in scenes of 1-8 seconds whose hashes
 differ by a bit or two from second to second (as a real video's do), the mirror drawn the
 same way. One video in ten is a copy of an earlier one: trimmed by 10 %, re-encoded
-(3 bits of each hash flipped), mirrored, or with a 5 s intro. The index keys are
-`similarity.index_keys`, whatever its current body, so the figures follow h12-match's.
+(3 bits of each hash flipped), mirrored, or with a 5 s intro. One in 25 opens with the
+same 5 s test card, whose keys so many videos hold that the query leaves them out. The
+index keys are `similarity.index_keys`, whatever its current body, so the figures follow
+h12-match's. Fingerprints are COPYed with the keys' trigger disabled; the keys table is
+then filled by one INSERT ... SELECT unnest and its indexes built after, as a backfill is.
 
 Then, for a sample of videos (half of them copies), what the route does, timed in parts:
-the candidates' statement (a GIN `@>` lookup per pair of keys, ranked by pairs held, the
-best COMPARE_LIMIT kept), `compare` over those, and the two together; p50 and p99 of
-each, the candidates per query, how often a cap cut, and whether each copy's source was
-found. Before that, EXPLAIN ANALYZE of the statement, which must read the GIN index
-ix_video_fingerprints_index_keys.
+the fingerprint's read, the candidates' statement (keys shared counted from
+video_fingerprint_keys' primary key, the best COMPARE_LIMIT kept), `compare` over those,
+and all together; p50 and p99 of each, the candidates per query, how often a cap cut, and
+whether each copy's source was found. Before that, EXPLAIN ANALYZE of the statement.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import asyncpg
+import numpy as np
 from sqlalchemy.engine import URL
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,17 +49,18 @@ from videolib.shared.db import migrate  # noqa: E402
 from videolib.shared.db.embedded import embedded_postgres  # noqa: E402
 from videolib.shared.db.engine import open_engine  # noqa: E402
 from videolib.shared.db.repository import NearDuplicateRepository  # noqa: E402
-from videolib.shared.media.similarity import FrameHashes, index_keys  # noqa: E402
+from videolib.shared.media.similarity import FrameHashes, index_keys, query_keys  # noqa: E402
 from videolib.shared.near_duplicates import (  # noqa: E402
     COMPARE_LIMIT,
-    MIN_PAIRS_HELD,
-    PER_PAIR_LIMIT,
-    key_pairs,
+    MAX_KEY_VIDEOS,
+    candidate_keys,
+    min_shared_keys,
     verify,
 )
 
 TARGET_MS = 50.0
 COPY_SHARE = 0.1
+TEST_CARD_SHARE = 0.04
 TRANSFORMS = ("trim", "reencode", "mirror", "intro")
 BATCH = 2000
 
@@ -67,53 +72,73 @@ SELECT ids.id, 'videos/v' || lpad(i::text, 7, '0') || '.mp4',
     1000000, 'bench-' || i
 FROM unnest($1::uuid[]) WITH ORDINALITY AS ids(id, i)
 """
+# The keys of every fingerprint, as migration 0017's backfill makes them (index_keys holds
+# each key once, so no DISTINCT: the primary key built after would refuse a duplicate).
+KEYS = """
+INSERT INTO video_fingerprint_keys (key, video_id)
+SELECT key, f.video_id FROM video_fingerprints AS f, unnest(f.index_keys) AS key
+"""
+Hashes = np.ndarray  # uint64, one per second
 
 
-def _flip(value: int, bits: int, rng: random.Random) -> int:
-    for bit in rng.sample(range(64), bits):
-        value ^= 1 << bit
-    return (value + (1 << 63)) % (1 << 64) - (1 << 63)  # back to signed 64-bit
+def _flips(rng: np.random.Generator, count: int, at_most: int) -> Hashes:
+    """For each of `count` hashes, a mask of 0..at_most random bits (a bit may repeat)."""
+    masks = np.zeros(count, dtype=np.uint64)
+    wanted = rng.integers(0, at_most + 1, count)
+    for k in range(at_most):
+        bits = rng.integers(0, 64, count).astype(np.uint64)
+        masks ^= np.where(wanted > k, np.left_shift(np.uint64(1), bits), np.uint64(0))
+    return masks
 
 
-def _scenes(seconds: int, rng: random.Random) -> tuple[int, ...]:
+def _scenes(rng: np.random.Generator, seconds: int) -> Hashes:
     """Per-second hashes in scenes: a base per scene, a bit or two off each second."""
-    out: list[int] = []
-    while len(out) < seconds:
-        base = rng.getrandbits(64) - (1 << 63)
-        out.extend(_flip(base, rng.randint(0, 2), rng) for _ in range(rng.randint(1, 8)))
-    return tuple(out[:seconds])
+    lengths = rng.integers(1, 9, seconds)  # enough scenes for any cut
+    bases = rng.integers(0, 2**64, seconds, dtype=np.uint64, endpoint=False)
+    out: Hashes = np.repeat(bases, lengths)[:seconds] ^ _flips(rng, seconds, 2)
+    return out
 
 
-def _derive(source: FrameHashes, how: str, rng: random.Random) -> FrameHashes:
+def _derive(
+    rng: np.random.Generator, source: tuple[Hashes, Hashes], how: str
+) -> tuple[Hashes, Hashes]:
+    shown, mirrored = source
     if how == "trim":
-        cut = max(1, len(source.seconds) // 10)
-        return FrameHashes(source.seconds[cut:], source.mirrored[cut:])
+        cut = max(1, len(shown) // 10)
+        return shown[cut:], mirrored[cut:]
     if how == "reencode":
-        return FrameHashes(
-            tuple(_flip(h, 3, rng) for h in source.seconds),
-            tuple(_flip(h, 3, rng) for h in source.mirrored),
-        )
+        return shown ^ _flips(rng, len(shown), 3), mirrored ^ _flips(rng, len(shown), 3)
     if how == "mirror":
-        return FrameHashes(source.mirrored, source.seconds)
-    intro, intro_mirror = _scenes(5, rng), _scenes(5, rng)
-    return FrameHashes(intro + source.seconds, intro_mirror + source.mirrored)
+        return mirrored, shown
+    return np.concatenate([_scenes(rng, 5), shown]), np.concatenate([_scenes(rng, 5), mirrored])
+
+
+def _signed(values: Hashes) -> tuple[int, ...]:
+    return tuple(values.view(np.int64).tolist())
 
 
 def make_chunk(start: int, count: int, seed: int) -> tuple[list[FrameHashes], dict[int, int]]:
     """Videos start..start+count: their hashes, and copy index -> source index (copies
     come from the same chunk, so that chunks are made apart, in worker processes)."""
-    rng = random.Random(seed * 1_000_003 + start)
-    library: list[FrameHashes] = []
+    rng = np.random.default_rng(seed * 1_000_003 + start)
+    card = np.random.default_rng(seed)  # the same test card in every chunk
+    test_card = (_scenes(card, 5), _scenes(card, 5))
+    library: list[tuple[Hashes, Hashes]] = []
     sources: dict[int, int] = {}
     for i in range(count):
         if i > 10 and rng.random() < COPY_SHARE:
-            source = rng.randrange(i)
+            source = int(rng.integers(i))
             sources[start + i] = start + source
-            library.append(_derive(library[source], rng.choice(TRANSFORMS), rng))
-        else:
-            seconds = rng.randint(30, 600)
-            library.append(FrameHashes(_scenes(seconds, rng), _scenes(seconds, rng)))
-    return library, sources
+            how = TRANSFORMS[int(rng.integers(len(TRANSFORMS)))]
+            library.append(_derive(rng, library[source], how))
+            continue
+        seconds = int(rng.integers(30, 601))
+        shown, mirrored = _scenes(rng, seconds), _scenes(rng, seconds)
+        if rng.random() < TEST_CARD_SHARE:
+            shown = np.concatenate([test_card[0], shown])
+            mirrored = np.concatenate([test_card[1], mirrored])
+        library.append((shown, mirrored))
+    return [FrameHashes(_signed(s), _signed(m)) for s, m in library], sources
 
 
 def _chunk_records(
@@ -128,17 +153,18 @@ def _chunk_records(
 
 
 async def seed(db: asyncpg.Connection, videos: int) -> tuple[list[uuid.UUID], dict[int, int]]:
-    """The videos' rows, then their fingerprints made in worker processes and COPYed in;
-    the ids, and copy index -> source index. The hashes are not kept: a query reads its
-    video's from the table, as the route does."""
+    """The videos' rows, then their fingerprints made in worker processes and COPYed in,
+    then their keys; the ids, and copy index -> source index. The hashes are not kept: a
+    query reads its video's from the table, as the route does."""
     if await db.fetchval("SELECT count(*) FROM videos"):
         raise SystemExit("bench/similar.py: the database has videos; use an empty one")
     ids = [uuid.uuid4() for _ in range(videos)]
     await db.execute(VIDEOS, ids)
     columns = ["video_id", "frame_hashes", "mirrored_hashes", "index_keys", "algorithm"]
     sources: dict[int, int] = {}
-    # The GIN index is built once at the end: far faster than row by row during the COPY.
-    await db.execute("DROP INDEX ix_video_fingerprints_index_keys")
+    started = time.monotonic()
+    # The keys are filled in one statement below, far faster than a trigger row by row.
+    await db.execute("ALTER TABLE video_fingerprints DISABLE TRIGGER USER")
     loop = asyncio.get_running_loop()
     workers = os.cpu_count() or 2
     starts = list(range(0, videos, BATCH))
@@ -155,12 +181,24 @@ async def seed(db: asyncpg.Connection, videos: int) -> tuple[list[uuid.UUID], di
                 await db.copy_records_to_table(
                     "video_fingerprints", records=records, columns=columns
                 )
-    await db.execute("SET maintenance_work_mem = '512MB'")
+    await db.execute("ALTER TABLE video_fingerprints ENABLE TRIGGER USER")
+    print(f"fingerprints made and copied in {time.monotonic() - started:.0f} s")
+    started = time.monotonic()
+    # Indexes built once at the end: far faster than entry by entry during the insert.
+    await db.execute("ALTER TABLE video_fingerprint_keys DROP CONSTRAINT pk_video_fingerprint_keys")
+    await db.execute("DROP INDEX ix_video_fingerprint_keys_video_id")
+    await db.execute(KEYS)
+    await db.execute("SET maintenance_work_mem = '1GB'")
     await db.execute(
-        "CREATE INDEX ix_video_fingerprints_index_keys ON video_fingerprints USING gin (index_keys)"
+        "ALTER TABLE video_fingerprint_keys ADD CONSTRAINT pk_video_fingerprint_keys"
+        " PRIMARY KEY (key, video_id)"
     )
-    await db.execute("VACUUM ANALYZE videos")
-    await db.execute("VACUUM ANALYZE video_fingerprints")
+    await db.execute(
+        "CREATE INDEX ix_video_fingerprint_keys_video_id ON video_fingerprint_keys (video_id)"
+    )
+    print(f"keys inserted and indexed in {time.monotonic() - started:.0f} s")
+    for table in ("videos", "video_fingerprints", "video_fingerprint_keys"):
+        await db.execute(f"VACUUM ANALYZE {table}")
     return ids, sources
 
 
@@ -169,49 +207,76 @@ def _ms(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-async def measure(url: URL, sources: dict[int, int], ids: list[uuid.UUID], queries: int,
-                  limit: int) -> None:  # fmt: skip
+def _least(asked: int, args: argparse.Namespace) -> int:
+    """The route's least keys shared, or the one given (--min-shared)."""
+    return args.min_shared if args.min_shared is not None else min_shared_keys(asked)
+
+
+def _keys_of(hashes: FrameHashes, probes: bool) -> list[int]:
+    if probes:  # the shown picture's keys and their one-bit neighbours in two bands
+        return query_keys(hashes)
+    return candidate_keys(hashes)
+
+
+async def measure(url: URL, sources: dict[int, int], ids: list[uuid.UUID],
+                  args: argparse.Namespace) -> None:  # fmt: skip
     rng = random.Random(7)
-    copies = rng.sample(sorted(sources), min(queries // 2, len(sources)))
-    others = rng.sample([i for i in range(len(ids)) if i not in sources], queries - len(copies))
+    copies = rng.sample(sorted(sources), min(args.queries // 2, len(sources)))
+    others = rng.sample([i for i in range(len(ids)) if i not in sources],
+                        args.queries - len(copies))  # fmt: skip
     sample = copies + others
-    index_s, compare_s, total_s, counts, capped, found = [], [], [], [], 0, 0
+    bound = args.max_key_videos
+    read_s: list[float] = []
+    index_s: list[float] = []
+    compare_s: list[float] = []
+    total_s: list[float] = []
+    counts: list[int] = []
+    asked: list[int] = []
+    capped = found = 0
     async with open_engine(url, pool_size=2) as engine:
         repository = NearDuplicateRepository(engine)
         first = sample[0]
         hashes = await repository.fingerprint(ids[first], valid_only=False)
         assert hashes is not None
-        pairs = key_pairs(hashes)
-        plan = await repository.explain_candidates(
-            ids[first], pairs, limit, COMPARE_LIMIT, MIN_PAIRS_HELD
-        )
-        print(f"-- EXPLAIN ANALYZE of the candidates (video {first})\n{plan}\n")
-        uses_gin = "ix_video_fingerprints_index_keys" in plan
+        keys = _keys_of(hashes, args.probes)
+        least = _least(len(keys), args)
+        plan = await repository.explain_candidates(ids[first], keys, bound, COMPARE_LIMIT, least)
+        print(f"-- EXPLAIN ANALYZE of the candidates (video {first}, {len(keys)} keys)\n{plan}\n")
+        only_index = "Index Only Scan using pk_video_fingerprint_keys" in plan
         for i in sample:
             started = time.perf_counter()
             hashes = await repository.fingerprint(ids[i], valid_only=False)
             assert hashes is not None
-            pairs = key_pairs(hashes)
-            page = await repository.candidates(ids[i], pairs, limit, COMPARE_LIMIT, MIN_PAIRS_HELD)
+            read = time.perf_counter()
+            keys = _keys_of(hashes, args.probes)
+            least = _least(len(keys), args)
+            page = await repository.candidates(ids[i], keys, bound, COMPARE_LIMIT, least)
             looked_up = time.perf_counter()
             matches = verify(hashes, page.candidates)
             ended = time.perf_counter()
-            index_s.append(looked_up - started)
+            read_s.append(read - started)
+            index_s.append(looked_up - read)
             compare_s.append(ended - looked_up)
             total_s.append(ended - started)
             counts.append(page.proposed)
+            asked.append(len(keys))
             capped += page.proposed > len(page.candidates)
             if i in sources and ids[sources[i]] in {m.video_id for m in matches}:
                 found += 1
     print(f"{'part':<28}{'p50 ms':>10}{'p99 ms':>10}")
-    for name, values in (("fingerprint + candidates", index_s), ("compare", compare_s),
-                         ("total", total_s)):  # fmt: skip
+    for name, values in (("fingerprint read", read_s), ("candidates", index_s),
+                         ("compare", compare_s), ("total", total_s)):  # fmt: skip
         print(f"{name:<28}{_ms(values, 0.5):>10.1f}{_ms(values, 0.99):>10.1f}")
-    print(f"\nqueries {len(sample)}; candidates per query: median "
-          f"{statistics.median(counts):.0f}, max {max(counts)}; more than the {COMPARE_LIMIT} "
-          f"compared in {capped} of {len(sample)} (at most {limit} per pair)")  # fmt: skip
+    print(f"\nqueries {len(sample)}, keys asked: median {statistics.median(asked):.0f}, max "
+          f"{max(asked)} ({'with' if args.probes else 'no'} one-bit probes); keys held by "
+          f"more than {bound} videos left out; {_least(480, args)} shared of 480 asked, "
+          "at least")  # fmt: skip
+    print(
+        f"candidates per query: median {statistics.median(counts):.0f}, max {max(counts)};"
+        f" more than the {COMPARE_LIMIT} compared in {capped} of {len(sample)}"
+    )
     print(f"copies whose source was found: {found} of {len(copies)}")
-    print(f"plan reads the GIN index: {'yes' if uses_gin else 'NO'}")
+    print(f"plan reads only the keys' primary key: {'yes' if only_index else 'NO'}")
     verdict = "meets" if _ms(total_s, 0.5) <= TARGET_MS else "misses"
     print(f"p50 total {_ms(total_s, 0.5):.1f} ms {verdict} the {TARGET_MS:.0f} ms target")
 
@@ -221,26 +286,38 @@ async def run(url: URL, args: argparse.Namespace) -> None:
     db = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(False))
     try:
         ids, sources = await seed(db, args.videos)
-        size = await db.fetchval(
-            "SELECT pg_size_pretty(pg_total_relation_size('video_fingerprints'))"
-        )
-        gin = await db.fetchval(
-            "SELECT pg_size_pretty(pg_relation_size('ix_video_fingerprints_index_keys'))"
+        sizes = await db.fetchrow(
+            "SELECT pg_size_pretty(pg_total_relation_size('video_fingerprints')) AS prints,"
+            " pg_size_pretty(pg_relation_size('video_fingerprint_keys')) AS keys,"
+            " pg_size_pretty(pg_relation_size('pk_video_fingerprint_keys')) AS pk,"
+            " pg_size_pretty(pg_relation_size('ix_video_fingerprint_keys_video_id')) AS by_video,"
+            " (SELECT count(*) FROM video_fingerprint_keys) AS rows"
         )
         seconds = await db.fetchval("SELECT sum(cardinality(frame_hashes)) FROM video_fingerprints")
+        held = await db.fetchrow(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY n) AS median, max(n) AS most,"
+            " avg(n)::float AS mean FROM (SELECT count(*) AS n FROM video_fingerprint_keys"
+            " GROUP BY key) AS k"
+        )
     finally:
         await db.close()
+    assert sizes is not None and held is not None
     print(f"{args.videos} videos, {seconds} seconds of hashes, {len(sources)} copies: made "
-          f"and stored in {time.monotonic() - started:.0f} s; table {size}, GIN index "
-          f"{gin}\n")  # fmt: skip
-    await measure(url, sources, ids, args.queries, args.limit)
+          f"and stored in {time.monotonic() - started:.0f} s; fingerprints {sizes['prints']}, "
+          f"{sizes['rows']} key rows: table {sizes['keys']}, primary key {sizes['pk']}, "
+          f"video_id index {sizes['by_video']}")  # fmt: skip
+    print(f"videos per key: mean {held['mean']:.0f}, median {held['median']:.0f}, "
+          f"max {held['most']}\n")  # fmt: skip
+    await measure(url, sources, ids, args)
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--limit", type=int, default=PER_PAIR_LIMIT, help="videos per pair")
+    parser.add_argument("--max-key-videos", type=int, default=MAX_KEY_VIDEOS)
+    parser.add_argument("--min-shared", type=int, default=None, help="instead of the route's")
+    parser.add_argument("--probes", action="store_true", help="ask query_keys' probes too")
     args = parser.parse_args()
     if given := os.environ.get("DATABASE_URL"):
         await _migrated_run(asyncpg_url(given), args)

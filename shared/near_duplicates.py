@@ -8,33 +8,37 @@ video's fingerprint, and the API after a video is trashed, deleted or restored.
 from __future__ import annotations
 
 import asyncio
-import itertools
+import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from videolib.shared.db.repository import Candidate, KeyPair, NearDuplicateRepository
+from videolib.shared.db.repository import Candidate, NearDuplicateRepository
 from videolib.shared.media.similarity import (
     FrameHashes,
     Match,
     compare,
     index_keys,
-    keyed_seconds,
 )
 
-#: Seconds of the video whose keys make the index's pairs, evenly spread over it.
-PAIR_SECONDS = 24
-#: Videos one pair may propose at most. A pair of keys is rare by chance (each key of a
-#: 16-bit band is in ~1 of 300 videos at 100k, a pair in ~1 of 100,000), so a real
-#: answer has far fewer; the cap bounds a pathological pair (a black or test-card second
-#: that every video holds), which then costs what a rare one does.
-PER_PAIR_LIMIT = 50
-#: Pairs a candidate must hold. A copy holds many (each matched second it shares keeps
-#: most of its bands, so most pairs of them); an unrelated video holds one by chance.
-MIN_PAIRS_HELD = 2
-#: Candidates `compare` verifies at most, those holding the most pairs first. `compare`
+#: Keys of the asked video a candidate's index keys must hold, at least. A copy shares
+#: many (each matched second keeps most of its four bands), an unrelated video a few by
+#: chance (`min_shared_keys`).
+MIN_SHARED_KEYS = 1
+#: And one more per this many keys asked. Chance sharing grows with the keys asked (480
+#: asked against ~960 indexed share ~1.8 by chance, Poisson-like: 1 in 10 unrelated videos
+#: shares 4, 1 in 1,600 shares 8), and at 100k videos every unrelated candidate costs a
+#: `compare` (~3 ms); 1 in 40 asks 12 of a full query, which chance never reaches, where
+#: bench/near_duplicates.py's copies mostly share 20 or more (474 of 479 pairs kept).
+KEYS_PER_SHARED = 40
+#: A key more videos than this hold is left out of a query: a picture that common (a test
+#: card, a logo) tells nothing, and each key then reads at most this many index rows. At
+#: 100k videos a key is held by ~250 videos on average (bench/similar.py: mean 246,
+#: a test card that 1 video in 25 shows, 4,124).
+MAX_KEY_VIDEOS = 2000
+#: Candidates `compare` verifies at most, those sharing the most keys first. `compare`
 #: runs in Python over whole sequences: its cost, not the index lookup's, bounds a request.
 COMPARE_LIMIT = 25
 
@@ -51,34 +55,35 @@ class Similar:
 class SimilarResult:
     matches: list[Similar]  # best first
     candidates: int  # how many the index proposed
-    compared: int  # how many of them compare verified, the most pairs held first
+    compared: int  # how many of them compare verified, the most keys shared first
     capped: bool  # some candidates were not verified
 
 
-def key_pairs(hashes: FrameHashes, seconds: int = PAIR_SECONDS) -> list[KeyPair]:
-    """Pairs of index keys of one second each, for up to `seconds` of the video's seconds.
+def candidate_keys(hashes: FrameHashes) -> list[int]:
+    """The keys a video's candidates are looked up by: the plain index keys of its shown
+    picture. Not `query_keys`' one-bit probes: 8x the keys, so 8x the index rows read
+    (bench/similar.py --probes: 43 ms for the statement at 5k videos against 7 ms), where
+    the plain keys of 479 of the 479 pairs bench/near_duplicates.py accepts share one.
 
-    A copy holds both keys of a pair when the second's two bands survived the re-encode;
-    over two dozen seconds and every pair of bands, some pair survives (pigeonhole-like),
-    while an unrelated video holds one only by rare chance. The seconds are those
-    `keyed_seconds` picks, the ones that follow the biggest cuts, as the index picks its
-    own: the same seconds of a copy are then indexed, whatever was trimmed or added around
-    them. Mirrored copies are found because the index holds each video's mirrored picture.
-    Only a second's plain band keys pair up, not the query's one-bit probes: 6 pairs a
-    second, where the probes would make hundreds.
+    The index holds each video's mirrored picture too, so a flipped copy is found.
     """
-    shown = hashes.seconds
-    pairs: set[KeyPair] = set()
-    for second in keyed_seconds(shown, seconds):
-        keys = index_keys(FrameHashes(seconds=(shown[second],), mirrored=()))
-        pairs.update(itertools.combinations(sorted(keys), 2))
-    return sorted(pairs)
+    return index_keys(FrameHashes(seconds=hashes.seconds, mirrored=()))
 
 
-def pairs_held(pairs: Sequence[KeyPair], indexed: Iterable[int]) -> int:
-    """How many of a query's pairs a video's index keys hold both keys of (pure)."""
-    keys = set(indexed)
-    return sum(1 for a, b in pairs if a in keys and b in keys)
+def min_shared_keys(asked: int) -> int:
+    """The keys a candidate must share when `asked` keys are looked up (pure)."""
+    return max(MIN_SHARED_KEYS, math.ceil(asked / KEYS_PER_SHARED))
+
+
+def is_candidate(asked: FrameHashes, indexed: FrameHashes) -> bool:
+    """Whether the route proposes `indexed` for `asked`, without the statement's caps."""
+    return shared_keys(asked, indexed) >= min_shared_keys(len(candidate_keys(asked)))
+
+
+def shared_keys(asked: FrameHashes, indexed: FrameHashes) -> int:
+    """How many of `asked`'s candidate keys `indexed`'s index keys hold (pure): the count
+    the candidates' statement ranks by, without its caps."""
+    return len(set(candidate_keys(asked)).intersection(index_keys(indexed)))
 
 
 def verify(hashes: FrameHashes, candidates: Sequence[Candidate]) -> list[Similar]:
@@ -95,9 +100,9 @@ async def find_similar(
     repository: NearDuplicateRepository, video_id: uuid.UUID, hashes: FrameHashes
 ) -> SimilarResult:
     """The videos that match `hashes`, found through the index, never by a pairwise scan."""
-    pairs = key_pairs(hashes)
+    keys = candidate_keys(hashes)
     page = await repository.candidates(
-        video_id, pairs, PER_PAIR_LIMIT, COMPARE_LIMIT, MIN_PAIRS_HELD
+        video_id, keys, MAX_KEY_VIDEOS, COMPARE_LIMIT, min_shared_keys(len(keys))
     )
     # CPU-bound: off the event loop, so other requests are served meanwhile.
     matches = await asyncio.to_thread(verify, hashes, page.candidates)

@@ -355,7 +355,24 @@ video_fingerprints = Table(
     Column("index_keys", ARRAY(BigInteger), nullable=False),
     Column("algorithm", SmallInteger, nullable=False),
     Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Index("ix_video_fingerprints_index_keys", "index_keys", postgresql_using="gin"),
+)
+
+# Each index key of a fingerprint, one row per (key, video): candidates are counted from
+# the primary key alone (multi-index hashing). Kept in step with
+# `video_fingerprints.index_keys` by a trigger (migration 0017), never written from Python.
+video_fingerprint_keys = Table(
+    "video_fingerprint_keys",
+    metadata,
+    Column("key", BigInteger, primary_key=True),
+    Column(
+        "video_id",
+        UUID(as_uuid=True),
+        ForeignKey(
+            "videos.id", ondelete="CASCADE", name="fk_video_fingerprint_keys_video_id_videos"
+        ),
+        primary_key=True,
+    ),
+    Index("ix_video_fingerprint_keys_video_id", "video_id"),
 )
 
 # The fingerprint job's failed (or claimed) videos: attempts so far, the last reason, when

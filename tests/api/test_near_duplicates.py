@@ -100,6 +100,24 @@ async def test_similar_finds_the_family_and_explains_each_match(
     assert response.status == 200 and (await response.json())["data"] == []
 
 
+async def test_similar_finds_a_copy_that_keeps_few_whole_bands(
+    client: Client, auth: dict[str, str], engine: AsyncEngine
+) -> None:
+    # 8 bits off in every second: `compare` accepts it (16 may differ), but a second keeps
+    # two of its four bands whole only by luck, so the old rule (two pairs of one second's
+    # bands) missed it; it still shares a dozen single keys, which the index counts.
+    heavy = FrameHashes(noisy(ORIGINAL.seconds, 7, bits=8), noisy(ORIGINAL.mirrored, 8, bits=8))
+    original, copy = await insert_rows(engine, row("videos/a.mp4"), row("videos/b.mp4"))
+    await fingerprint(engine, original, ORIGINAL)
+    await fingerprint(engine, copy, heavy)
+    for asked, found in ((original, copy), (copy, original)):
+        response = await client.get(f"/api/media/videos/{asked}/similar", headers=auth)
+        assert response.status == 200
+        body = await response.json()
+        assert [item["video"]["id"] for item in body["data"]] == [found]
+        assert body["data"][0]["match"]["offsetSeconds"] == 0
+
+
 async def test_similar_refuses_unknown_unfingerprinted_and_malformed(
     client: Client, auth: dict[str, str], engine: AsyncEngine
 ) -> None:

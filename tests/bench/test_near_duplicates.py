@@ -32,7 +32,11 @@ def test_the_benchmark_prints_recall_per_transformation_precision_and_cost(
         assert row is not None, output
         assert 0 <= float(row.group(1)) <= 1
     assert re.search(r"^precision +\d\.\d+ .* over \d+ pairs of distinct sources", output, re.M)
-    assert re.search(r"^index recall +\d\.\d+: \d+/\d+ accepted pairs share a key", output, re.M)
+    assert re.search(
+        r"^index recall +\d\.\d+: \d+/\d+ accepted pairs found by the route's shared keys",
+        output,
+        re.M,
+    )
     assert re.search(r"^fingerprint cost \d+\.\d+ s CPU per minute of video", output, re.M)
     # 3 sources x (the original and 8 copies), kept for the next run.
     clips = sorted((tmp_path / "10s").glob("*.m*"))

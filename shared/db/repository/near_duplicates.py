@@ -1,8 +1,8 @@
 """Statements of near-duplicate detection: candidates by index key, pairs, groups.
 
-Candidates come from the GIN index on `video_fingerprints.index_keys`: rows holding both
-keys of a pair (`@>` on bigint arrays), one lookup per pair, ranked by the pairs held;
-`compare` (shared/media/similarity.py) verifies the best of them in Python. Pairs
+Candidates come from `video_fingerprint_keys` (one row per index key and video, kept by a
+trigger of migration 0017): the videos holding the most of the asked keys, counted from
+its primary key; `compare` (shared/media/similarity.py) verifies the best of them in Python. Pairs
 and groups are written under one transaction-level advisory lock, so that two videos
 refreshed at once (two fingerprint workers) cannot each regroup from a stale view.
 """
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ARRAY, BigInteger, Select, cast, delete, func, or_, select, true, update
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -27,9 +26,12 @@ from videolib.shared.db.schema import (
     near_duplicate_pairs as pairs,
 )
 from videolib.shared.db.schema import (
+    video_fingerprint_keys,
+    videos,
+)
+from videolib.shared.db.schema import (
     video_fingerprints as fingerprints,
 )
-from videolib.shared.db.schema import videos
 from videolib.shared.media.similarity import FrameHashes, Match
 from videolib.shared.near_duplicate_groups import (
     Edge,
@@ -44,25 +46,25 @@ from .errors import translate_errors
 
 #: The advisory lock key of regrouping ("vl-near" in ASCII): one regroup at a time.
 REGROUP_LOCK = 0x766C2D6E656172
-#: Two index keys a candidate must both hold (shared/near_duplicates.py: key_pairs).
-KeyPair = tuple[int, int]
-MATCH_FIELDS = tuple(Match.__dataclass_fields__)
+#: The parts of a Match the pairs and members tables store (its mean distance is not: the
+#: API does not show it, and a Match read back gets its default).
+MATCH_FIELDS = tuple(name for name in Match.__dataclass_fields__ if name != "mean_distance")
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A fingerprinted video that holds both keys of some of the pairs asked about."""
+    """A fingerprinted video that holds some of the keys asked about among its index keys."""
 
     video_id: uuid.UUID
     hashes: FrameHashes
-    pairs_held: int
+    shared_keys: int
 
 
 @dataclass(frozen=True, slots=True)
 class CandidatePage:
     """The best candidates, and how many videos the index proposed in all."""
 
-    candidates: list[Candidate]  # the most pairs held first
+    candidates: list[Candidate]  # the most keys shared first
     proposed: int
 
 
@@ -136,37 +138,36 @@ class NearDuplicateRepository:
     async def candidates(
         self,
         video_id: uuid.UUID,
-        key_pairs: Sequence[KeyPair],
-        per_pair: int,
+        keys: Sequence[int],
+        max_key_videos: int,
         limit: int,
-        min_held: int = 1,
+        min_shared: int = 1,
     ) -> CandidatePage:
-        """The `limit` valid videos (not `video_id`) holding both keys of the most pairs,
-        at least `min_held` of them.
+        """The `limit` valid videos (not `video_id`) sharing the most of `keys` among their
+        index keys, at least `min_shared` of them.
 
-        Each pair is looked up on its own through the GIN index (`@>`), at most `per_pair`
-        videos each, so a pair every video holds (a black second) costs no more than a
-        rare one; the videos are then ranked by the pairs they hold.
+        A key more than `max_key_videos` videos hold is left out (it tells nothing), and
+        costs no more than a rare one: each key reads at most that many rows.
         """
-        if not key_pairs:
+        if not keys:
             return CandidatePage([], proposed=0)
         async with self.engine.connect() as connection:
-            statement = _candidates(video_id, key_pairs, per_pair, limit, min_held)
+            statement = _candidates(video_id, keys, max_key_videos, limit, min_shared)
             rows = (await connection.execute(statement)).all()
-        found = [Candidate(row.video_id, _hashes(row), row.held) for row in rows]
+        found = [Candidate(row.video_id, _hashes(row), row.shared) for row in rows]
         return CandidatePage(found, proposed=int(rows[0].proposed) if rows else 0)
 
     @translate_errors
     async def explain_candidates(
         self,
         video_id: uuid.UUID,
-        key_pairs: Sequence[KeyPair],
-        per_pair: int,
+        keys: Sequence[int],
+        max_key_videos: int,
         limit: int,
-        min_held: int = 1,
+        min_shared: int = 1,
     ) -> str:
         """EXPLAIN ANALYZE of the candidates' statement (benchmark, tests)."""
-        compiled = _candidates(video_id, key_pairs, per_pair, limit, min_held).compile(
+        compiled = _candidates(video_id, keys, max_key_videos, limit, min_shared).compile(
             dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}
         )
         async with self.engine.connect() as connection:
@@ -239,43 +240,49 @@ class NearDuplicateRepository:
 
 
 def _candidates(
-    video_id: uuid.UUID, key_pairs: Sequence[KeyPair], per_pair: int, limit: int, min_held: int
+    video_id: uuid.UUID, keys: Sequence[int], max_key_videos: int, limit: int, min_shared: int
 ) -> Select[Any]:
+    k = video_fingerprint_keys.c
+    asked = (
+        func.unnest(cast(list(keys), ARRAY(BigInteger)))
+        .table_valued("key")
+        .render_derived(name="asked")
+    )
+    # Each key's videos, read from the primary key and at most one past the bound: a key
+    # more videos hold (a test card, a black second) is dropped at the cost of a rare one.
+    # Counted inside the lateral (a window over its own rows): no sort by key.
+    first = (
+        select(k.video_id)
+        .where(k.key == asked.c.key)
+        .limit(max_key_videos + 1)
+        .correlate(asked)
+        .subquery()
+    )
+    holders = select(first.c.video_id, func.count().over().label("held_by")).lateral("holders")
+    shared = func.count().label("shared")
+    counted = (
+        select(holders.c.video_id, shared)
+        .select_from(asked.join(holders, true()))
+        .where(holders.c.held_by <= max_key_videos, holders.c.video_id != video_id)
+        .group_by(holders.c.video_id)
+        .having(func.count() >= min_shared)
+        .subquery("counted")
+    )
     f = fingerprints.c
-    bigints = ARRAY(BigInteger)
-    pairs = (
-        func.unnest(
-            cast([a for a, _ in key_pairs], bigints), cast([b for _, b in key_pairs], bigints)
-        )
-        .table_valued("a", "b")
-        .render_derived(name="pair")
-    )
-    # A lateral lookup per pair: the GIN index intersects its two posting lists.
-    hit = (
-        select(f.video_id)
-        .join(videos, videos.c.id == f.video_id)
-        .where(
-            f.index_keys.op("@>")(postgresql.array([pairs.c.a, pairs.c.b])),
-            f.video_id != video_id,
-            videos.c.is_valid.is_(True),
-        )
-        .limit(per_pair)
-        .lateral("hit")
-    )
-    held = func.count().label("held")
+    # Validity by a subquery per counted video (few), not a join the planner would make
+    # by reading every video: it cannot tell how few pass the HAVING.
+    valid = select(videos.c.is_valid).where(videos.c.id == counted.c.video_id).scalar_subquery()
     ranked = (
-        select(hit.c.video_id, held, func.count().over().label("proposed"))
-        .select_from(pairs.join(hit, true()))
-        .group_by(hit.c.video_id)
-        .having(func.count() >= min_held)
-        .order_by(held.desc(), hit.c.video_id)
+        select(counted.c.video_id, counted.c.shared, func.count().over().label("proposed"))
+        .where(valid.is_(True))
+        .order_by(counted.c.shared.desc(), counted.c.video_id)
         .limit(limit)
         .subquery("ranked")
     )
     return (
-        select(f.video_id, f.frame_hashes, f.mirrored_hashes, ranked.c.held, ranked.c.proposed)
+        select(f.video_id, f.frame_hashes, f.mirrored_hashes, ranked.c.shared, ranked.c.proposed)
         .join(ranked, ranked.c.video_id == f.video_id)
-        .order_by(ranked.c.held.desc(), f.video_id)
+        .order_by(ranked.c.shared.desc(), f.video_id)
     )
 
 
@@ -358,7 +365,6 @@ __all__ = [
     "Candidate",
     "CandidatePage",
     "GroupMember",
-    "KeyPair",
     "NearDuplicateGroup",
     "NearDuplicateRepository",
     "Unexplained",

@@ -1,0 +1,112 @@
+"""video_fingerprint_keys (migration 0017): a trigger keeps it in step with each
+fingerprint's index keys, its backfill covers fingerprints stored before it, and the
+candidates' statement counts shared keys from it, leaving out keys too many videos hold."""
+
+from __future__ import annotations
+
+import uuid
+
+from alembic import command
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.api.conftest import insert_rows, row
+from videolib.shared.db import migrate
+from videolib.shared.db.repository import NearDuplicateRepository
+from videolib.shared.db.schema import video_fingerprint_keys, video_fingerprints, videos
+
+
+async def _fingerprint(engine: AsyncEngine, video_id: uuid.UUID, keys: list[int]) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(video_fingerprints).values(
+                video_id=video_id,
+                frame_hashes=[1, 2, 3],
+                mirrored_hashes=[4, 5, 6],
+                index_keys=keys,
+                algorithm=1,
+            )
+        )
+
+
+async def _keys(engine: AsyncEngine) -> set[tuple[int, uuid.UUID]]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(select(video_fingerprint_keys))
+        return {(r.key, r.video_id) for r in rows}
+
+
+async def _videos(engine: AsyncEngine, count: int) -> list[uuid.UUID]:
+    ids = await insert_rows(engine, *(row(f"videos/v{i}.mp4") for i in range(count)))
+    return [uuid.UUID(i) for i in ids]
+
+
+async def test_the_trigger_keeps_the_keys_in_step(engine: AsyncEngine) -> None:
+    a, b = await _videos(engine, 2)
+    await _fingerprint(engine, a, [10, 20, 30, 30])  # a repeated key is one row
+    await _fingerprint(engine, b, [20, 40])
+    assert await _keys(engine) == {(10, a), (20, a), (30, a), (20, b), (40, b)}
+
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(video_fingerprints)
+            .where(video_fingerprints.c.video_id == a)
+            .values(index_keys=[30, 50])
+        )
+        # Another column changes, the keys do not: b's rows stay as they are.
+        await connection.execute(
+            update(video_fingerprints).where(video_fingerprints.c.video_id == b).values(algorithm=2)
+        )
+    assert await _keys(engine) == {(30, a), (50, a), (20, b), (40, b)}
+
+    async with engine.begin() as connection:  # the video deleted: its fingerprint cascades
+        await connection.execute(delete(videos).where(videos.c.id == a))
+    assert await _keys(engine) == {(20, b), (40, b)}
+    async with engine.begin() as connection:  # the fingerprint alone deleted
+        await connection.execute(
+            delete(video_fingerprints).where(video_fingerprints.c.video_id == b)
+        )
+    assert await _keys(engine) == set()
+
+
+async def test_the_migration_backfills_stored_fingerprints(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(
+            lambda sync: command.downgrade(migrate.alembic_config(sync), "0016")
+        )
+    (a,) = await _videos(engine, 1)
+    await _fingerprint(engine, a, [7, 8])
+    await migrate.upgrade(engine)
+    assert await _keys(engine) == {(7, a), (8, a)}
+
+
+async def test_candidates_rank_by_keys_shared_and_skip_common_keys(engine: AsyncEngine) -> None:
+    me, copy, weak, *others = await _videos(engine, 6)
+    await _fingerprint(engine, me, [1, 2, 3, 4, 99])
+    await _fingerprint(engine, copy, [1, 2, 3, 99])
+    await _fingerprint(engine, weak, [4, 99])
+    for other in others:  # 99: a test card every video shows
+        await _fingerprint(engine, other, [99, 500])
+    repository = NearDuplicateRepository(engine)
+
+    # 99 is held by 6 videos, over the bound of 5: it counts for nobody.
+    page = await repository.candidates(me, [1, 2, 3, 4, 99], 5, 10, 1)
+    assert [(c.video_id, c.shared_keys) for c in page.candidates] == [(copy, 3), (weak, 1)]
+    assert page.proposed == 2
+    assert page.candidates[0].hashes.seconds == (1, 2, 3)
+
+    # Under a bound it fits, 99 counts; the limit keeps the best, `proposed` counts all.
+    page = await repository.candidates(me, [1, 2, 3, 4, 99], 6, 2, 1)
+    assert [(c.video_id, c.shared_keys) for c in page.candidates] == [(copy, 4), (weak, 2)]
+    assert page.proposed == 5
+    # At least two shared: the others (only 99) are not proposed.
+    page = await repository.candidates(me, [1, 2, 3, 4, 99], 6, 10, 2)
+    assert page.proposed == 2
+
+    async with engine.begin() as connection:  # an invalid (missing) copy is not proposed
+        await connection.execute(
+            update(videos)
+            .where(videos.c.id == copy)
+            .values(is_valid=False, invalid_reason="missing")
+        )
+    page = await repository.candidates(me, [1, 2, 3, 4, 99], 5, 10, 1)
+    assert [c.video_id for c in page.candidates] == [weak]
