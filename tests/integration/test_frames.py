@@ -75,7 +75,10 @@ def test_a_strip_frame_of_a_clip_starting_late_is_at_its_position(
     ],
 )
 def test_pictures_come_from_the_stream_the_probe_describes(
-    tmp_path: Path, name: str, sizes: tuple[tuple[int, int], ...], shown: tuple[int, int]
+    tmp_path: Path,
+    name: str,
+    sizes: tuple[tuple[int, int], tuple[int, int]],
+    shown: tuple[int, int],
 ) -> None:
     clip = make_two_video_tracks(tmp_path / name, sizes=sizes, default=1)
     jpeg = tmp_path / "thumb.jpg"

@@ -48,7 +48,7 @@ from .errors import translate_errors
 REGROUP_LOCK = 0x766C2D6E656172
 #: The parts of a Match the pairs and members tables store (its mean distance is not: the
 #: API does not show it, and a Match read back gets its default).
-MATCH_FIELDS = tuple(name for name in Match.__dataclass_fields__ if name != "mean_distance")
+MATCH_FIELDS = tuple(Match.__dataclass_fields__)  # every field has its column (0014)
 
 
 @dataclass(frozen=True, slots=True)
