@@ -125,9 +125,11 @@ def near_duplicate_group_json(group: NearDuplicateGroup) -> dict[str, Any]:
         "members": [
             {
                 "video": near_duplicate_video_json(member.video),
-                "isFirst": member.video.id == group.group_id,
+                # The suggested keeper leads the list; when it left (gone invalid since the
+                # last regroup), the best match of the rest does.
+                "isFirst": place == 0,
                 "match": None if member.match is None else match_json(member.match),
             }
-            for member in group.members
+            for place, member in enumerate(group.members)
         ],
     }

@@ -21,7 +21,6 @@ from videolib.shared.media.similarity import (
     Match,
     compare,
     index_keys,
-    keyed_seconds,
 )
 
 #: Keys of the asked video a candidate's index keys must hold, at least. A copy shares
@@ -60,24 +59,15 @@ class SimilarResult:
     capped: bool  # some candidates were not verified
 
 
-#: Seconds of a long video whose keys look its candidates up (the index keys 120).
-CANDIDATE_SECONDS = 60
-
-
 def candidate_keys(hashes: FrameHashes) -> list[int]:
     """The keys a video's candidates are looked up by: the plain index keys of its shown
     picture. Not `query_keys`' one-bit probes: 8x the keys, so 8x the index rows read
     (bench/similar.py --probes: 43 ms for the statement at 5k videos against 7 ms), where
     the plain keys of 479 of the 479 pairs bench/near_duplicates.py accepts share one.
 
-    The index holds each video's mirrored picture too, so a flipped copy is found. Of a
-    long video, the CANDIDATE_SECONDS seconds after its biggest cuts ask, half the index's
-    own: the rows the statement reads, its whole cost, halve, and a copy shares those
-    seconds as it shares the index's (the same cuts, whatever was trimmed or added).
+    The index holds each video's mirrored picture too, so a flipped copy is found.
     """
-    shown = hashes.seconds
-    chosen = tuple(shown[second] for second in keyed_seconds(shown, CANDIDATE_SECONDS))
-    return index_keys(FrameHashes(seconds=chosen, mirrored=()))
+    return index_keys(FrameHashes(seconds=hashes.seconds, mirrored=()))
 
 
 def min_shared_keys(asked: int) -> int:

@@ -7,11 +7,17 @@ import random
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.conftest import Client, insert_rows, row
-from videolib.shared.db.schema import near_duplicate_members, video_fingerprints
+from videolib.shared.db.repository import NearDuplicateRepository
+from videolib.shared.db.schema import (
+    near_duplicate_members,
+    near_duplicate_pairs,
+    video_fingerprints,
+    videos,
+)
 from videolib.shared.media.similarity import FrameHashes, index_keys
 from videolib.shared.near_duplicates import refresh_near_duplicates
 
@@ -223,3 +229,52 @@ async def test_bad_paging_names_the_parameter(client: Client, auth: dict[str, st
         assert response.status == 400
         body = await response.json()
         assert body["error"] == "bad_request" and body["message"].startswith(f"{name}:")
+
+
+async def test_a_pair_found_from_the_other_side_outlives_this_sides_search(
+    client: Client, auth: dict[str, str], engine: AsyncEngine
+) -> None:
+    ids = await family(engine)
+    original, trimmed = uuid.UUID(ids["original"]), uuid.UUID(ids["trimmed"])
+    await refresh_near_duplicates(engine, trimmed)  # finds the original (and the others)
+    # The original's own search ran before the trimmed copy was fingerprinted (a race of
+    # two fingerprint jobs), or was capped: it found nothing. The pair found stays.
+    await NearDuplicateRepository(engine).record_matches(original, {})
+    async with engine.connect() as connection:
+        pair = await connection.execute(
+            select(near_duplicate_pairs).where(
+                near_duplicate_pairs.c.video_id == min(original, trimmed),
+                near_duplicate_pairs.c.other_id == max(original, trimmed),
+            )
+        )
+        assert pair.first() is not None
+
+
+async def test_a_video_gone_invalid_anywhere_leaves_its_pairs_and_the_next_leads(
+    client: Client, auth: dict[str, str], engine: AsyncEngine
+) -> None:
+    ids = await family(engine)
+    await refresh_near_duplicates(engine, uuid.UUID(ids["original"]))
+    # The daemon finds the keeper's file missing: a plain UPDATE, no API call.
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(videos)
+            .where(videos.c.id == uuid.UUID(ids["original"]))
+            .values(is_valid=False, invalid_reason="missing")
+        )
+        left = await connection.execute(
+            select(near_duplicate_pairs).where(
+                or_(
+                    near_duplicate_pairs.c.video_id == uuid.UUID(ids["original"]),
+                    near_duplicate_pairs.c.other_id == uuid.UUID(ids["original"]),
+                )
+            )
+        )
+        assert left.first() is None  # the trigger of 0017
+    (group,) = (await groups(client, auth))["data"]
+    shown = [m["video"]["id"] for m in group["members"]]
+    assert ids["original"] not in shown
+    assert [m["isFirst"] for m in group["members"]] == [True] + [False] * (len(shown) - 1)
+    # Past the last page, the total is still the number of groups.
+    body = await groups(client, auth, "?page=5")
+    assert body["data"] == [] and body["pagination"]["total"] == 1

@@ -178,16 +178,23 @@ class NearDuplicateRepository:
     async def record_matches(
         self, video_id: uuid.UUID, matches: Mapping[uuid.UUID, Match] | None
     ) -> list[Unexplained]:
-        """Replace the video's pairs with `matches` (a = video_id; None: it leaves, being
-        invalid, gone or unfingerprinted), and regroup every group it touches.
+        """Add the video's pairs in `matches` (a = video_id), or drop them all when None (it
+        leaves, being invalid, gone or unfingerprinted), and regroup every group it touches.
+
+        Pairs are added, never replaced: one found from the other side stays (this video's
+        own search is capped, and may have run before the other was fingerprinted). Stale
+        ones go with the fingerprint or the validity they came from (triggers, 0017).
 
         Returns the members whose match with their group's first is not a stored pair.
         """
         async with self.engine.begin() as connection:
             await connection.execute(select(func.pg_advisory_xact_lock(REGROUP_LOCK)))
-            await connection.execute(
-                delete(pairs).where(or_(pairs.c.video_id == video_id, pairs.c.other_id == video_id))
-            )
+            if matches is None:
+                await connection.execute(
+                    delete(pairs).where(
+                        or_(pairs.c.video_id == video_id, pairs.c.other_id == video_id)
+                    )
+                )
             rows = [_pair_row(video_id, other, match) for other, match in (matches or {}).items()]
             if rows:
                 await connection.execute(insert(pairs).on_conflict_do_nothing(), rows)
@@ -230,7 +237,14 @@ class NearDuplicateRepository:
             found: dict[uuid.UUID, list[GroupMember]] = {group_id: [] for group_id in ids}
             for row in rows:
                 found[row.group_id].append(GroupMember(Video.from_row(row), _match_of(row)))
-        total = int(heads[0].total) if heads else 0
+            if heads:
+                total = int(heads[0].total)
+            else:  # past the last page: the window has no row to say how many there are
+                counted = heads_query.limit(None).offset(None).subquery()
+                total = int(
+                    (await connection.execute(select(func.count()).select_from(counted))).scalar()
+                    or 0
+                )
         # The first member (id = group id) first, then the best matches.
         result = []
         for group_id, group in found.items():

@@ -28,6 +28,8 @@ LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         DELETE FROM video_fingerprint_keys WHERE video_id = OLD.video_id;
+        -- The old hashes' matches no longer hold; a refresh finds the new ones.
+        DELETE FROM near_duplicate_pairs WHERE video_id = OLD.video_id OR other_id = OLD.video_id;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
         INSERT INTO video_fingerprint_keys (key, video_id)
@@ -54,6 +56,24 @@ TRIGGERS = (
     EXECUTE FUNCTION video_fingerprint_keys_sync()
     """,
 )
+
+# A video that stops being valid (missing, corrupt, trashed, by the daemon, a scan or the
+# API) matches nothing any more, whichever process noticed: its pairs go with it.
+FORGET_INVALID_FUNCTION = """
+CREATE FUNCTION near_duplicate_pairs_forget_invalid() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM near_duplicate_pairs WHERE video_id = OLD.id OR other_id = OLD.id;
+    RETURN NULL;
+END
+$$
+"""
+FORGET_INVALID_TRIGGER = """
+CREATE TRIGGER near_duplicate_pairs_forget_invalid
+AFTER UPDATE OF is_valid ON videos
+FOR EACH ROW WHEN (OLD.is_valid AND NOT NEW.is_valid)
+EXECUTE FUNCTION near_duplicate_pairs_forget_invalid()
+"""
 
 #: The rows of the fingerprints already stored (also how bench/similar.py seeds the table).
 BACKFILL = """
@@ -84,6 +104,8 @@ def upgrade() -> None:
     for trigger in TRIGGERS:
         op.execute(trigger)
     op.execute(BACKFILL)
+    op.execute(FORGET_INVALID_FUNCTION)
+    op.execute(FORGET_INVALID_TRIGGER)
     op.execute("DROP INDEX IF EXISTS ix_video_fingerprints_index_keys")
 
 
@@ -91,6 +113,8 @@ def downgrade() -> None:
     op.execute(
         "CREATE INDEX ix_video_fingerprints_index_keys ON video_fingerprints USING gin (index_keys)"
     )
+    op.execute("DROP TRIGGER near_duplicate_pairs_forget_invalid ON videos")
+    op.execute("DROP FUNCTION near_duplicate_pairs_forget_invalid()")
     op.execute("DROP TRIGGER video_fingerprint_keys_on_update ON video_fingerprints")
     op.execute("DROP TRIGGER video_fingerprint_keys_on_insert_delete ON video_fingerprints")
     op.execute("DROP FUNCTION video_fingerprint_keys_sync()")
