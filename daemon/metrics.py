@@ -89,15 +89,6 @@ class DaemonMetrics:
             ["path", "reason"],
             registry=r,
         )
-        # Issue 12 §3: the deferred fingerprint job (shared/fingerprints.py).
-        self.fingerprints = Counter(
-            "videolib_daemon_fingerprints",
-            "Videos fingerprinted, by outcome (made, failed; gave_up: failed for the last time)",
-            ["outcome"],
-            registry=r,
-        )
-        for outcome in ("made", "failed", "gave_up"):
-            self.fingerprints.labels(outcome)  # exported at 0 before the first video
         self.dropped = Counter(
             "videolib_daemon_dropped_events",
             "Events dropped at capacity (a reconciliation follows)",

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from videolib.shared.config import Config
 from videolib.shared.db.repository import (
     DirectoryLocks,
-    FingerprintRepository,
     IntegrityRepository,
     TrashRepository,
     VideoRepository,
@@ -29,9 +28,7 @@ from videolib.shared.db.repository import (
 )
 from videolib.shared.db.repository.leader import Fence, LeaderLock, daemon_session_name
 from videolib.shared.errors import DatabaseBusyError, DatabaseUnavailableError, PathError
-from videolib.shared.fingerprints import FingerprintBackfill
-from videolib.shared.fingerprints import Outcome as FingerprintOutcome
-from videolib.shared.jobs.defer import defer_thumbnails_for_paths
+from videolib.shared.jobs.defer import defer_fingerprints_for_paths, defer_thumbnails_for_paths
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.workers import ExaminerPool
@@ -138,9 +135,6 @@ class Scheduler:
             self.guard,
         )
         self.debouncer = Debouncer(self._timing(close_events=not config.daemon.polling))
-        # Fingerprints (issue 12 §3) are made after ingest, off the scan's hot path, by a loop
-        # of the leader's own; a new one each term, as standing by closes its pool.
-        self.fingerprints: FingerprintBackfill | None = None
         self.trash = Trash(
             self.library, TrashRepository(engine), config.thumbnail_dir.absolute(), clock
         )
@@ -284,10 +278,15 @@ class Scheduler:
             try:
                 await self.pipeline.ingest(batch)
                 # After the rows are written, never before: the drop is listed first, and
-                # its thumbnail is a job of the engine's thumbnails queue (shared/jobs/).
+                # its thumbnail and its fingerprint (issue 12 §3) are jobs of the engine's
+                # thumbnails and fingerprints queues (shared/jobs/), off the ingest's path.
                 await defer_thumbnails_for_paths(self.repository.engine, batch)
-                if self.fingerprints is not None:
-                    self.fingerprints.wake()
+                if self.config.fingerprints.enabled:
+                    await defer_fingerprints_for_paths(
+                        self.repository.engine,
+                        batch,
+                        max_attempts=self.config.fingerprints.max_attempts,
+                    )
             except DatabaseUnavailableError as error:
                 if cancelling():
                     raise
@@ -556,8 +555,6 @@ class Scheduler:
             await self._drain(stop_by)
             await self.leadership.close()  # a standby takes over at its next check
             await self.health.close()
-            if self.fingerprints is not None:  # busy workers are killed at once
-                await self.fingerprints.close(grace_s=_left(stop_by, share=0.5))
             await runner.cleanup()
         if self.failure is not None:
             raise self.failure
@@ -579,11 +576,6 @@ class Scheduler:
         for number in range(INGESTERS):  # an ingester ends once the daemon stops
             start(f"ingester-{number}", self._ingester, may_end=lambda: self._stopping)
         start("actor", self._actor)
-        if self.config.fingerprints.enabled:
-            self.fingerprints = FingerprintBackfill.from_config(
-                self.config, FingerprintRepository(self.engine), on_outcome=self._count_fingerprint
-            )
-            start("fingerprints", self.fingerprints.run)
         start("trash_purger", self._trash_purger)
         if self.config.integrity.enabled:
             start("integrity", self.integrity.run)
@@ -602,14 +594,6 @@ class Scheduler:
             "role": leadership.role.value,
             "leader": leadership.lock.name if leadership.leading else leadership.leader_name,
         }
-
-    def _count_fingerprint(self, outcome: FingerprintOutcome) -> None:
-        if outcome.ok:
-            self.metrics.fingerprints.labels("made").inc()
-        elif not outcome.stale:
-            self.metrics.fingerprints.labels("failed").inc()
-            if outcome.gave_up:
-                self.metrics.fingerprints.labels("gave_up").inc()
 
     async def _drain(self, stop_by: float) -> None:
         """Let in-flight files finish briefly; abandon the rest (the next pass finds them).

@@ -113,7 +113,7 @@ class ThumbnailsConfig:
 class WorkerConfig:
     """`videolib worker`: runs the job engine's jobs, on any host that mounts the library."""
 
-    #: Comma-separated queues to work ("" is all): thumbnails, maintenance.
+    #: Comma-separated queues to work ("" is all): thumbnails, fingerprints, maintenance.
     queues: str = ""
     #: Jobs run at once by one worker process (each in its own media worker process).
     concurrency: int = 1
@@ -128,11 +128,12 @@ class WorkerConfig:
 
 @dataclass(frozen=True)
 class FingerprintsConfig:
-    """The deferred job fingerprinting valid videos for near-duplicates (shared/fingerprints.py)."""
+    """The deferred jobs fingerprinting valid videos for near-duplicates (shared/jobs/).
+
+    They run in `videolib worker` (its concurrency is the number of fingerprinter processes).
+    """
 
     enabled: bool = True
-    workers: int = 1
-    poll_seconds: float = 10.0
     #: Wait after a failure before the first retry; doubles per failure, at most a day.
     retry_seconds: float = 600.0
     #: Failures after which a video is given up (its reason stays visible) until it changes.
@@ -274,8 +275,6 @@ _POSITIVE = {
     ("thumbnails", "max_tries"),
     ("worker", "concurrency"),
     ("worker", "stalled_seconds"),
-    ("fingerprints", "workers"),
-    ("fingerprints", "poll_seconds"),
     ("fingerprints", "retry_seconds"),
     ("fingerprints", "max_attempts"),
     ("fingerprints", "time_limit_seconds"),

@@ -1,24 +1,21 @@
-"""Fingerprints after ingest: a deferred job, never on the scan's hot path (issue 12 §3).
+"""Fingerprints after ingest: jobs of the engine, never on the scan's hot path (issue 12 §3).
 
-`fingerprint_video` is the unit of work: compute one claimed video's fingerprint (Stash
-pHash, per-second frame hashes, index keys) and record it, or record the failure with its
-reason and a growing retry delay; then refresh the near-duplicate groups. It takes its
-`compute` as an argument, so that a job engine can run it as well as the backfill below.
-
-`FingerprintBackfill` is the daemon's loop: poll for valid videos without a fingerprint
-(newest first), claim a few, run `fingerprint_video` on them `workers` at a time, with the
-computing in worker processes (shared/media/workers.py): a file that hangs or crashes the
-decoder costs its own worker only.
+`fingerprint_video` is the unit of work: compute one video's fingerprint (Stash pHash,
+per-second frame hashes, index keys) and record it, or record the failure with its reason
+and the attempts so far; then refresh the near-duplicate groups. What is pending, and the
+retries with their delays, are the job engine's (shared/jobs/fingerprint_jobs.py): this
+module keeps no queue. `Fingerprinter` computes in worker processes
+(shared/media/workers.py): a file that hangs or crashes the decoder costs its own worker only.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import dataclasses
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from types import TracebackType
 from typing import Literal
 
 from videolib.shared.config import Config
@@ -28,7 +25,8 @@ from videolib.shared.db.repository import (
     FingerprintTask,
     StoredFingerprint,
 )
-from videolib.shared.errors import DatabaseUnavailableError, PathError
+from videolib.shared.errors import PathError
+from videolib.shared.jobs.path_map import PathMap, mapped_path
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.fingerprint import ALGORITHM, FingerprintResult, compute_fingerprint
@@ -59,7 +57,7 @@ def fingerprint_status(state: FingerprintState, max_attempts: int, now: datetime
         return "done"
     if state.attempts >= max_attempts:
         return "gaveUp"
-    if state.claimed_at is not None:
+    if state.running:
         return "working"
     if state.attempts and state.retry_at is not None and state.retry_at > now:
         return "retrying"
@@ -69,7 +67,6 @@ def fingerprint_status(state: FingerprintState, max_attempts: int, now: datetime
 @dataclass(frozen=True, slots=True)
 class FingerprintSettings:
     workers: int = 1
-    poll_seconds: float = 10.0
     retry_seconds: float = 600.0
     max_attempts: int = 5
     time_limit_s: float = 600.0
@@ -78,18 +75,19 @@ class FingerprintSettings:
     def from_config(cls, config: Config) -> FingerprintSettings:
         section = config.fingerprints
         return cls(
-            workers=section.workers,
-            poll_seconds=section.poll_seconds,
             retry_seconds=section.retry_seconds,
             max_attempts=section.max_attempts,
             time_limit_s=section.time_limit_seconds,
         )
 
+    def with_workers(self, workers: int) -> FingerprintSettings:
+        return dataclasses.replace(self, workers=workers)
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What became of one video: made, failed (with attempts so far), or dropped because
-    its file changed meanwhile (`stale`: the new file is claimed afresh)."""
+    its file changed meanwhile (`stale`: the new file gets a job of its own)."""
 
     video_id: uuid.UUID
     error: str | None = None
@@ -108,10 +106,12 @@ async def fingerprint_video(
     library: Library,
     compute: Compute,
     settings: FingerprintSettings,
+    path_map: PathMap | None = None,
 ) -> Outcome:
-    """Fingerprint one claimed video and record the result (never raises for a bad file)."""
+    """Fingerprint one video and record the result (never raises for a bad file)."""
     try:
-        source = str(library.absolute(task.path))
+        inside = library.absolute(task.path)  # refuses a path leaving the library
+        source = str(mapped_path(task.path, path_map or {}) or inside)
     except PathError as error:
         result = FingerprintResult(error=error.message)
     else:
@@ -153,9 +153,7 @@ async def _record_failure(
     settings: FingerprintSettings,
     error: str,
 ) -> Outcome:
-    attempts = await repository.record_failed(
-        task, error, lambda n: retry_delay(n, settings.retry_seconds)
-    )
+    attempts = await repository.record_failed(task, error)
     if attempts is None:
         return Outcome(task.video_id, stale=True)
     gave_up = attempts >= settings.max_attempts
@@ -169,12 +167,8 @@ async def _record_failure(
     return Outcome(task.video_id, error, attempts, gave_up)
 
 
-class FingerprintBackfill:
-    """The long-running loop: poll, claim a batch, fingerprint it, until cancelled.
-
-    `wake()` after an ingest makes it look at once instead of at the next poll.
-    `on_outcome` is told of each video (the daemon counts them in its metrics).
-    """
+class Fingerprinter:
+    """Computes and records fingerprints, in `settings.workers` worker processes."""
 
     def __init__(
         self,
@@ -183,27 +177,13 @@ class FingerprintBackfill:
         settings: FingerprintSettings,
         *,
         job: Callable[[str, object], FingerprintResult] = compute_fingerprint,
-        on_outcome: Callable[[Outcome], None] | None = None,
+        path_map: PathMap | None = None,
     ) -> None:
         self.repository, self.library, self.settings = repository, library, settings
+        self.path_map = path_map or {}
         self._pool: WorkerPool[FingerprintResult] = WorkerPool(
             settings.workers, job, None, settings.time_limit_s, name="videolib-fingerprinter"
         )
-        self._on_outcome = on_outcome
-        self._wake = asyncio.Event()
-
-    @classmethod
-    def from_config(
-        cls,
-        config: Config,
-        repository: FingerprintRepository,
-        on_outcome: Callable[[Outcome], None] | None = None,
-    ) -> FingerprintBackfill:
-        settings = FingerprintSettings.from_config(config)
-        return cls(repository, Library.from_config(config), settings, on_outcome=on_outcome)
-
-    def wake(self) -> None:
-        self._wake.set()
 
     async def compute(self, source: str) -> FingerprintResult:
         """Compute in a worker; a lost worker becomes the video's failure reason."""
@@ -214,47 +194,23 @@ class FingerprintBackfill:
         except WorkerCrashed as crash:
             return FingerprintResult(error=f"fingerprinter crashed ({crash.status})")
 
-    async def run_once(self) -> int:
-        """Claim and fingerprint one batch; returns how many were attempted."""
-        settings = self.settings
-        batch = settings.workers * 2
-        # A claim older than the whole batch could take is from a worker that died.
-        stale = timedelta(seconds=settings.time_limit_s * (batch + 1))
-        tasks = await self.repository.claim(batch, stale, settings.max_attempts)
-        await self._fingerprint_all(tasks)
-        return len(tasks)
-
-    async def _fingerprint_all(self, tasks: Sequence[FingerprintTask]) -> None:
-        pending = iter(tasks)
-
-        async def consume() -> None:
-            for task in pending:  # one shared iterator: each task is taken once
-                outcome = await fingerprint_video(
-                    task, self.repository, self.library, self.compute, self.settings
-                )
-                if self._on_outcome is not None:
-                    self._on_outcome(outcome)
-
-        await asyncio.gather(*(consume() for _ in range(self.settings.workers)))
-
-    async def run(self) -> None:
-        """Work until cancelled; survives the database being away."""
-        log.info("fingerprint_backfill_started", workers=self.settings.workers)
-        try:
-            while True:
-                try:
-                    if await self.run_once():
-                        continue
-                except DatabaseUnavailableError as error:
-                    log.warning("fingerprint_backfill_waiting", error=error.message)
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.settings.poll_seconds):
-                        await self._wake.wait()
-        except asyncio.CancelledError:
-            await self.close()
-            raise
+    async def make(self, task: FingerprintTask) -> Outcome:
+        """Fingerprint one video and record the result or the failure (see fingerprint_video)."""
+        return await fingerprint_video(
+            task, self.repository, self.library, self.compute, self.settings, self.path_map
+        )
 
     async def close(self, grace_s: float = CLOSE_GRACE_S) -> None:
         """Stop the workers: a fingerprint in progress is killed, idle workers get `grace_s`."""
         await self._pool.close(grace_s)
+
+    async def __aenter__(self) -> Fingerprinter:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -21,7 +21,7 @@ from videolib.shared.db.repository import WRITE_BATCH, FailureRepository, VideoR
 from videolib.shared.db.repository.videos import FINGERPRINT_PAGE
 from videolib.shared.decisions import Examine, WorkerFailure, decide_rescan
 from videolib.shared.errors import DatabaseUnavailableError, PathError
-from videolib.shared.jobs.defer import defer_thumbnail_backfill
+from videolib.shared.jobs.defer import defer_fingerprint_backfill, defer_thumbnail_backfill
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.examine import Examination
@@ -195,13 +195,14 @@ async def scan(
         remember=remember,
     )
     log.info("scan_finished", directory_types=list(directory_types), **_counts(result))
-    # The thumbnails of what it recorded: one backfill job, deduplicated (shared/jobs/). The
-    # scan's work is done: a database gone now costs the deferral only, which the worker's
-    # periodic backfill makes up for.
+    # The thumbnails and fingerprints of what it recorded: one backfill job each,
+    # deduplicated (shared/jobs/). The scan's work is done: a database gone now costs the
+    # deferral only, which the worker's periodic backfills make up for.
     try:
         await defer_thumbnail_backfill(repository.engine)
+        await defer_fingerprint_backfill(repository.engine)
     except DatabaseUnavailableError as error:
-        log.warning("thumbnail_backfill_not_deferred", error=error.message)
+        log.warning("backfills_not_deferred", error=error.message)
     return result
 
 

@@ -36,8 +36,8 @@ from videolib.shared.tokens import issue_token, login_link, signing_secret
 log = get_logger(__name__)
 
 STOP_GRACE_S = 10.0
-#: The processes of a local run. One worker runs the deferred jobs (thumbnails); its
-#: /metrics on a free port, so a local run never fights over one.
+#: The processes of a local run. One worker runs the deferred jobs (thumbnails,
+#: fingerprints); its /metrics on a free port, so a local run never fights over one.
 CHILDREN = (("api",), ("daemon",), ("worker", "--metrics-port", "0"))
 
 

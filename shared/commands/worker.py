@@ -18,7 +18,9 @@ from videolib.shared.systemd import Notifier
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `videolib worker` to the CLI (entry point group videolib.commands)."""
-    parser = commands.add_parser("worker", help="run deferred jobs (thumbnails) from the queue")
+    parser = commands.add_parser(
+        "worker", help="run deferred jobs (thumbnails, fingerprints) from the queue"
+    )
     parser.add_argument(
         "--queue",
         action="append",

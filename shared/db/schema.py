@@ -375,8 +375,8 @@ video_fingerprint_keys = Table(
     Index("ix_video_fingerprint_keys_video_id", "video_id"),
 )
 
-# The fingerprint job's failed (or claimed) videos: attempts so far, the last reason, when
-# to try again. A video past `fingerprints.max_attempts` stays here with its reason.
+# The fingerprint job's failed videos: attempts so far and the last reason (the job engine
+# keeps when to retry, 0018). A video past `fingerprints.max_attempts` stays here with it.
 fingerprint_attempts = Table(
     "fingerprint_attempts",
     metadata,
@@ -388,8 +388,6 @@ fingerprint_attempts = Table(
     ),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("error", Text),
-    Column("retry_at", DateTime(timezone=True)),
-    Column("claimed_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 

@@ -15,12 +15,12 @@ from pgqueuer.db import AsyncpgDriver
 from pgqueuer.queries import Queries
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from videolib.shared.db.repository import ThumbnailRepository
+from videolib.shared.db.repository import FingerprintRepository, ThumbnailRepository
 from videolib.shared.db.repository.errors import translate_errors
 from videolib.shared.library import INBOX
 from videolib.shared.logging import get_logger
 
-from .names import BACKFILL_THUMBNAILS, MAKE_THUMBNAIL
+from .names import BACKFILL_FINGERPRINTS, BACKFILL_THUMBNAILS, MAKE_FINGERPRINT, MAKE_THUMBNAIL
 
 log = get_logger(__name__)
 
@@ -68,11 +68,45 @@ async def defer_thumbnails_for_paths(engine: AsyncEngine, paths: Sequence[str]) 
     An inbox drop was recorded under the path it moved to, not under `paths`: for those,
     one (deduplicated) backfill job finds it."""
     queued = await defer_thumbnails(engine, await ThumbnailRepository(engine).needing(paths))
-    if any(path.split("/", 1)[0] == INBOX for path in paths):
+    if _has_inbox_drop(paths):
         queued += await defer_thumbnail_backfill(engine)
     return queued
+
+
+def _has_inbox_drop(paths: Sequence[str]) -> bool:
+    return any(path.split("/", 1)[0] == INBOX for path in paths)
 
 
 async def defer_thumbnail_backfill(engine: AsyncEngine) -> int:
     """After a scan: one backfill job (it defers one job per video still without one)."""
     return await defer(engine, BACKFILL_THUMBNAILS, [({}, BACKFILL_THUMBNAILS)])
+
+
+def fingerprint_key(video_id: uuid.UUID) -> str:
+    return f"{MAKE_FINGERPRINT}:{video_id}"
+
+
+async def defer_fingerprints(engine: AsyncEngine, video_ids: Sequence[uuid.UUID]) -> int:
+    """One fingerprint job per video that has none pending."""
+    jobs = [({"video_id": str(v)}, fingerprint_key(v)) for v in video_ids]
+    queued = await defer(engine, MAKE_FINGERPRINT, jobs)
+    if queued:
+        log.info("fingerprints_deferred", jobs=queued)
+    return queued
+
+
+async def defer_fingerprints_for_paths(
+    engine: AsyncEngine, paths: Sequence[str], *, max_attempts: int
+) -> int:
+    """After an ingest: the fingerprints of those of `paths` that are valid, have none and
+    were not given up on (`max_attempts`); an inbox drop by one backfill job, as above."""
+    needing = await FingerprintRepository(engine).needing(max_attempts, paths)
+    queued = await defer_fingerprints(engine, needing)
+    if _has_inbox_drop(paths):
+        queued += await defer_fingerprint_backfill(engine)
+    return queued
+
+
+async def defer_fingerprint_backfill(engine: AsyncEngine) -> int:
+    """After a scan: one backfill job (it defers one job per video still without one)."""
+    return await defer(engine, BACKFILL_FINGERPRINTS, [({}, BACKFILL_FINGERPRINTS)])

@@ -2,8 +2,12 @@
 
 MAKE_THUMBNAIL = "make_thumbnail"
 BACKFILL_THUMBNAILS = "backfill_thumbnails"
+MAKE_FINGERPRINT = "make_fingerprint"
+BACKFILL_FINGERPRINTS = "backfill_fingerprints"
 
 #: Media work on files (needs the library mounted) apart from the small periodic sweeps,
-#: so `videolib worker --queue thumbnails` on a NAS host takes no maintenance.
+#: so `videolib worker --queue thumbnails` on a NAS host takes no maintenance. Fingerprints
+#: (minutes of decoding per video) have their own, so that they never hold thumbnails back.
 THUMBNAILS_QUEUE = "thumbnails"
+FINGERPRINTS_QUEUE = "fingerprints"
 MAINTENANCE_QUEUE = "maintenance"

@@ -3,13 +3,26 @@ its own module, and one line below (plus a `defer_*` in defer.py for its callers
 
 from __future__ import annotations
 
+from .fingerprint_jobs import backfill_fingerprints, make_fingerprint
 from .kinds import TaskKind
-from .names import BACKFILL_THUMBNAILS, MAINTENANCE_QUEUE, MAKE_THUMBNAIL, THUMBNAILS_QUEUE
+from .names import (
+    BACKFILL_FINGERPRINTS,
+    BACKFILL_THUMBNAILS,
+    FINGERPRINTS_QUEUE,
+    MAINTENANCE_QUEUE,
+    MAKE_FINGERPRINT,
+    MAKE_THUMBNAIL,
+    THUMBNAILS_QUEUE,
+)
 from .thumbnail_jobs import backfill_thumbnails, make_thumbnail
 
 TASK_KINDS: tuple[TaskKind, ...] = (
     TaskKind(MAKE_THUMBNAIL, THUMBNAILS_QUEUE, make_thumbnail),
     TaskKind(BACKFILL_THUMBNAILS, MAINTENANCE_QUEUE, backfill_thumbnails, schedule="*/15 * * * *"),
+    TaskKind(MAKE_FINGERPRINT, FINGERPRINTS_QUEUE, make_fingerprint),
+    TaskKind(
+        BACKFILL_FINGERPRINTS, MAINTENANCE_QUEUE, backfill_fingerprints, schedule="*/15 * * * *"
+    ),
 )
 
 QUEUES: tuple[str, ...] = tuple(dict.fromkeys(kind.queue for kind in TASK_KINDS))
@@ -21,7 +34,7 @@ def kinds_of(queues: tuple[str, ...]) -> tuple[TaskKind, ...]:
 
 
 def parse_queues(text: str) -> tuple[str, ...]:
-    """ "thumbnails,maintenance" -> names; raises ValueError naming an unknown queue."""
+    """ "thumbnails,fingerprints" -> names; raises ValueError naming an unknown queue."""
     names = tuple(dict.fromkeys(q.strip() for q in text.split(",") if q.strip()))
     unknown = [q for q in names if q not in QUEUES]
     if unknown:

@@ -8,7 +8,8 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from videolib.shared.config import Config
-from videolib.shared.db.repository import ThumbnailRepository
+from videolib.shared.db.repository import FingerprintRepository, ThumbnailRepository
+from videolib.shared.fingerprints import Fingerprinter, FingerprintSettings
 from videolib.shared.library import Library
 from videolib.shared.thumbnails import ThumbnailMaker, ThumbnailSettings
 
@@ -23,6 +24,7 @@ class WorkerResources:
     concurrency: int = 1
     path_map: dict[str, Path] = field(init=False)
     _thumbnails: ThumbnailMaker | None = field(default=None, init=False)
+    _fingerprints: Fingerprinter | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.path_map = parse_path_map(self.config.worker.path_map)  # checked at load
@@ -41,7 +43,22 @@ class WorkerResources:
             )
         return self._thumbnails
 
+    @property
+    def fingerprints(self) -> Fingerprinter:
+        """The fingerprinter, its worker processes started on first use."""
+        if self._fingerprints is None:
+            settings = FingerprintSettings.from_config(self.config)
+            self._fingerprints = Fingerprinter(
+                FingerprintRepository(self.engine),
+                Library.from_config(self.config),
+                settings.with_workers(self.concurrency),
+                path_map=self.path_map,
+            )
+        return self._fingerprints
+
     async def close(self, grace_s: float) -> None:
-        """Stop the media workers (a grab in progress is killed)."""
+        """Stop the media workers (a grab or a fingerprint in progress is killed)."""
         if self._thumbnails is not None:
             await self._thumbnails.close(grace_s)
+        if self._fingerprints is not None:
+            await self._fingerprints.close(grace_s)

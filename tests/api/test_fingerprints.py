@@ -11,14 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.conftest import Client
-from tests.integration.test_fingerprints import zero_the_pictures
+from tests.integration.test_fingerprints import run_until_settled, zero_the_pictures
 from tests.scenes import make_scene_video
 from videolib.api.app import create_app
 from videolib.shared.config import Config
 from videolib.shared.db.repository import FingerprintRepository, VideoRepository
 from videolib.shared.db.schema import videos
-from videolib.shared.fingerprints import FingerprintBackfill
 from videolib.shared.ingest import scan
+from videolib.shared.jobs.resources import WorkerResources
 from videolib.shared.library import Library
 from videolib.shared.media.goimagehash import to_unsigned
 from videolib.shared.media.stash_phash import video_phash
@@ -28,17 +28,18 @@ URL = "/api/media/videos"
 
 
 async def fingerprint_everything(config: Config, engine: AsyncEngine) -> dict[str, str]:
-    """Scan the videos folder, run the job until it has nothing left; ids by path."""
+    """Scan the videos folder, run each video's job (as the engine would) until it is
+    settled; ids by path."""
     library = Library.from_config(config)
     async with examiner_pool(config) as pool:
         await scan(["videos"], library=library, repository=VideoRepository(engine), pool=pool)
-    job = FingerprintBackfill.from_config(config, FingerprintRepository(engine))
+    resources = WorkerResources(config, engine)
     try:
-        for _ in range(config.fingerprints.max_attempts + 2):  # bounded: one per attempt
-            if not await job.run_once():
-                break
+        needing = await FingerprintRepository(engine).needing(config.fingerprints.max_attempts)
+        for video_id in needing:
+            await run_until_settled(resources, video_id)
     finally:
-        await job.close()
+        await resources.close(grace_s=1.0)
     async with engine.connect() as connection:
         rows = await connection.execute(select(videos.c.path, videos.c.id))
     return {path: str(video_id) for path, video_id in rows}

@@ -1,4 +1,6 @@
-"""Where a video's fingerprint stands, and how long a failure waits (pure, `now` given)."""
+"""Where a video's fingerprint stands, and how long a failure waits (pure, `now` given).
+
+`retry_at` and `running` come from the video's pending job in the engine's queue."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ def state(**values: object) -> FingerprintState:
         "attempts": 0,
         "error": None,
         "retry_at": None,
-        "claimed_at": None,
+        "running": False,
     }
     return FingerprintState(**{**base, **values})  # type: ignore[arg-type]
 
@@ -33,12 +35,13 @@ def state(**values: object) -> FingerprintState:
 @pytest.mark.parametrize(
     ("values", "status"),
     [
-        ({}, "pending"),
+        ({}, "pending"),  # no job yet (the backfill defers one)
+        ({"retry_at": EARLIER}, "pending"),  # its job is queued
         ({"computed_at": EARLIER, "phash": -1, "seconds": 10}, "done"),
-        ({"claimed_at": EARLIER}, "working"),
+        ({"running": True, "retry_at": EARLIER}, "working"),  # a worker has the job
         ({"attempts": 1, "error": "x", "retry_at": LATER}, "retrying"),
         ({"attempts": 1, "error": "x", "retry_at": EARLIER}, "pending"),  # due again
-        ({"attempts": 2, "error": "x", "retry_at": LATER, "claimed_at": EARLIER}, "working"),
+        ({"attempts": 2, "error": "x", "retry_at": EARLIER, "running": True}, "working"),
         ({"attempts": 3, "error": "x", "retry_at": LATER}, "gaveUp"),
         ({"attempts": 4, "error": "x"}, "gaveUp"),
     ],

@@ -74,7 +74,8 @@ def test_queues_and_kinds() -> None:
     assert parse_queues("") == ()
     assert kinds_of(()) == TASK_KINDS
     assert {k.queue for k in kinds_of(("thumbnails",))} == {"thumbnails"}
-    assert set(QUEUES) == {"thumbnails", "maintenance"}
+    assert {k.queue for k in kinds_of(("fingerprints",))} == {"fingerprints"}
+    assert set(QUEUES) == {"thumbnails", "fingerprints", "maintenance"}
     with pytest.raises(ValueError, match="unknown queue 'fast'"):
         parse_queues("fast")
 

@@ -1,20 +1,29 @@
-"""`video_fingerprints` and `fingerprint_attempts`: the fingerprint job's queue and results."""
+"""`video_fingerprints` and `fingerprint_attempts`: the fingerprint job's results and failures.
+
+State, not a queue: the job engine holds what is pending (shared/jobs/); `state` reads the
+engine's row of a video's job to say whether it is being worked on or waits for its retry.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy import Text, cast, column, func, literal, select, table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import Select
 
 from videolib.shared.db.schema import fingerprint_attempts, video_fingerprints, videos
+from videolib.shared.jobs.names import MAKE_FINGERPRINT
 
 from .errors import translate_errors
+
+#: The engine's job table (PgQueuer's, not declared in our schema): only what `state` reads.
+_engine_jobs = table("pgqueuer", column("dedupe_key"), column("status"), column("execute_after"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,18 +57,10 @@ class FingerprintState:
     algorithm: int | None
     attempts: int
     error: str | None
+    #: When the pending job of the video runs (next), from the engine's queue.
     retry_at: datetime | None
-    claimed_at: datetime | None
-
-
-def _due(max_attempts: int, stale: timedelta) -> Any:
-    """True for an attempts row that does not hold its video back from a new attempt."""
-    a = fingerprint_attempts.c
-    return and_(
-        a.attempts < max_attempts,
-        or_(a.retry_at.is_(None), a.retry_at <= func.now()),
-        or_(a.claimed_at.is_(None), a.claimed_at <= func.now() - stale),
-    )
+    #: A worker has the video's job now.
+    running: bool
 
 
 class FingerprintRepository:
@@ -69,49 +70,28 @@ class FingerprintRepository:
         self.engine = engine
 
     @translate_errors
-    async def claim(self, limit: int, stale: timedelta, max_attempts: int) -> list[FingerprintTask]:
-        """Mark up to `limit` valid videos without a fingerprint as being worked on.
+    async def task(self, video_id: uuid.UUID, max_attempts: int) -> FingerprintTask | None:
+        """The video to fingerprint, or None: gone, invalid, fingerprinted, or given up."""
+        v = videos.c
+        statement = _needing(max_attempts).add_columns(v.path, v.file_hash).where(v.id == video_id)
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(statement)).first()
+        return FingerprintTask(*row) if row else None
 
-        Newest first. Skips videos waiting for their retry, those past `max_attempts` and
-        those another worker claimed less than `stale` ago; ON CONFLICT re-checks that under
-        the row lock, so two workers never claim the same video.
+    @translate_errors
+    async def needing(
+        self, max_attempts: int, paths: Sequence[str] | None = None
+    ) -> list[uuid.UUID]:
+        """Valid videos without a fingerprint that were not given up on, newest first.
+
+        `paths`: only among these stored paths (the daemon's just-ingested batch).
         """
-        v, a = videos.c, fingerprint_attempts.c
-        fingerprinted = select(video_fingerprints.c.video_id).where(
-            video_fingerprints.c.video_id == v.id
-        )
-        held = select(a.video_id).where(a.video_id == v.id, ~_due(max_attempts, stale))
-        candidates = (
-            select(v.id, func.now())
-            .where(
-                v.is_valid,
-                v.file_hash.is_not(None),
-                ~fingerprinted.exists(),
-                ~held.exists(),
-            )
-            .order_by(v.created_at.desc())
-            .limit(limit)
-        )
-        statement = (
-            insert(fingerprint_attempts)
-            .from_select(["video_id", "claimed_at"], candidates)
-            .on_conflict_do_update(
-                index_elements=[a.video_id],
-                set_={"claimed_at": func.now(), "updated_at": func.now()},
-                where=_due(max_attempts, stale),
-            )
-            .returning(a.video_id)
-        )
-        async with self.engine.begin() as connection:
-            claimed = list((await connection.execute(statement)).scalars())
-            if not claimed:
-                return []
-            rows = await connection.execute(
-                select(v.id, v.path, v.file_hash)
-                .where(v.id.in_(claimed))
-                .order_by(v.created_at.desc())
-            )
-            return [FingerprintTask(*row) for row in rows]
+        statement = _needing(max_attempts)
+        if paths is not None:
+            statement = statement.where(videos.c.path.in_(list(paths)))
+        async with self.engine.connect() as connection:
+            rows = await connection.execute(statement.order_by(videos.c.created_at.desc()))
+            return list(rows.scalars())
 
     @translate_errors
     async def record_made(self, task: FingerprintTask, fingerprint: StoredFingerprint) -> bool:
@@ -123,7 +103,6 @@ class FingerprintRepository:
         """
         async with self.engine.begin() as connection:
             if not await _still_the_file(connection, task):
-                await _release(connection, task.video_id)
                 return False
             values = {
                 "phash": fingerprint.phash,
@@ -148,29 +127,20 @@ class FingerprintRepository:
         return True
 
     @translate_errors
-    async def record_failed(
-        self, task: FingerprintTask, error: str, retry_delay: Callable[[int], float]
-    ) -> int | None:
-        """Count a failed attempt, keep its reason and set when to retry
-        (`retry_delay(attempts)` seconds). Returns the attempts so far, or None when the
-        file changed meanwhile (a new file starts again from no attempts)."""
+    async def record_failed(self, task: FingerprintTask, error: str) -> int | None:
+        """Count a failed attempt and keep its reason (the engine keeps when to retry).
+
+        Returns the attempts so far, or None when the file changed meanwhile (a new file
+        starts again from no attempts)."""
         a = fingerprint_attempts.c
         async with self.engine.begin() as connection:
             if not await _still_the_file(connection, task):
-                await _release(connection, task.video_id)
                 return None
             attempts = await connection.scalar(
                 select(a.attempts).where(a.video_id == task.video_id).with_for_update()
             )
             attempts = (attempts or 0) + 1
-            retry_at = func.now() + timedelta(seconds=retry_delay(attempts))
-            values = {
-                "attempts": attempts,
-                "error": error,
-                "retry_at": retry_at,
-                "claimed_at": None,
-                "updated_at": func.now(),
-            }
+            values = {"attempts": attempts, "error": error[:2000], "updated_at": func.now()}
             await connection.execute(
                 insert(fingerprint_attempts)
                 .values(video_id=task.video_id, **values)
@@ -181,7 +151,19 @@ class FingerprintRepository:
     @translate_errors
     async def state(self, video_id: uuid.UUID) -> FingerprintState | None:
         """A video's fingerprint or the job's attempts at it; None when there is no video."""
-        v, f, a = videos.c, video_fingerprints.c, fingerprint_attempts.c
+        v, f, a, j = videos.c, video_fingerprints.c, fingerprint_attempts.c, _engine_jobs.c
+        # The video's pending job (one at most: its key is unique among pending jobs).
+        status = cast(j.status, Text)  # the engine's enum, compared as text
+        job = (
+            select(status.label("status"), j.execute_after)
+            .where(
+                j.dedupe_key
+                == func.concat(cast(literal(f"{MAKE_FINGERPRINT}:"), Text), cast(v.id, Text)),
+                status.in_(["queued", "picked"]),
+            )
+            .limit(1)
+            .lateral("job")
+        )
         statement = (
             select(
                 v.id,
@@ -191,13 +173,13 @@ class FingerprintRepository:
                 f.algorithm,
                 func.coalesce(a.attempts, literal(0)),
                 a.error,
-                a.retry_at,
-                a.claimed_at,
+                job.c.execute_after,
+                func.coalesce(job.c.status == literal("picked"), literal(False)),
             )
             .select_from(
-                videos.outerjoin(video_fingerprints, f.video_id == v.id).outerjoin(
-                    fingerprint_attempts, a.video_id == v.id
-                )
+                videos.outerjoin(video_fingerprints, f.video_id == v.id)
+                .outerjoin(fingerprint_attempts, a.video_id == v.id)
+                .outerjoin(job, literal(True))
             )
             .where(v.id == video_id)
         )
@@ -214,10 +196,14 @@ async def _still_the_file(connection: AsyncConnection, task: FingerprintTask) ->
     return current is not None and current == task.file_hash
 
 
-async def _release(connection: AsyncConnection, video_id: uuid.UUID) -> None:
-    """Drop a claim whose result is no longer wanted; its attempts stay counted."""
-    await connection.execute(
-        fingerprint_attempts.update()
-        .where(fingerprint_attempts.c.video_id == video_id)
-        .values(claimed_at=None)
+def _needing(max_attempts: int) -> Select[Any]:
+    """Valid videos with a file hash, no fingerprint, and fewer than `max_attempts` failures."""
+    v, a = videos.c, fingerprint_attempts.c
+    fingerprinted = select(video_fingerprints.c.video_id).where(
+        video_fingerprints.c.video_id == v.id
+    )
+    given_up = select(a.video_id).where(a.video_id == v.id, a.attempts >= max_attempts)
+    # `is_valid` bare, not `IS true`: the partial index's predicate, word for word.
+    return select(v.id).where(
+        v.is_valid, v.file_hash.is_not(None), ~fingerprinted.exists(), ~given_up.exists()
     )
