@@ -15,7 +15,7 @@ from alembic import op
 
 revision = "0018"
 # 0017 is being written on another branch; the lead relinks this to "0017" on merge.
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
