@@ -53,9 +53,8 @@ from videolib.shared.media.similarity import (  # noqa: E402
     Match,
     compare,
     index_keys,
-    query_keys,
 )
-from videolib.shared.near_duplicates import is_candidate  # noqa: E402
+from videolib.shared.near_duplicates import candidate_keys, is_candidate  # noqa: E402
 
 TARGETS = {"crop": 0.9, "flip": 0.9}  # every other transformation: 0.95
 PRECISION_TARGET = 0.99
@@ -250,7 +249,8 @@ def index_lines(prints: list[Fingerprinted], accepted: list[Pair]) -> None:
         " found by the route's shared keys"
     )
     sizes = [len(index_keys(p.hashes)) for p in prints]
-    queries = [len(query_keys(p.hashes)) for p in prints]
+    # What GET /videos/{id}/similar looks up (shared/near_duplicates.py), not query_keys.
+    queries = [len(candidate_keys(p.hashes)) for p in prints]
     print(
         f"keys per video index {max(sizes)} max / {sum(sizes) / len(sizes):.0f} mean,"
         f" query {max(queries)} max"
