@@ -93,27 +93,84 @@ def video_phash(path: str) -> int:
 
     Raises ValueError or av.error.FFmpegError for a file without 25 decodable frames.
     """
-    return goimagehash.to_signed(goimagehash.perception_hash(tile(read_frames(path))))
+    return phash_of(read_frames(path))
+
+
+def phash_of(frames: list[goimagehash.RGB]) -> int:
+    """The pHash of Stash's 25 frames (tiled), as a signed 64-bit integer."""
+    return goimagehash.to_signed(goimagehash.perception_hash(tile(frames)))
 
 
 def read_frames(path: str) -> list[goimagehash.RGB]:
     """Stash's 25 frames of a video, upright, 160 px wide, as RGB arrays."""
     with av.open(path, metadata_errors="ignore") as container:
         stream = _video_stream(container)
+        stream.codec_context.thread_count = 1  # one process per worker already
+        return StashFrames(path, container, stream).finish()
+
+
+class StashFrames:
+    """Stash's 25 frames of `stream`: taken from a decoding pass where it shows them
+    (`add`, frame_hashes.hash_seconds), the rest read by seeking (`finish`).
+
+    Each is the first frame at or after its time, whether found on the way through every
+    frame from the start or by a seek to the keyframe before it: the same frame, decoded
+    the same. A frame the pass cannot give (the stream ends first, or the pass stops early)
+    is read as before, by _FrameReader. `add` never raises: a frame that cannot be scaled
+    is the pHash's failure (`error`), not the pass's.
+    """
+
+    def __init__(self, path: str, container: Any, stream: Any) -> None:
         if stream.time_base is None:
             raise ValueError("the video stream has no time base")
-        stream.codec_context.thread_count = 1  # one process per worker already
         if container.duration is None or container.duration <= 0:
             raise ValueError("no duration: cannot place the pHash frames")
+        self._path, self._container, self._stream = path, container, stream
         # -ss counts from the container's start time (FFmpeg's ffmpeg_demux.c adds it).
         start_us = container.start_time or 0
-        frames = []
-        with av.open(path, metadata_errors="ignore") as index:
-            reader = _FrameReader(container, stream, index)
-            for seconds in frame_offsets(stash_duration(container.duration)):
-                target = first_kept_pts(start_us + seek_microseconds(seconds), stream.time_base)
-                frames.append(_scaled(stream, reader.frame_at(target)))
-        return frames
+        self._targets = [
+            first_kept_pts(start_us + seek_microseconds(seconds), stream.time_base)
+            for seconds in frame_offsets(stash_duration(container.duration))
+        ]
+        self._frames: list[goimagehash.RGB] = []
+        self._scaler = _Scaler(stream)
+        self.error: str | None = None
+        #: A frame without a pts came: where it belongs is the reader's (seeking) rule.
+        self._left_to_seek = False
+
+    @property
+    def done(self) -> bool:
+        """Whether the pass has nothing more to give (it may stop, or skip frames)."""
+        return (
+            self.error is not None or self._left_to_seek or len(self._frames) == len(self._targets)
+        )
+
+    def needless(self, pts: int | None) -> bool:
+        """Whether a packet's frame comes before the next frame wanted."""
+        return self.done or (pts is not None and pts < self._targets[len(self._frames)])
+
+    def add(self, frame: av.VideoFrame) -> None:
+        """A frame of the pass, in presentation order: it is each wanted frame it reaches."""
+        if frame.pts is None:
+            self._left_to_seek = True
+            return
+        try:
+            while not self.done and frame.pts >= self._targets[len(self._frames)]:
+                self._frames.append(self._scaler.scaled(frame))
+        except (av.error.FFmpegError, ValueError) as error:
+            self.error = str(error) or type(error).__name__
+
+    def finish(self) -> list[goimagehash.RGB]:
+        """All 25 frames: the missing ones read by seeking. Raises what the reading does."""
+        if self.error is not None:
+            raise ValueError(self.error)
+        if len(self._frames) == len(self._targets):
+            return self._frames
+        with av.open(self._path, metadata_errors="ignore") as index:
+            reader = _FrameReader(self._container, self._stream, index)
+            for target in self._targets[len(self._frames) :]:
+                self._frames.append(self._scaler.scaled(reader.frame_at(target)))
+        return self._frames
 
 
 def _video_stream(container: Any) -> Any:
@@ -192,21 +249,38 @@ class _FrameReader:
         return found
 
 
-def _scaled(stream: Any, frame: av.VideoFrame) -> goimagehash.RGB:
-    """The frame upright, 160 px wide (height kept even), in RGB: the CLI's filter chain."""
-    graph = av.filter.Graph()
-    nodes = [graph.add_buffer(template=stream)]
-    # VideoFrame.rotation is FFmpeg's display-matrix angle, counter-clockwise.
-    for name, arguments in rotation_filters(classify.normalise_rotation(-float(frame.rotation))):
-        nodes.append(graph.add(name, arguments))
-    nodes.append(graph.add("scale", f"{FRAME_WIDTH}:-2:flags=bicubic"))
-    # bgr24, as the CLI negotiates for its BMP encoder: swscale's YUV -> bgr24 path rounds
-    # differently from its rgb24 one (up to 4 levels, measured), so the order matters.
-    nodes.append(graph.add("format", "bgr24"))
-    nodes.append(graph.add("buffersink"))
-    for upstream, downstream in itertools.pairwise(nodes):
-        upstream.link_to(downstream)
-    graph.configure()
-    graph.push(frame)
-    picture: goimagehash.RGB = graph.pull().to_ndarray()  # type: ignore[assignment]  # bgr24
-    return np.ascontiguousarray(picture[..., ::-1])
+class _Scaler:
+    """The frame upright, 160 px wide (height kept even), in RGB: the CLI's filter chain.
+
+    One filter graph per rotation, not per frame: building one costs more than scaling a
+    frame through it (4 ms, measured), and swscale gives the same pixels either way.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._graphs: dict[int, av.filter.Graph] = {}
+
+    def scaled(self, frame: av.VideoFrame) -> goimagehash.RGB:
+        # VideoFrame.rotation is FFmpeg's display-matrix angle, counter-clockwise.
+        rotation = classify.normalise_rotation(-float(frame.rotation))
+        graph = self._graphs.get(rotation)
+        if graph is None:
+            graph = self._graphs[rotation] = self._graph(rotation)
+        graph.push(frame)
+        picture: goimagehash.RGB = graph.pull().to_ndarray()  # type: ignore[assignment]
+        return np.ascontiguousarray(picture[..., ::-1])  # bgr24
+
+    def _graph(self, rotation: int) -> av.filter.Graph:
+        graph = av.filter.Graph()
+        nodes = [graph.add_buffer(template=self._stream)]
+        for name, arguments in rotation_filters(rotation):
+            nodes.append(graph.add(name, arguments))
+        nodes.append(graph.add("scale", f"{FRAME_WIDTH}:-2:flags=bicubic"))
+        # bgr24, as the CLI negotiates for its BMP encoder: swscale's YUV -> bgr24 path
+        # rounds differently from its rgb24 one (up to 4 levels, measured): order matters.
+        nodes.append(graph.add("format", "bgr24"))
+        nodes.append(graph.add("buffersink"))
+        for upstream, downstream in itertools.pairwise(nodes):
+            upstream.link_to(downstream)
+        graph.configure()
+        return graph
