@@ -92,10 +92,14 @@ def compute_frame_hashes(path: str) -> FrameHashes:
 
 
 class FrameUser(Protocol):
-    """Another use of the frames of the same decoding pass (the Stash pHash's frames)."""
+    """Another use of the same decoding pass (the Stash pHash's frames)."""
 
     @property
     def done(self) -> bool: ...
+
+    def demuxed(self, pts: int | None, keyframe: bool) -> None: ...
+
+    def demuxed_all(self) -> None: ...
 
     def needless(self, pts: int | None) -> bool: ...
 
@@ -105,8 +109,9 @@ class FrameUser(Protocol):
 def hash_seconds(
     path: str, container: Any, stream: Any, also: FrameUser | None = None
 ) -> FrameHashes:
-    """The per-second hashes of `stream`, in one pass from the start; its frames go to
-    `also` as well, when every frame is decoded (not keyframes only).
+    """The per-second hashes of `stream`, in one pass from the start. `also` is told of
+    every packet (`demuxed`, then `demuxed_all` if the pass read to the end) and, when every
+    frame is decoded (not keyframes only), given the frames as well.
 
     A packet whose frame neither use needs is decoded only if other frames refer to it
     (`skip_frame = "NONREF"`): the frames that are used stay the same, fewer are made.
@@ -114,22 +119,28 @@ def hash_seconds(
     """
     seconds = SecondHashes(stream, keyframes_only=keyframes_suffice(container, stream))
     context = stream.codec_context
+    # Keyframes only: `also`'s frames are not keyframes; it reads them by itself.
+    fed = None if seconds.keyframes_only else also
     if seconds.keyframes_only:
         context.skip_frame = "NONKEY"
-        also = None  # its frames are not keyframes: it reads them by itself
     for packet in container.demux(stream):
         pts = packet.pts
+        if also is not None:
+            also.demuxed(pts, packet.is_keyframe)
         skip = not seconds.keyframes_only and seconds.needless(pts)
-        skip = skip and (also is None or also.done or also.needless(pts))
+        skip = skip and (fed is None or fed.done or fed.needless(pts))
         if not seconds.keyframes_only:
             context.skip_frame = "NONREF" if skip else "DEFAULT"
         for frame in packet.decode():
             seconds.add(frame)
-            if also is not None and not also.done:
-                also.add(frame)
+            if fed is not None and not fed.done:
+                fed.add(frame)
         seconds.sent(pts, skipped=skip)
         if seconds.full:
             break  # `also` seeks to what it still lacks, past MAX_SECONDS
+    else:
+        if also is not None:
+            also.demuxed_all()
     return seconds.result(path)
 
 

@@ -26,12 +26,14 @@ off, as far as two distinct videos).
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import itertools
 import math
 from collections.abc import Iterator
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
 import av
 import av.error
@@ -137,6 +139,9 @@ class StashFrames:
         self.error: str | None = None
         #: A frame without a pts came: where it belongs is the reader's (seeking) rule.
         self._left_to_seek = False
+        #: The keyframes' pts, once the pass has read every packet; else None.
+        self._keyframes: list[int] | None = None
+        self._keyframes_seen: list[int] = []
 
     @property
     def done(self) -> bool:
@@ -144,6 +149,15 @@ class StashFrames:
         return (
             self.error is not None or self._left_to_seek or len(self._frames) == len(self._targets)
         )
+
+    def demuxed(self, pts: int | None, keyframe: bool) -> None:
+        """A packet the pass read: its keyframes spare the reader a second demuxer."""
+        if keyframe and pts is not None:
+            self._keyframes_seen.append(pts)
+
+    def demuxed_all(self) -> None:
+        """The pass read every packet: the keyframes seen are all of them."""
+        self._keyframes = sorted(self._keyframes_seen)
 
     def needless(self, pts: int | None) -> bool:
         """Whether a packet's frame comes before the next frame wanted."""
@@ -166,11 +180,45 @@ class StashFrames:
             raise ValueError(self.error)
         if len(self._frames) == len(self._targets):
             return self._frames
-        with av.open(self._path, metadata_errors="ignore") as index:
-            reader = _FrameReader(self._container, self._stream, index)
+        with contextlib.ExitStack() as opened:
+            keyframes: _Keyframes
+            if self._keyframes is not None:
+                keyframes = _KeyframeList(self._keyframes)
+            else:
+                index = opened.enter_context(av.open(self._path, metadata_errors="ignore"))
+                keyframes = _IndexSeek(index, self._stream.index)
+            reader = _FrameReader(self._container, self._stream, keyframes)
             for target in self._targets[len(self._frames) :]:
                 self._frames.append(self._scaler.scaled(reader.frame_at(target)))
         return self._frames
+
+
+class _Keyframes(Protocol):
+    def before(self, target: int) -> int | None:
+        """The pts of the last keyframe at or before `target` (None: none, or not known)."""
+
+
+class _KeyframeList:
+    """The keyframes a pass read, every one of them: no second demuxer needed."""
+
+    def __init__(self, keyframes: list[int]) -> None:
+        self._keyframes = keyframes  # ascending
+
+    def before(self, target: int) -> int | None:
+        at = bisect.bisect_right(self._keyframes, target) - 1
+        return self._keyframes[at] if at >= 0 else None
+
+
+class _IndexSeek:
+    """A second demuxer of the file: a seek to the target and one packet (no decoding)."""
+
+    def __init__(self, index: Any, stream_index: int) -> None:
+        self._index, self._stream = index, index.streams[stream_index]
+
+    def before(self, target: int) -> int | None:
+        self._index.seek(target, stream=self._stream, backward=True)
+        packet = next(iter(self._index.demux(self._stream)), None)
+        return None if packet is None else packet.pts
 
 
 def _video_stream(container: Any) -> Any:
@@ -188,17 +236,17 @@ class _FrameReader:
 
     The frames are the CLI's; only the work differs. Where the keyframe before a target is
     at or before the frame last decoded, decoding goes on from there instead of seeking
-    back to it (a second demuxer, `index`, finds that keyframe: a seek and one packet, no
-    decoding). Frames that nothing refers to (most B-frames) before the target are not
-    decoded at all: no other frame depends on them.
+    back to it (`keyframes` finds that keyframe: from the packets a pass read, or with a
+    second demuxer, a seek and one packet, no decoding). Frames that nothing refers to
+    (most B-frames) before the target are not decoded at all: no other frame depends on them.
 
     Where a seek lands on no keyframe before the target (an MPEG-TS seeks by bytes, and its
     keyframe can be a whole GOP back), nothing decodes: the frame is then looked for from
     the start. The ffmpeg CLI gives up there, so Stash has no pHash for such a file.
     """
 
-    def __init__(self, container: Any, stream: Any, index: Any) -> None:
-        self._container, self._stream, self._index = container, stream, index
+    def __init__(self, container: Any, stream: Any, keyframes: _Keyframes) -> None:
+        self._container, self._stream, self._keyframes = container, stream, keyframes
         self._context = stream.codec_context
         self._frames: Iterator[av.VideoFrame] | None = None
         self._target = 0
@@ -222,10 +270,8 @@ class _FrameReader:
         last = self._last
         if self._frames is None or last is None or last.pts is None or last.pts >= target:
             return False
-        twin = self._index.streams[self._stream.index]
-        self._index.seek(target, stream=twin, backward=True)
-        packet = next(iter(self._index.demux(twin)), None)
-        return packet is not None and packet.pts is not None and packet.pts <= last.pts
+        keyframe = self._keyframes.before(target)
+        return keyframe is not None and keyframe <= last.pts
 
     def _seek(self, pts: int) -> None:
         self._context.flush_buffers()
