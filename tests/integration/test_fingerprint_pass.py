@@ -36,6 +36,7 @@ def _through_the_pass(path: Path) -> tuple[list[np.ndarray], bool]:
     """Stash's frames as the fingerprint reads them; whether the pass gave all 25."""
     with av.open(str(path)) as container:
         stream = picture_stream(container)
+        assert stream is not None
         stream.codec_context.thread_count = 1
         stash = StashFrames(str(path), container, stream)
         hash_seconds(str(path), container, stream, also=stash)
