@@ -19,6 +19,21 @@ cost per minute of video.
 
     .venv/bin/python bench/fingerprint_cost.py            # 15 s, 55 s, 355 s; GOP 250 and 25
     .venv/bin/python bench/fingerprint_cost.py --quick    # 15 s and 55 s
+
+Measured 2026-12-01, 2 cores shared by 8 sessions, this script on main (ec2a900) then on
+this code, same clips. Job path, CPU seconds per video (thumbnail; fingerprint; ratio):
+  GOP 10 s, 15 s / 55 s / 355 s: 0.10 / 0.27 / 0.24; 0.59 / 1.73 / 10.6 (main 1.10 / 3.39 /
+  19.6); 5.9x / 6.4x / 44x (main 12x / 14x / 82x)
+  GOP 1 s, same durations: 0.04 / 0.05 / 0.04; 0.60 / 0.86 / 1.82 (main 0.71 / 0.78 / 1.61);
+  15x / 17x / 46x (main 14x / 20x / 40x)
+The fingerprint per minute of video: 2.1-2.3 s at a 10 s GOP (main 3.1-4.2), 0.3-2.0 s at
+1 s. 2x is out of reach whatever the code, with both parts kept bit for bit:
+- at a long GOP the per-second hashes need a picture every eighth of a second, so every
+  reference frame of the whole video is decoded (12.1 s of the 12.2 s at 355 s; the pHash
+  comes nearly free from the same pass), where the thumbnail decodes one GOP at most;
+- at a short GOP the per-second hashes are cheap (keyframes only: 0.06-1.0 s), but Stash's
+  pHash needs 25 exact frames, each decoded from the keyframe before it (0.5-0.64 s),
+  where the thumbnail decodes one such chain (0.03-0.04 s): 15-20x for the pHash alone.
 """
 
 from __future__ import annotations
