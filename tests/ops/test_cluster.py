@@ -391,9 +391,10 @@ async def test_two_daemons_workers_and_apis_with_kill_9_lose_nothing_and_do_noth
             )
             left = await scalar(
                 engine,
-                "SELECT count(*) FROM pgqueuer WHERE entrypoint = ANY(:kinds)"
+                "SELECT count(*) FROM pgqueuer WHERE (entrypoint = ANY(:kinds) OR id = ANY(:held))"
                 " AND status IN ('queued', 'picked')",
                 kinds=list(MEDIA_KINDS),
+                held=sorted(held),
             )
             return bool(done == expected and left == 0)
 
@@ -469,7 +470,7 @@ async def test_two_daemons_workers_and_apis_with_kill_9_lose_nothing_and_do_noth
     assert unfinished == {}, "media jobs queued but not completed once"
     assert held, "the killed worker held a job"
     for job in held:  # picked by the victim, then by the survivor, completed once
-        assert media_jobs[job]["picked"] == 2 and media_jobs[job]["successful"] == 1
+        assert (by_job[job]["picked"], by_job[job]["successful"]) == (2, 1), by_job[job]
         assert job in {int(e["job_id"]) for e in survivor.events("job_started")}
     journal = {
         row.job_id: (row.entrypoint, row.dedupe_key)
@@ -489,7 +490,11 @@ async def test_two_daemons_workers_and_apis_with_kill_9_lose_nothing_and_do_noth
     # The work itself, from both workers' logs (the victim's too): once per video.
     for event in ("thumbnail_made", "fingerprint_made"):
         works = Counter(e["video_id"] for w in workers for e in w.events(event))
-        victim_videos = {journal[j][1].split(":", 1)[1] for j in held}
+        # A video whose job the victim held may have been made just before the kill, its
+        # line not yet written: at most once, then.
+        victim_videos = {
+            journal[j][1].split(":", 1)[1] for j in held if kind_of[j].startswith("make_")
+        }
         assert set(works.values()) <= {1}, f"{event} twice: {works}"
         assert {str(v) for v in ids} - set(works) <= victim_videos, event
 
