@@ -6,6 +6,7 @@ Used by the session's leak check (tests/conftest.py) and by the kill -9 tests.
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -91,3 +92,10 @@ def wait_gone(pids: Iterable[int], seconds: float) -> set[int]:
         time.sleep(0.05)
         left = {pid for pid in left if alive(pid)}
     return left
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now, for a server started next (`videolib api --port`)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
