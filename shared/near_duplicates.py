@@ -34,7 +34,7 @@ MIN_SHARED_KEYS = 1
 #: bench/near_duplicates.py's copies mostly share 20 or more (474 of 479 pairs kept).
 KEYS_PER_SHARED = 40
 #: A key more videos than this hold is left out of a query: a picture that common (a test
-#: card, a logo) tells nothing, and each key then reads at most this many index rows. At
+#: card, a logo) tells nothing, and its rows are never read (its count, 0023, says so). At
 #: 100k videos a key is held by ~250 videos on average (bench/similar.py: mean 246,
 #: a test card that 1 video in 25 shows, 4,124).
 MAX_KEY_VIDEOS = 2000

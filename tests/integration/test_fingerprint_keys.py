@@ -5,6 +5,7 @@ candidates' statement counts shared keys from it, leaving out keys too many vide
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 
 from alembic import command
 from sqlalchemy import delete, insert, select, update
@@ -13,7 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.api.conftest import insert_rows, row
 from videolib.shared.db import migrate
 from videolib.shared.db.repository import NearDuplicateRepository
-from videolib.shared.db.schema import video_fingerprint_keys, video_fingerprints, videos
+from videolib.shared.db.schema import (
+    video_fingerprint_key_counts,
+    video_fingerprint_keys,
+    video_fingerprints,
+    videos,
+)
 
 
 async def _fingerprint(engine: AsyncEngine, video_id: uuid.UUID, keys: list[int]) -> None:
@@ -110,3 +116,56 @@ async def test_candidates_rank_by_keys_shared_and_skip_common_keys(engine: Async
         )
     page = await repository.candidates(me, [1, 2, 3, 4, 99], 5, 10, 1)
     assert [c.video_id for c in page.candidates] == [weak]
+
+
+async def _counts(engine: AsyncEngine) -> dict[int, int]:
+    """Each key's count of holders (0023), the keys no video holds any more left out."""
+    c = video_fingerprint_key_counts.c
+    async with engine.connect() as connection:
+        rows = await connection.execute(select(c.key, c.videos).where(c.videos != 0))
+        return {r.key: r.videos for r in rows}
+
+
+def _held(keys: set[tuple[int, uuid.UUID]]) -> dict[int, int]:
+    """What the counts must be: the keys table's rows counted by key."""
+    return dict(Counter(key for key, _ in keys))
+
+
+async def test_the_key_counts_follow_every_change_of_the_keys(engine: AsyncEngine) -> None:
+    a, b, c = await _videos(engine, 3)
+    await _fingerprint(engine, a, [10, 20, 30, 30])
+    await _fingerprint(engine, b, [20, 30, 40])
+    await _fingerprint(engine, c, [30])
+    assert await _counts(engine) == {10: 1, 20: 2, 30: 3, 40: 1}
+
+    async with engine.begin() as connection:  # new keys for a: its old ones no longer count
+        await connection.execute(
+            update(video_fingerprints)
+            .where(video_fingerprints.c.video_id == a)
+            .values(index_keys=[30, 50])
+        )
+    assert await _counts(engine) == {20: 1, 30: 3, 40: 1, 50: 1}
+    async with engine.begin() as connection:  # b's video deleted: the keys' cascade counts
+        await connection.execute(delete(videos).where(videos.c.id == b))
+    assert await _counts(engine) == {30: 2, 50: 1} == _held(await _keys(engine))
+    async with engine.begin() as connection:  # and a change rolled back counts for nothing
+        await connection.execute(delete(video_fingerprints))
+        await connection.rollback()
+    assert await _counts(engine) == {30: 2, 50: 1}
+    async with engine.begin() as connection:
+        await connection.execute(delete(video_fingerprints))
+    assert await _counts(engine) == {} == _held(await _keys(engine))
+
+
+async def test_the_migration_counts_the_stored_keys(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(
+            lambda sync: command.downgrade(migrate.alembic_config(sync), "0018")
+        )
+    a, b, c = await _videos(engine, 3)
+    await _fingerprint(engine, a, [7, 8])
+    await _fingerprint(engine, b, [8])
+    await migrate.upgrade(engine)
+    assert await _counts(engine) == {7: 1, 8: 2}
+    await _fingerprint(engine, c, [7])  # and the trigger is on
+    assert await _counts(engine) == {7: 2, 8: 2}
