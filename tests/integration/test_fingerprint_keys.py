@@ -4,14 +4,16 @@ candidates' statement counts shared keys from it, leaving out keys too many vide
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 
 from alembic import command
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.conftest import insert_rows, row
+from tests.daemon.harness import eventually
 from videolib.shared.db import migrate
 from videolib.shared.db.repository import NearDuplicateRepository
 from videolib.shared.db.schema import (
@@ -169,3 +171,32 @@ async def test_the_migration_counts_the_stored_keys(engine: AsyncEngine) -> None
     assert await _counts(engine) == {7: 1, 8: 2}
     await _fingerprint(engine, c, [7])  # and the trigger is on
     assert await _counts(engine) == {7: 2, 8: 2}
+
+
+async def test_two_fingerprints_written_at_once_both_count(engine: AsyncEngine) -> None:
+    # Two fingerprint workers: the second's shared keys wait for the first's commit, then
+    # add to its counts (in key order, whatever the order of index_keys: no deadlock).
+    a, b = await _videos(engine, 2)
+    async with engine.connect() as first:
+        transaction = await first.begin()
+        await first.execute(
+            insert(video_fingerprints).values(
+                video_id=a, frame_hashes=[1], mirrored_hashes=[1], index_keys=[1, 2, 3], algorithm=1
+            )
+        )
+        second = asyncio.create_task(_fingerprint(engine, b, [3, 2, 4]))
+
+        async def second_waits() -> bool:
+            async with engine.connect() as watcher:
+                waiting = await watcher.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        " AND query ILIKE '%video_fingerprint%'"
+                    )
+                )
+            return bool(waiting)
+
+        await eventually(second_waits, what="the second writer to wait on the first's counts")
+        await transaction.commit()
+    await asyncio.wait_for(second, timeout=30)
+    assert await _counts(engine) == {1: 1, 2: 2, 3: 2, 4: 1} == _held(await _keys(engine))
