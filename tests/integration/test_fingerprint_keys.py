@@ -101,6 +101,10 @@ async def test_candidates_rank_by_keys_shared_and_skip_common_keys(engine: Async
     assert [(c.video_id, c.shared_keys) for c in page.candidates] == [(copy, 3), (weak, 1)]
     assert page.proposed == 2
     assert page.candidates[0].hashes.seconds == (1, 2, 3)
+    # Every asked key over the bound, or held by nobody: nothing to read, no candidate.
+    for keys in ([99], [12345]):
+        page = await repository.candidates(me, keys, 5, 10, 1)
+        assert (page.candidates, page.proposed) == ([], 0)
 
     # Under a bound it fits, 99 counts; the limit keeps the best, `proposed` counts all.
     page = await repository.candidates(me, [1, 2, 3, 4, 99], 6, 2, 1)
