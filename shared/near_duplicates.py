@@ -21,26 +21,36 @@ from videolib.shared.media.similarity import (
     Match,
     compare,
     index_keys,
+    keyed_seconds,
 )
 
 #: Keys of the asked video a candidate's index keys must hold, at least. A copy shares
 #: many (each matched second keeps most of its four bands), an unrelated video a few by
 #: chance (`min_shared_keys`).
 MIN_SHARED_KEYS = 1
-#: And one more per this many keys asked. Chance sharing grows with the keys asked (480
-#: asked against ~960 indexed share ~1.8 by chance, Poisson-like: 1 in 10 unrelated videos
-#: shares 4, 1 in 1,600 shares 8), and at 100k videos every unrelated candidate costs a
-#: `compare` (~3 ms); 1 in 40 asks 12 of a full query, which chance never reaches, where
+#: And one more per this many keys asked. Chance sharing grows with the keys asked (360
+#: asked against ~960 indexed share ~1.3 by chance, Poisson-like: 1 in 22 unrelated videos
+#: shares 4, 1 in 100,000 shares 9), and at 100k videos every unrelated candidate costs a
+#: `compare` (~3 ms); 1 in 40 asks 9 of a full query, which chance hardly reaches, where
 #: bench/near_duplicates.py's copies mostly share 20 or more (474 of 479 pairs kept).
 KEYS_PER_SHARED = 40
 #: A key more videos than this hold is left out of a query: a picture that common (a test
-#: card, a logo) tells nothing, and each key then reads at most this many index rows. At
+#: card, a logo) tells nothing, and its rows are never read (its count, 0023, says so). At
 #: 100k videos a key is held by ~250 videos on average (bench/similar.py: mean 246,
 #: a test card that 1 video in 25 shows, 4,124).
 MAX_KEY_VIDEOS = 2000
 #: Candidates `compare` verifies at most, those sharing the most keys first. `compare`
 #: runs in Python over whole sequences: its cost, not the index lookup's, bounds a request.
 COMPARE_LIMIT = 25
+#: Seconds of a long video whose keys look its candidates up: those after its biggest
+#: cuts, 90 of the 120 the index holds (similarity.INDEX_SECONDS). The statement's cost is
+#: the index rows it reads, ~250 a key at 100k videos: a quarter fewer keys, a quarter
+#: fewer rows (bench/similar.py). A copy keys the same cuts, and the 90 biggest of the
+#: asked video are among the 120 biggest of the indexed one as the 120 were: the shared
+#: keys fall with the keys asked, and so does the share needed (min_shared_keys). Fewer
+#: do not hold: at 80, a copy 12 bits off every second shares 9, three times chance's 3
+#: (tests/unit/test_shared_keys.py). A clip of 90 keyed seconds or fewer asks them all.
+CANDIDATE_SECONDS = 90
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +75,12 @@ def candidate_keys(hashes: FrameHashes) -> list[int]:
     (bench/similar.py --probes: 43 ms for the statement at 5k videos against 7 ms), where
     the plain keys of 479 of the 479 pairs bench/near_duplicates.py accepts share one.
 
-    The index holds each video's mirrored picture too, so a flipped copy is found.
+    The index holds each video's mirrored picture too, so a flipped copy is found. Of a
+    long video, the CANDIDATE_SECONDS seconds after its biggest cuts ask.
     """
-    return index_keys(FrameHashes(seconds=hashes.seconds, mirrored=()))
+    shown = hashes.seconds
+    chosen = tuple(shown[second] for second in keyed_seconds(shown, CANDIDATE_SECONDS))
+    return index_keys(FrameHashes(seconds=chosen, mirrored=()))
 
 
 def min_shared_keys(asked: int) -> int:

@@ -375,6 +375,16 @@ video_fingerprint_keys = Table(
     Index("ix_video_fingerprint_keys_video_id", "video_id"),
 )
 
+# How many videos hold each index key: the candidates' statement leaves out the keys held by
+# too many. Kept from `video_fingerprint_keys`' changes by a trigger (0023), never written
+# from Python.
+video_fingerprint_key_counts = Table(
+    "video_fingerprint_key_counts",
+    metadata,
+    Column("key", BigInteger, primary_key=True),
+    Column("videos", Integer, nullable=False),
+)
+
 # The fingerprint job's failed videos: attempts so far and the last reason (the job engine
 # keeps when to retry, 0018). A video past `fingerprints.max_attempts` stays here with it.
 fingerprint_attempts = Table(

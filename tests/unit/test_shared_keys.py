@@ -8,6 +8,7 @@ import pytest
 
 from videolib.shared.media.similarity import INDEX_SECONDS, FrameHashes, index_keys
 from videolib.shared.near_duplicates import (
+    CANDIDATE_SECONDS,
     KEYS_PER_SHARED,
     MIN_SHARED_KEYS,
     candidate_keys,
@@ -89,13 +90,41 @@ def test_the_query_asks_by_the_shown_picture_only() -> None:
     assert set(candidate_keys(only_mirror_matches)) == set(candidate_keys(UNRELATED))
 
 
-@pytest.mark.parametrize("seconds", [0, 1, 5, INDEX_SECONDS, 3600])
+@pytest.mark.parametrize("seconds", [0, 1, 5, CANDIDATE_SECONDS, INDEX_SECONDS, 3600])
 def test_the_query_keys_are_bounded(seconds: int) -> None:
     video = FrameHashes(_hashes(seconds, 11), _hashes(seconds, 12))
     keys = candidate_keys(video)
-    assert len(keys) <= min(seconds, INDEX_SECONDS) * 4
+    assert len(keys) <= min(seconds, CANDIDATE_SECONDS) * 4
     assert len(keys) == len(set(keys))
     assert set(keys) <= set(index_keys(video))
+
+
+def test_a_long_video_asks_fewer_seconds_than_the_index_holds() -> None:
+    # The statement reads ~250 index rows a key at 100k videos: 90 seconds of keys, not 120.
+    assert CANDIDATE_SECONDS < INDEX_SECONDS
+    # Four bands a second (a band value may repeat, so a key or two fewer).
+    assert CANDIDATE_SECONDS * 4 - 4 <= len(candidate_keys(ORIGINAL)) <= CANDIDATE_SECONDS * 4
+    assert len(candidate_keys(FrameHashes(ORIGINAL.seconds[:30], ()))) == 30 * 4  # a clip: all
+
+
+LONG = FrameHashes(_hashes(600, 13), _hashes(600, 14))  # ten minutes, 120 of them indexed
+LONG_COPIES = {
+    "trimmed 10 %": FrameHashes(LONG.seconds[60:], LONG.mirrored[60:]),
+    "5 s intro": FrameHashes(_hashes(5, 15) + LONG.seconds, _hashes(5, 16) + LONG.mirrored),
+    "mirrored": FrameHashes(LONG.mirrored, LONG.seconds),
+    "re-encoded (3 bits a second)": FrameHashes(
+        _flipped(LONG.seconds, 3, 17), _flipped(LONG.mirrored, 3, 18)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", LONG_COPIES)
+def test_a_copy_of_a_long_video_is_proposed_both_ways(name: str) -> None:
+    # The copy keys the same cuts (trimmed or not): its 90 asked seconds are among the
+    # original's 120 indexed ones, and the other way round.
+    copy = LONG_COPIES[name]
+    assert is_candidate(copy, LONG) and is_candidate(LONG, copy)
+    assert not is_candidate(copy, UNRELATED) and not is_candidate(UNRELATED, copy)
 
 
 @pytest.mark.parametrize(
@@ -106,7 +135,8 @@ def test_the_query_keys_are_bounded(seconds: int) -> None:
         (KEYS_PER_SHARED, 1),
         (KEYS_PER_SHARED + 1, 2),
         (160, 4),  # a 40 s video: 4 bands a second
-        (480, 12),  # a full query: 120 keyed seconds
+        (360, 9),  # a full query: CANDIDATE_SECONDS keyed seconds
+        (480, 12),
     ],
 )
 def test_the_keys_to_share_grow_with_the_keys_asked(asked: int, least: int) -> None:

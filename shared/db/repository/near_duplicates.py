@@ -2,7 +2,9 @@
 
 Candidates come from `video_fingerprint_keys` (one row per index key and video, kept by a
 trigger of migration 0017): the videos holding the most of the asked keys, counted from
-its primary key; `compare` (shared/media/similarity.py) verifies the best of them in Python. Pairs
+one scan of its primary key, the keys too many videos hold left out by their counts
+(`video_fingerprint_key_counts`, 0023); `compare` (shared/media/similarity.py) verifies
+the best of them in Python. Pairs
 and groups are written under one transaction-level advisory lock, so that two videos
 refreshed at once (two fingerprint workers) cannot each regroup from a stale view.
 """
@@ -14,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, Select, cast, delete, func, or_, select, true, update
+from sqlalchemy import ARRAY, BigInteger, Select, any_, cast, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -26,6 +28,7 @@ from videolib.shared.db.schema import (
     near_duplicate_pairs as pairs,
 )
 from videolib.shared.db.schema import (
+    video_fingerprint_key_counts,
     video_fingerprint_keys,
     videos,
 )
@@ -147,7 +150,7 @@ class NearDuplicateRepository:
         index keys, at least `min_shared` of them.
 
         A key more than `max_key_videos` videos hold is left out (it tells nothing), and
-        costs no more than a rare one: each key reads at most that many rows.
+        costs nothing: its count says so, and its rows are not read.
         """
         if not keys:
             return CandidatePage([], proposed=0)
@@ -256,29 +259,23 @@ class NearDuplicateRepository:
 def _candidates(
     video_id: uuid.UUID, keys: Sequence[int], max_key_videos: int, limit: int, min_shared: int
 ) -> Select[Any]:
-    k = video_fingerprint_keys.c
-    asked = (
-        func.unnest(cast(list(keys), ARRAY(BigInteger)))
-        .table_valued("key")
-        .render_derived(name="asked")
+    k, held = video_fingerprint_keys.c, video_fingerprint_key_counts.c
+    # The asked keys that tell something: held by at most `max_key_videos` videos (a test
+    # card's, a black second's are not), by their counts (0023), one look-up each.
+    telling = (
+        select(func.array_agg(held.key))
+        .where(held.key == any_(cast(list(keys), ARRAY(BigInteger))))
+        .where(held.videos <= max_key_videos)
+        .scalar_subquery()
     )
-    # Each key's videos, read from the primary key and at most one past the bound: a key
-    # more videos hold (a test card, a black second) is dropped at the cost of a rare one.
-    # Counted inside the lateral (a window over its own rows): no sort by key.
-    first = (
-        select(k.video_id)
-        .where(k.key == asked.c.key)
-        .limit(max_key_videos + 1)
-        .correlate(asked)
-        .subquery()
-    )
-    holders = select(first.c.video_id, func.count().over().label("held_by")).lateral("holders")
+    # An array, computed once (an InitPlan), that the index scan's condition is on.
+    telling_keys = cast(telling, ARRAY(BigInteger))
+    # Their videos by one scan of the primary key (an index-only scan), counted by video.
     shared = func.count().label("shared")
     counted = (
-        select(holders.c.video_id, shared)
-        .select_from(asked.join(holders, true()))
-        .where(holders.c.held_by <= max_key_videos, holders.c.video_id != video_id)
-        .group_by(holders.c.video_id)
+        select(k.video_id, shared)
+        .where(k.key == any_(telling_keys), k.video_id != video_id)
+        .group_by(k.video_id)
         .having(func.count() >= min_shared)
         .subquery("counted")
     )
