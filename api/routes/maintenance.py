@@ -15,7 +15,7 @@ from videolib.api.routes.videos import existing
 from videolib.api.serialize import duplicate_json, page_json, validated_json, video_json
 from videolib.shared.db.records import Video
 from videolib.shared.errors import ProbeError
-from videolib.shared.jobs.batches import VALIDATE, start_batch, wait_for_batch
+from videolib.shared.jobs.batches import VALIDATE, WAITING_REQUEST, start_batch, wait_for_batch
 from videolib.shared.validate import validate_one
 
 routes = web.RouteTableDef()
@@ -71,7 +71,7 @@ async def _validate_through_engine(app: web.Application, ids: list[uuid.UUID]) -
     worker`, and the workers of other hosts share a large request.
     """
     engine = app[ENGINE]
-    batch = await start_batch(engine, VALIDATE, ids)
+    batch = await start_batch(engine, VALIDATE, ids, priority=WAITING_REQUEST)
     items = {
         item.item_id: item
         for item in await wait_for_batch(

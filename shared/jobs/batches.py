@@ -28,6 +28,8 @@ from .worker import JobWorker
 
 log = get_logger(__name__)
 
+#: The priority of the chunks of a request that waits for them (bulk validate).
+WAITING_REQUEST = 10
 #: How often the waiter reads its batch's count (the progress bar's refresh).
 POLL_S = 0.25
 
@@ -66,8 +68,13 @@ async def start_batch(
     *,
     options: Mapping[str, Any] | None = None,
     chunk_size: int = CHUNK_SIZE,
+    priority: int = 0,
 ) -> Batch:
-    """A batch of `ids` (each once), its chunk jobs deferred."""
+    """A batch of `ids` (each once), its chunk jobs deferred.
+
+    `priority`: the engine takes higher first; a request that answers when its batch is
+    done (bulk validate: WAITING_REQUEST) must not queue behind a 100k `validate --all`.
+    """
     unique = list(dict.fromkeys(ids))
     batch_id = await BatchRepository(engine).create(kind.task, len(unique))
     jobs = [
@@ -77,7 +84,7 @@ async def start_batch(
         )
         for index, start in enumerate(range(0, len(unique), chunk_size))
     ]
-    await defer(engine, kind.task, jobs)
+    await defer(engine, kind.task, jobs, priority)
     log.info("batch_started", batch=str(batch_id), task=kind.task, items=len(unique))
     return Batch(batch_id, kind, tuple(unique))
 
