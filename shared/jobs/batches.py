@@ -30,6 +30,8 @@ log = get_logger(__name__)
 
 #: The priority of the chunks of a request that waits for them (bulk validate).
 WAITING_REQUEST = 10
+#: A finished batch's results are kept this long (for a look in the database), then dropped.
+KEEP_FINISHED_DAYS = 1.0
 #: How often the waiter reads its batch's count (the progress bar's refresh).
 POLL_S = 0.25
 
@@ -76,7 +78,11 @@ async def start_batch(
     done (bulk validate: WAITING_REQUEST) must not queue behind a 100k `validate --all`.
     """
     unique = list(dict.fromkeys(ids))
-    batch_id = await BatchRepository(engine).create(kind.task, len(unique))
+    repository = BatchRepository(engine)
+    # Results are read by their waiter, once: old batches go when a new one starts, with
+    # no schedule to run (a 100k validate leaves 100k item rows).
+    await repository.forget_old(finished_days=KEEP_FINISHED_DAYS, unfinished_days=30)
+    batch_id = await repository.create(kind.task, len(unique))
     jobs = [
         (
             chunk_payload(batch_id, unique[start : start + chunk_size], **(options or {})),

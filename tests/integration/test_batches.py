@@ -13,10 +13,11 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.integration.test_jobs import WorkerProcess
@@ -24,7 +25,7 @@ from tests.integration.test_thumbnails import add_video, row_of
 from tests.media import make_text_file_named, make_video
 from videolib.shared.config import Config
 from videolib.shared.db.repository import BatchItem, BatchRepository, VideoRepository
-from videolib.shared.db.schema import job_batches, videos
+from videolib.shared.db.schema import job_batch_items, job_batches, videos
 from videolib.shared.ingest import scan
 from videolib.shared.jobs.batch_jobs import chunk_payload
 from videolib.shared.jobs.batches import (
@@ -213,7 +214,7 @@ async def test_ctrl_c_of_validate_all_leaves_its_batch_to_the_workers(
     assert command.returncode == 130
     assert "Traceback" not in stderr
     async with engine.connect() as connection:
-        batch_id = await connection.scalar(select(job_batches.c.id))
+        batch_id = (await connection.execute(select(job_batches.c.id))).scalar_one()
     assert f"interrupted; batch {batch_id} stays queued" in stderr
     assert "validate queue finishes it" in stderr
     # Handed back to the queue, not dropped: still pending, its two results kept.
@@ -304,3 +305,26 @@ async def test_thumbnails_command_prints_made_and_failed_through_the_engine(
             )
         ).all()
     assert (kind, total) == ("thumbnail_chunk", 2) and finished_at is not None
+
+
+async def test_a_new_batch_drops_the_old_finished_ones_and_keeps_the_running(
+    engine: AsyncEngine,
+) -> None:
+    batches = BatchRepository(engine)
+    old, running = await batches.create(VALIDATE.task, 1), await batches.create(VALIDATE.task, 2)
+    await batches.record(old, [BatchItem(uuid.uuid4(), None)])
+    await batches.record(running, [BatchItem(uuid.uuid4(), None)])
+    two_days_ago = func.now() - timedelta(days=2)
+    async with engine.begin() as connection:
+        for batch_id, values in ((old, {"finished_at": two_days_ago}), (running, {})):
+            await connection.execute(
+                job_batches.update()
+                .where(job_batches.c.id == batch_id)
+                .values(created_at=two_days_ago, **values)
+            )
+    new = await start_batch(engine, VALIDATE, [])
+    async with engine.connect() as connection:
+        kept = set((await connection.execute(select(job_batches.c.id))).scalars())
+        items = await connection.scalar(select(func.count()).select_from(job_batch_items))
+    assert kept == {running, new.id}
+    assert items == 1  # the old batch's item went with it, the running one's stays

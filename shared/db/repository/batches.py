@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -51,10 +52,22 @@ class BatchRepository:
 
     @translate_errors
     async def create(self, kind: str, total: int) -> uuid.UUID:
-        """A new batch of `total` items."""
+        """A new batch of `total` items (finished at once if none)."""
+        finished_at = func.now() if total == 0 else None
         async with self.engine.begin() as connection:
-            statement = job_batches.insert().values(kind=kind, total=total)
+            statement = job_batches.insert().values(kind=kind, total=total, finished_at=finished_at)
             return uuid.UUID(str(await connection.scalar(statement.returning(job_batches.c.id))))
+
+    @translate_errors
+    async def forget_old(self, *, finished_days: float, unfinished_days: float) -> int:
+        """Drop batches finished `finished_days` ago (their items with them), and those
+        unfinished after `unfinished_days` (a caller killed before its chunks were queued)."""
+        b = job_batches.c
+        finished = b.finished_at < func.now() - timedelta(days=finished_days)
+        abandoned = b.created_at < func.now() - timedelta(days=unfinished_days)
+        async with self.engine.begin() as connection:
+            result = await connection.execute(job_batches.delete().where(finished | abandoned))
+        return int(result.rowcount or 0)
 
     @translate_errors
     async def record(self, batch_id: uuid.UUID, items: Sequence[BatchItem]) -> int:
