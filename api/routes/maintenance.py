@@ -75,7 +75,11 @@ async def _validate_through_engine(app: web.Application, ids: list[uuid.UUID]) -
     items = {
         item.item_id: item
         for item in await wait_for_batch(
-            app[CONFIG], engine, batch, concurrency=app[CONFIG].probe_workers
+            app[CONFIG],
+            engine,
+            batch,
+            concurrency=app[CONFIG].probe_workers,
+            examiners=app[POOL],
         )
     }
     videos = {video.id: video for video in await app[VIDEOS].get_many(ids)}

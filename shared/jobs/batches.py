@@ -20,10 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from videolib.shared.config import Config
 from videolib.shared.db.repository import BatchItem, BatchProgress, BatchRepository
 from videolib.shared.logging import get_logger
+from videolib.shared.media.workers import ExaminerPool
 
 from .batch_jobs import CHUNK_SIZE, chunk_payload
 from .defer import defer
 from .names import THUMBNAIL_CHUNK, THUMBNAILS_QUEUE, VALIDATE_CHUNK, VALIDATE_QUEUE
+from .resources import WorkerResources
 from .worker import JobWorker
 
 log = get_logger(__name__)
@@ -102,8 +104,12 @@ async def wait_for_batch(
     *,
     concurrency: int,
     progress: Callable[[BatchProgress], None] | None = None,
+    examiners: ExaminerPool | None = None,
 ) -> list[BatchItem]:
     """Work the batch's queue in this process until every item is recorded; its results.
+
+    `examiners`: the process's running probers (an API's), so that a request's wait does
+    not start its own.
 
     A chunk whose job ended without recording all its items (a bug in it: the engine logs
     job_failed) would keep a waiter forever: its missing items are recorded failed instead.
@@ -119,6 +125,10 @@ async def wait_for_batch(
     )
     # Only the chunks: a CLI waiting on its batch does not take the queue's other work.
     worker.kinds = tuple(k for k in worker.kinds if k.name == kind.task)
+    if examiners is not None:
+        worker.resources = WorkerResources(
+            worker.config, engine, concurrency, shared_examiners=examiners
+        )
     running = asyncio.create_task(worker.run(stop))
     try:
         while True:

@@ -24,6 +24,8 @@ class WorkerResources:
     engine: AsyncEngine
     #: Jobs of one process at once: the size of each media pool.
     concurrency: int = 1
+    #: The process's own probers, when it has some (an API's): used, never closed here.
+    shared_examiners: ExaminerPool | None = None
     path_map: dict[str, Path] = field(init=False)
     _thumbnails: ThumbnailMaker | None = field(default=None, init=False)
     _fingerprints: Fingerprinter | None = field(default=None, init=False)
@@ -62,6 +64,8 @@ class WorkerResources:
     @property
     def examiners(self) -> ExaminerPool:
         """The probers of validate chunks (batch_jobs.py), started on first use."""
+        if self.shared_examiners is not None:
+            return self.shared_examiners
         if self._examiners is None:
             self._examiners = ExaminerPool(
                 self.concurrency,
