@@ -34,6 +34,9 @@ log = get_logger(__name__)
 WAITING_REQUEST = 10
 #: A finished batch's results are kept this long (for a look in the database), then dropped.
 KEEP_FINISHED_DAYS = 1.0
+#: An unfinished one this long: its chunks were never queued (its caller died first), or
+#: no worker of its queue has run for a month.
+KEEP_UNFINISHED_DAYS = 30.0
 #: How often the waiter reads its batch's count (the progress bar's refresh).
 POLL_S = 0.25
 
@@ -83,7 +86,9 @@ async def start_batch(
     repository = BatchRepository(engine)
     # Results are read by their waiter, once: old batches go when a new one starts, with
     # no schedule to run (a 100k validate leaves 100k item rows).
-    await repository.forget_old(finished_days=KEEP_FINISHED_DAYS, unfinished_days=30)
+    await repository.forget_old(
+        finished_days=KEEP_FINISHED_DAYS, unfinished_days=KEEP_UNFINISHED_DAYS
+    )
     batch_id = await repository.create(kind.task, len(unique))
     jobs = [
         (
