@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from videolib.shared.db.records import Video
 from videolib.shared.db.repository import VideoRepository
 from videolib.shared.errors import PathError
 from videolib.shared.ingest import to_examined
+from videolib.shared.jobs.path_map import PathMap, mapped_path
 from videolib.shared.library import Library
 from videolib.shared.media.workers import ExaminerPool
 
@@ -32,15 +33,22 @@ class Validation:
 
 
 async def validate_one(
-    video: Video, *, library: Library, repository: VideoRepository, pool: ExaminerPool
+    video: Video,
+    *,
+    library: Library,
+    repository: VideoRepository,
+    pool: ExaminerPool,
+    path_map: PathMap | None = None,
 ) -> Validation:
     """Examine a recorded file again and record the result.
 
     A missing file makes the record invalid (`missing`), an unreadable one `corrupt` or
-    `unreadable`; a soft-deleted record stays deleted whatever the file says.
+    `unreadable`; a soft-deleted record stays deleted whatever the file says. `path_map`:
+    where this host (a worker's) mounts parts of the library (shared/jobs/path_map.py).
     """
     try:
-        path = library.absolute(video.path)
+        inside = library.absolute(video.path)  # refuses a path leaving the library
+        path = mapped_path(video.path, path_map or {}) or inside
     except PathError as unsafe:
         return Validation(video.id, video, unsafe.message)
     if not path.is_file():
@@ -65,8 +73,14 @@ async def validate_many(
     repository: VideoRepository,
     pool: ExaminerPool,
     progress: Callable[[Validation], None] | None = None,
+    record: Callable[[Validation], Awaitable[None]] | None = None,
+    path_map: PathMap | None = None,
 ) -> list[Validation]:
-    """Validate several ids in order; unknown ids are reported, not raised."""
+    """Validate several ids in order; unknown ids are reported, not raised.
+
+    `record` is awaited with each result as it comes (a chunk job writes it to its batch
+    then, so a killed worker's finished items are kept and its retry skips them).
+    """
     limit = asyncio.Semaphore(pool.workers * 2)  # keep every worker busy, no more
 
     async def one(video_id: uuid.UUID, video: Video | None) -> Validation:
@@ -75,8 +89,10 @@ async def validate_many(
                 result = Validation(video_id, None, f"{video_id}: no such video")
             else:
                 result = await validate_one(
-                    video, library=library, repository=repository, pool=pool
+                    video, library=library, repository=repository, pool=pool, path_map=path_map
                 )
+            if record is not None:
+                await record(result)
         if progress:
             progress(result)
         return result

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aiohttp import web
 
 from videolib.api import schemas
-from videolib.api.keys import LIBRARY, POOL, SCAN_WRITES, VIDEOS
+from videolib.api.keys import CONFIG, ENGINE, LIBRARY, POOL, SCAN_WRITES, VIDEOS
 from videolib.api.openapi import operation
 from videolib.api.requests import body, query
 from videolib.api.routes.videos import existing
 from videolib.api.serialize import duplicate_json, page_json, validated_json, video_json
+from videolib.shared.db.records import Video
 from videolib.shared.errors import ProbeError
-from videolib.shared.validate import Validation, validate_many, validate_one
+from videolib.shared.jobs.batches import VALIDATE, WAITING_REQUEST, start_batch, wait_for_batch
+from videolib.shared.validate import validate_one
 
 routes = web.RouteTableDef()
 TAGS = ("maintenance",)
@@ -56,22 +59,38 @@ async def bulk(request: web.Request) -> web.Response:
             for i in ids
         ]
     else:
-        checked = await validate_many(
-            ids,
-            library=request.app[LIBRARY],
-            repository=request.app[SCAN_WRITES],
-            pool=request.app[POOL],
-        )
-        results = [_validation_json(v) for v in checked]
+        results = await _validate_through_engine(request.app, ids)
     return web.json_response({"results": results})
 
 
-def _validation_json(validation: Validation) -> dict[str, Any]:
-    video = validation.video
+async def _validate_through_engine(app: web.Application, ids: list[uuid.UUID]) -> list[Any]:
+    """Bulk validate as a batch of the engine's `validate` chunks, answered per id.
+
+    The ids are bounded (schemas.BulkRequest), so the request waits for its items; this
+    process works the queue meanwhile (a worker for the wait), so it needs no `videolib
+    worker`, and the workers of other hosts share a large request.
+    """
+    engine = app[ENGINE]
+    batch = await start_batch(engine, VALIDATE, ids, priority=WAITING_REQUEST)
+    items = {
+        item.item_id: item
+        for item in await wait_for_batch(
+            app[CONFIG],
+            engine,
+            batch,
+            concurrency=app[CONFIG].probe_workers,
+            examiners=app[POOL],
+        )
+    }
+    videos = {video.id: video for video in await app[VIDEOS].get_many(ids)}
+    return [_validation_json(i, items[i].error, videos.get(i)) for i in ids]
+
+
+def _validation_json(video_id: uuid.UUID, error: str | None, video: Video | None) -> dict[str, Any]:
     return {
-        "id": str(validation.id),
-        "ok": validation.ok,
-        "error": validation.error,
+        "id": str(video_id),
+        "ok": error is None,
+        "error": error,
         "video": video_json(video) if video else None,
     }
 

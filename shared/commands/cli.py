@@ -22,6 +22,8 @@ from videolib.shared.db.actor import set_process_actor
 from videolib.shared.db.engine import DatabaseTimeouts, database_url, open_engine
 from videolib.shared.db.repository import (
     CLEANUP_REASONS,
+    BatchItem,
+    BatchProgress,
     DirectoryLocks,
     VideoRepository,
     ping,
@@ -29,6 +31,13 @@ from videolib.shared.db.repository import (
 )
 from videolib.shared.errors import ConfigError, DatabaseUnavailableError, VideolibError
 from videolib.shared.ingest import ScanResult, scan
+from videolib.shared.jobs.batches import (
+    VALIDATE,
+    Batch,
+    interrupted_message,
+    start_batch,
+    wait_for_batch,
+)
 from videolib.shared.library import Library
 from videolib.shared.logging import configure_logging
 from videolib.shared.media.names import DIRECTORY_TYPES
@@ -36,7 +45,6 @@ from videolib.shared.mount_guard import limits_from
 from videolib.shared.progress import ProgressReporter
 from videolib.shared.runtime import examiner_pool, open_database
 from videolib.shared.tokens import ADMIN_ROLE, issue_token, login_link, parse_ttl, signing_secret
-from videolib.shared.validate import Validation, validate_many
 
 EXIT_OK = 0
 EXIT_FAILURES = 1  # the command ran, some files failed
@@ -309,7 +317,13 @@ def _validate(args: argparse.Namespace, config: Config) -> int:
             ids.append(uuid.UUID(text))
         except ValueError:
             raise ConfigError("ID", text, "command line", "not a UUID") from None
-    results = asyncio.run(_run_validate(config, ids))
+    started: list[Batch] = []
+    try:
+        results = asyncio.run(_run_validate(config, ids, started))
+    except KeyboardInterrupt:
+        if started:
+            print(interrupted_message("validate", started[0]), file=sys.stderr)
+        return EXIT_INTERRUPTED
     failed = [r for r in results if not r.ok]
     for result in failed:
         print(f"  {result.error}")
@@ -319,28 +333,23 @@ def _validate(args: argparse.Namespace, config: Config) -> int:
     return EXIT_FAILURES if failed else EXIT_OK
 
 
-async def _run_validate(config: Config, ids: list[uuid.UUID]) -> list[Validation]:
+async def _run_validate(
+    config: Config, ids: list[uuid.UUID], started: list[Batch]
+) -> list[BatchItem]:
+    """Validate through the engine: a batch of chunk jobs, worked here while waiting
+    (shared/jobs/batches.py), and by every worker of the `validate` queue elsewhere."""
     async with open_database(config) as engine:
-        repository = VideoRepository(engine)
-        ids = ids or await repository.all_ids()
-        reporter = ProgressReporter("validate", total=len(ids))
-        done = failed = 0
+        batch = await start_batch(engine, VALIDATE, ids or await VideoRepository(engine).all_ids())
+        started.append(batch)
+        reporter = ProgressReporter("validate", total=len(batch.ids))
 
-        def progress(result: Validation) -> None:
-            nonlocal done, failed
-            done += 1
-            failed += not result.ok
-            reporter.update(done, valid=done - failed, failed=failed)
+        def progress(state: BatchProgress) -> None:
+            reporter.update(state.done, valid=state.done - state.failed, failed=state.failed)
 
         try:
-            async with examiner_pool(config) as pool:
-                return await validate_many(
-                    ids,
-                    library=Library.from_config(config),
-                    repository=repository,
-                    pool=pool,
-                    progress=progress,
-                )
+            return await wait_for_batch(
+                config, engine, batch, concurrency=config.probe_workers, progress=progress
+            )
         finally:
             reporter.close()
 

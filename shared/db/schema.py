@@ -456,3 +456,33 @@ near_duplicate_members = Table(
     *_match_columns(),
     Index("ix_near_duplicate_members_group_id", "group_id"),
 )
+
+# -- batches of engine jobs -------------------------------------------------------------------
+
+# One `videolib validate --all`, bulk validate or `videolib thumbnails`: its chunks are engine
+# jobs (shared/jobs/batch_jobs.py), whoever runs them; its progress is the count of its items.
+job_batches = Table(
+    "job_batches",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()),
+    Column("kind", Text, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+)
+
+# One row per item (video) of a batch, written once: a retried chunk's second answer for
+# an item is dropped by the primary key, so the count of rows is each item counted once.
+job_batch_items = Table(
+    "job_batch_items",
+    metadata,
+    Column(
+        "batch_id",
+        UUID(as_uuid=True),
+        ForeignKey("job_batches.id", ondelete="CASCADE", name="fk_job_batch_items_batch_id"),
+        primary_key=True,
+    ),
+    Column("item_id", UUID(as_uuid=True), primary_key=True),
+    Column("ok", Boolean, nullable=False),
+    Column("error", Text),
+)

@@ -27,7 +27,10 @@ log = get_logger(__name__)
 
 @translate_errors
 async def defer(
-    engine: AsyncEngine, kind: str, jobs: Sequence[tuple[Mapping[str, Any], str | None]]
+    engine: AsyncEngine,
+    kind: str,
+    jobs: Sequence[tuple[Mapping[str, Any], str | None]],
+    priority: int = 0,  # higher first (a waiting request's chunks: shared/jobs/batches.py)
 ) -> int:
     """Queue jobs of one kind as (payload, job key); a key already pending is skipped.
 
@@ -42,7 +45,7 @@ async def defer(
         ids = await queries.enqueue(
             [kind] * len(jobs),
             [json.dumps(payload).encode() for payload, _ in jobs],
-            [0] * len(jobs),
+            [priority] * len(jobs),
             dedupe_key=[key for _, key in jobs],
             on_conflict="skip",
         )

@@ -4,6 +4,7 @@ MAKE_THUMBNAIL = "make_thumbnail"
 BACKFILL_THUMBNAILS = "backfill_thumbnails"
 MAKE_FINGERPRINT = "make_fingerprint"
 BACKFILL_FINGERPRINTS = "backfill_fingerprints"
+VALIDATE_CHUNK, THUMBNAIL_CHUNK = "validate_chunk", "thumbnail_chunk"  # batch_jobs.py
 
 #: Media work on files (needs the library mounted) apart from the small periodic sweeps,
 #: so `videolib worker --queue thumbnails` on a NAS host takes no maintenance. Fingerprints
@@ -11,3 +12,4 @@ BACKFILL_FINGERPRINTS = "backfill_fingerprints"
 THUMBNAILS_QUEUE = "thumbnails"
 FINGERPRINTS_QUEUE = "fingerprints"
 MAINTENANCE_QUEUE = "maintenance"
+VALIDATE_QUEUE = "validate"  # re-probes of validate --all and bulk validate (batch_jobs.py)

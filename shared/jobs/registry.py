@@ -3,6 +3,7 @@ its own module, and one line below (plus a `defer_*` in defer.py for its callers
 
 from __future__ import annotations
 
+from .batch_jobs import thumbnail_chunk, validate_chunk
 from .fingerprint_jobs import backfill_fingerprints, make_fingerprint
 from .kinds import TaskKind
 from .names import (
@@ -12,7 +13,10 @@ from .names import (
     MAINTENANCE_QUEUE,
     MAKE_FINGERPRINT,
     MAKE_THUMBNAIL,
+    THUMBNAIL_CHUNK,
     THUMBNAILS_QUEUE,
+    VALIDATE_CHUNK,
+    VALIDATE_QUEUE,
 )
 from .thumbnail_jobs import backfill_thumbnails, make_thumbnail
 
@@ -23,6 +27,8 @@ TASK_KINDS: tuple[TaskKind, ...] = (
     TaskKind(
         BACKFILL_FINGERPRINTS, MAINTENANCE_QUEUE, backfill_fingerprints, schedule="*/15 * * * *"
     ),
+    TaskKind(VALIDATE_CHUNK, VALIDATE_QUEUE, validate_chunk),
+    TaskKind(THUMBNAIL_CHUNK, THUMBNAILS_QUEUE, thumbnail_chunk),
 )
 
 QUEUES: tuple[str, ...] = tuple(dict.fromkeys(kind.queue for kind in TASK_KINDS))

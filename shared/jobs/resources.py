@@ -11,6 +11,8 @@ from videolib.shared.config import Config
 from videolib.shared.db.repository import FingerprintRepository, ThumbnailRepository
 from videolib.shared.fingerprints import Fingerprinter, FingerprintSettings
 from videolib.shared.library import Library
+from videolib.shared.media.workers import ExaminerPool
+from videolib.shared.runtime import probe_settings
 from videolib.shared.thumbnails import ThumbnailMaker, ThumbnailSettings
 
 from .path_map import parse_path_map
@@ -22,9 +24,12 @@ class WorkerResources:
     engine: AsyncEngine
     #: Jobs of one process at once: the size of each media pool.
     concurrency: int = 1
+    #: The process's own probers, when it has some (an API's): used, never closed here.
+    shared_examiners: ExaminerPool | None = None
     path_map: dict[str, Path] = field(init=False)
     _thumbnails: ThumbnailMaker | None = field(default=None, init=False)
     _fingerprints: Fingerprinter | None = field(default=None, init=False)
+    _examiners: ExaminerPool | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.path_map = parse_path_map(self.config.worker.path_map)  # checked at load
@@ -56,9 +61,24 @@ class WorkerResources:
             )
         return self._fingerprints
 
+    @property
+    def examiners(self) -> ExaminerPool:
+        """The probers of validate chunks (batch_jobs.py), started on first use."""
+        if self.shared_examiners is not None:
+            return self.shared_examiners
+        if self._examiners is None:
+            self._examiners = ExaminerPool(
+                self.concurrency,
+                probe_settings(self.config),
+                time_limit_s=self.config.probe_timeout_s,
+            )
+        return self._examiners
+
     async def close(self, grace_s: float) -> None:
         """Stop the media workers (a grab or a fingerprint in progress is killed)."""
         if self._thumbnails is not None:
             await self._thumbnails.close(grace_s)
         if self._fingerprints is not None:
             await self._fingerprints.close(grace_s)
+        if self._examiners is not None:
+            await self._examiners.close(grace_s)

@@ -149,6 +149,28 @@ def test_validate_marks_vanished_and_corrupted_files(
         "videos/gone.mp4": (False, "missing"),
         "videos/broken.mp4": (False, "corrupt"),
     }
+    # Through the job engine: one batch of three items, finished, no chunk job left over.
+    assert batch_state(database_url) == ("validate_chunk", 3, 3, True, 0)
+
+
+def batch_state(url: URL) -> tuple[str, int, int, bool, int]:
+    """(kind, total, items recorded, finished, chunk jobs pending) of the one batch."""
+
+    async def read() -> tuple[str, int, int, bool, int]:
+        connection = await asyncpg.connect(dsn(url))
+        try:
+            row = await connection.fetchrow(
+                "SELECT kind, total, finished_at IS NOT NULL AS finished,"
+                " (SELECT count(*) FROM job_batch_items i WHERE i.batch_id = b.id) AS items,"
+                " (SELECT count(*) FROM pgqueuer WHERE entrypoint = b.kind) AS pending"
+                " FROM job_batches b"
+            )
+        finally:
+            await connection.close()
+        assert row is not None
+        return row["kind"], row["total"], row["items"], row["finished"], row["pending"]
+
+    return asyncio.run(read())
 
 
 def test_db_upgrade_from_empty(template_url: URL, library_root: Path) -> None:

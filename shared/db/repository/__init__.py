@@ -6,6 +6,7 @@ SQLAlchemy types. One module per aggregate; every name is importable from the pa
 """
 
 from .admin import AdminVideoRepository
+from .batches import BatchItem, BatchProgress, BatchRepository
 from .errors import (
     Fault,
     classify,
@@ -58,6 +59,9 @@ __all__ = [
     "SORT_COLUMNS",
     "WRITE_BATCH",
     "AdminVideoRepository",
+    "BatchItem",
+    "BatchProgress",
+    "BatchRepository",
     "Candidate",
     "CandidatePage",
     "CycleState",

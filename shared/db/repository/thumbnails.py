@@ -63,11 +63,13 @@ class ThumbnailRepository:
             return list(rows.scalars())
 
     @translate_errors
-    async def backlog(self, *, missing_only: bool) -> list[ThumbnailTask]:
+    async def backlog(
+        self, *, missing_only: bool, ids: Sequence[uuid.UUID] | None = None
+    ) -> list[ThumbnailTask]:
         """Valid videos without a thumbnail, and unless `missing_only` those with one of ours.
 
         Videos with a custom thumbnail are never listed. Failures are listed regardless of
-        their retry time: this is the admin's backfill.
+        their retry time: this is the admin's backfill. `ids`: only among these (a chunk).
         """
         v, t = videos.c, thumbnails.c
         ours = and_(t.path.is_not(None), v.thumbnail_path == t.path)
@@ -80,6 +82,8 @@ class ThumbnailRepository:
             .where(v.is_valid, needed)
             .order_by(v.created_at.desc(), v.id)
         )
+        if ids is not None:
+            statement = statement.where(v.id.in_(list(ids)))
         async with self.engine.connect() as connection:
             return [ThumbnailTask(*row) for row in await connection.execute(statement)]
 
