@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import time
 from collections.abc import Iterator
@@ -45,6 +46,19 @@ STOP_GRACE_S = 1.0
 #: already allows (at least once: a job checks first whether its work is still to do).
 #: A pick's commit is on the way from a job's creation to its start (bench/workers.py).
 ENGINE_SESSION = {"synchronous_commit": "off", "application_name": "videolib worker engine"}
+
+#: `videolib worker`'s CPU priority (nice), its media processes' with it: on a host that
+#: also runs the daemon, a backfill gives way to probing a dropped file (bench/daemon.py
+#: --under-backfill); on a host of its own, idle cores are used all the same.
+BACKGROUND_NICE = 10
+
+
+def lower_priority() -> None:
+    """Step this process (and what it starts later) down to BACKGROUND_NICE, if above it."""
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if current < BACKGROUND_NICE:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, 0, BACKGROUND_NICE)
 
 
 class JobWorker:

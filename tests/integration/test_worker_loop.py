@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
+import psutil
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.integration.test_jobs import WorkerProcess, _worker_environment, wait_for
 from videolib.shared.config import Config
 from videolib.shared.jobs.defer import defer
 from videolib.shared.jobs.kinds import JobCall, TaskKind
 from videolib.shared.jobs.resources import WorkerResources
-from videolib.shared.jobs.worker import ENGINE_SESSION, JobWorker
+from videolib.shared.jobs.worker import BACKGROUND_NICE, ENGINE_SESSION, JobWorker
 
 WAIT_S = 90.0
 KIND, QUEUE = "test_held_job", "test_worker_loop"
@@ -77,3 +80,18 @@ async def test_a_worker_runs_no_more_jobs_at_once_than_its_concurrency(
         await asyncio.wait_for(loop, WAIT_S)
     assert sorted(finished) == [0, 1, 2]  # every job ran, once
     assert most == 1
+
+
+def test_a_worker_process_and_its_media_processes_run_at_background_priority(
+    config: Config, tmp_path: Path
+) -> None:
+    """A backfill on the daemon's host gives way to probing a drop: on main, the worker's
+    fingerprint and thumbnail processes competed at the daemon's own priority, and
+    drop-to-listed rose 1.58x while one ran (bench/daemon.py --under-backfill)."""
+    worker = WorkerProcess(_worker_environment(config, tmp_path), tmp_path / "w.log")
+    try:
+        wait_for(lambda: bool(worker.lines("worker_ready")), "the worker to be ready")
+        assert psutil.Process(worker.process.pid).nice() == BACKGROUND_NICE
+    finally:
+        worker.stop()
+    assert worker.process.returncode == 0
