@@ -17,8 +17,8 @@ started and idle. Beside the rate, each run reports the CPU it took, split into 
 processes, their media processes and PostgreSQL (psutil), and the cores that adds up to:
 on a shared machine the wall clock is noisy, and one worker that already keeps both cores
 busy cannot be doubled by a second. CPU per video is steadier, but not load-free: a worker
-whose jobs are all picked re-polls the queue every 100 ms (PgQueuer's eligible-work probe),
-so its own and PostgreSQL's share grows with the wall time a video takes.
+whose jobs are all picked re-polls the queue (shared/jobs/worker.py: REPOLL_INTERVAL), so
+its own and PostgreSQL's share grows with the wall time a video takes.
 
 Engine overhead: an empty task kind run by our own `JobWorker` (shared/jobs/worker.py, a
 subprocess of this script), deferred through shared/jobs/defer.py, one job at a time; the
