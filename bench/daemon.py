@@ -4,6 +4,8 @@
     python bench/daemon.py --watch-files 20000     # a smaller watch set (RSS extrapolated)
     python bench/daemon.py --reconcile-rss 100000 400000   # a pass's peak RSS by library size
     python bench/daemon.py --daemon-log /tmp/daemon.log    # to see what kept the slowest drops
+    python bench/daemon.py --under-backfill 300 --drops 200  # drop-to-listed while a worker
+                                                 # backfills thumbnails and fingerprints
 
 Runs a real `videolib daemon` process with the default settle settings against an embedded
 PostgreSQL (or DATABASE_URL) and a temporary library. Latency is from the close of the
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -28,7 +31,7 @@ import urllib.request
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, ClassVar
+from typing import IO, Any, ClassVar
 
 import asyncpg
 
@@ -262,6 +265,122 @@ async def watch_rss(env: dict[str, str], url: str, root: Path, files: int, folde
     assert daemon.stop() == 0
 
 
+# -- drop-to-listed while a worker backfills (issue 13: unchanged within 10 %) ---------------
+
+#: Drops per block; blocks alternate between the worker running and the worker frozen.
+BACKFILL_BLOCK = 20
+MADE = "SELECT count(*) FROM videos WHERE thumbnail_path IS NOT NULL"
+PRINTED = "SELECT count(*) FROM video_fingerprints"
+
+
+def seed_backfill(root: Path, count: int) -> None:
+    """Distinct clips for the daemon's first pass to ingest: their thumbnails and
+    fingerprints are the worker's backfill."""
+    from bench.workers import distinct_clip
+
+    folder = root / "videos" / "backfill"
+    folder.mkdir(parents=True)
+    for number in range(count):
+        distinct_clip(folder / f"f{number:05d}.mp4", number, seconds=2.0)
+
+
+async def wait_ingested(db: asyncpg.Connection, count: int, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    query = (
+        "SELECT count(*) FROM videos WHERE path LIKE 'videos/backfill/%' AND file_hash IS NOT NULL"
+    )
+    while await db.fetchval(query) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the backfill's videos were not ingested")
+        await asyncio.sleep(0.2)
+
+
+class FrozenWorker:
+    """A `videolib worker` whose process tree is frozen (SIGSTOP) and thawed (SIGCONT)."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        command = [sys.executable, "-m", "videolib.shared.commands.cli", "worker"]
+        self.log = log
+        with log.open("wb") as output:
+            self.process = subprocess.Popen(
+                [*command, "--concurrency", "1", "--metrics-port", "0"],
+                env=env,
+                stdout=output,
+                stderr=output,
+            )
+        Daemon.started.append(self.process)  # type: ignore[arg-type]
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while "worker_ready" not in self.log.read_text():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the worker did not start: {self.log}")
+            time.sleep(0.2)
+
+    def signal(self, number: int) -> None:
+        import psutil
+
+        root = psutil.Process(self.process.pid)
+        for process in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.send_signal(number)
+
+    def stop(self) -> None:
+        self.signal(signal.SIGCONT)
+        self.process.terminate()
+        self.process.wait(30)
+
+
+async def latency_under_backfill(
+    db: asyncpg.Connection, root: Path, data: list[bytes], count: int, worker: FrozenWorker
+) -> dict[str, float]:
+    """Drops, 10 a second, in blocks of BACKFILL_BLOCK: the worker runs during one block and
+    is frozen during the next. Both halves share the machine's other load, so the ratio of
+    their p50s is the backfill's cost to a drop."""
+    folder = root / "videos" / "latency"
+    folder.mkdir()
+    await watched(db, folder, data[0])
+    made, printed = await db.fetchval(MADE), await db.fetchval(PRINTED)
+    closed: dict[str, float] = {}
+    busy: dict[str, bool] = {}
+    seen: dict[str, float] = {}
+    for i in range(count):
+        if i % BACKFILL_BLOCK == 0:
+            running = (i // BACKFILL_BLOCK) % 2 == 0
+            worker.signal(signal.SIGCONT if running else signal.SIGSTOP)
+        name = f"l{i:04d}.mp4"
+        stored = f"videos/latency/{name}"
+        closed[stored] = drop(folder / name, data[i % SEEDS] + b"%d" % i)
+        busy[stored] = running
+        await asyncio.sleep(0.1)
+        for path in await visible(db, [p for p in closed if p not in seen]):
+            seen[path] = time.monotonic()
+    deadline = time.monotonic() + 60
+    while len(seen) < count and time.monotonic() < deadline:
+        for path in await visible(db, [p for p in closed if p not in seen]):
+            seen[path] = time.monotonic()
+        await asyncio.sleep(0.01)
+    worker.signal(signal.SIGCONT)
+    waits = {flag: [seen[p] - closed[p] for p in seen if busy[p] is flag] for flag in (True, False)}
+    left = await db.fetchval("SELECT count(*) FROM pgqueuer WHERE entrypoint LIKE 'make_%'")
+    made = await db.fetchval(MADE) - made
+    printed = await db.fetchval(PRINTED) - printed
+    figures = {
+        "drops_seen": float(len(seen)),
+        "drop_to_listed_p50_s_backfill": statistics.median(waits[True]),
+        "drop_to_listed_p50_s_idle": statistics.median(waits[False]),
+        "drop_to_listed_max_s_backfill": max(waits[True]),
+        "drop_to_listed_max_s_idle": max(waits[False]),
+        "backfill_jobs_left_at_end": float(left),  # > 0: the backfill ran throughout
+        "thumbnails_made_meanwhile": float(made),  # > 0: it was working
+        "fingerprints_made_meanwhile": float(printed),
+    }
+    figures["p50_ratio_backfill_over_idle"] = (
+        figures["drop_to_listed_p50_s_backfill"] / figures["drop_to_listed_p50_s_idle"]
+    )
+    return figures
+
+
 # -- a reconciliation's peak memory by library size (issue 10 item 10) --------------------
 
 #: Files per folder in the RSS library: a pass holds one folder's listing at a time.
@@ -354,6 +473,32 @@ async def reconcile_rss(env: dict[str, str], url: str, root: Path, sizes: list[i
     assert growth <= RSS_GROWTH_LIMIT, f"a pass's memory grows with the library: {growth:.2f}"
 
 
+async def under_backfill(
+    env: dict[str, str], url: str, work: Path, root: Path, data: list[bytes], args: Any
+) -> None:
+    seed_backfill(root, args.under_backfill)
+    db = await asyncpg.connect(url)
+    daemon = Daemon(env, args.daemon_log)
+    await asyncio.to_thread(daemon.wait_ready)
+    await wait_ingested(db, args.under_backfill)  # the daemon deferred their jobs
+    log = args.daemon_log.with_suffix(".worker.log") if args.daemon_log else work / "worker.log"
+    worker = FrozenWorker(env, log)
+    await asyncio.to_thread(worker.wait_ready)
+    # Its media processes start with its first jobs: time drops once both kinds have run.
+    deadline = time.monotonic() + 300
+    while await db.fetchval(MADE) < 1 or await db.fetchval(PRINTED) < 1:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the worker made no thumbnail and fingerprint: {log}")
+        await asyncio.sleep(0.2)
+    try:
+        figures = await latency_under_backfill(db, root, data, args.drops, worker)
+    finally:
+        worker.stop()
+    print(json.dumps(figures))
+    assert daemon.stop() == 0
+    await db.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--drops", type=int, default=200)
@@ -369,6 +514,12 @@ async def main() -> None:
     )
     parser.add_argument(
         "--daemon-log", type=Path, help="append the latency daemon's log lines here, timed"
+    )
+    parser.add_argument(
+        "--under-backfill",
+        type=int,
+        metavar="VIDEOS",
+        help="only the drop latency, while a worker backfills this many videos (ratio)",
     )
     parser.add_argument("--reconcile-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -404,6 +555,9 @@ async def main() -> None:
             print(f"cores={os.cpu_count()} (a shared machine: figures are indicative)")
             if args.reconcile_rss:
                 await reconcile_rss(env, url, root, args.reconcile_rss)
+                return
+            if args.under_backfill:
+                await under_backfill(env, url, work, root, data, args)
                 return
             db = await asyncpg.connect(url)
             daemon = Daemon(env, args.daemon_log)

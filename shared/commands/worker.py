@@ -63,7 +63,10 @@ def settings_from(args: argparse.Namespace, config: Config) -> tuple[tuple[str, 
 
 
 def _worker(args: argparse.Namespace, config: Config) -> int:
+    from videolib.shared.jobs.worker import lower_priority
+
     queues, concurrency = settings_from(args, config)
+    lower_priority()  # a backfill gives way to the daemon and the API on this host
     if args.metrics_port is not None:
         config = config.replace("worker", metrics_port=args.metrics_port)
     return asyncio.run(serve(config, queues, concurrency, Notifier.from_environ(os.environ)))

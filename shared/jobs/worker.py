@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import time
 from collections.abc import Iterator
@@ -39,6 +40,32 @@ STOP_BUDGET_S = 2.5
 #: Of which the running jobs get this long to finish before they are abandoned.
 STOP_GRACE_S = 1.0
 
+#: The engine's own session: its writes (a pick, a job's status, a heartbeat, a retry) do
+#: not wait for the WAL to reach the disk. A server crash may forget the last of them; the
+#: job then runs again (a lost pick or status: queued or stalled again), which every job
+#: already allows (at least once: a job checks first whether its work is still to do).
+#: A pick's commit is on the way from a job's creation to its start (bench/workers.py).
+ENGINE_SESSION = {"synchronous_commit": "off", "application_name": "videolib worker engine"}
+
+#: How soon a worker looks at the queue again while it has work it cannot take yet (all its
+#: jobs picked) or work due soon; PgQueuer's 0.1 s costs two statements ten times a second
+#: per worker. A job that ends wakes every worker anyway (the engine's trigger notifies on
+#: the job's DELETE), so this is only the safety net for a missed wake and a retry's delay.
+REPOLL_INTERVAL = timedelta(seconds=1)
+
+#: `videolib worker`'s CPU priority (nice), its media processes' with it: on a host that
+#: also runs the daemon, a backfill gives way to probing a dropped file (bench/daemon.py
+#: --under-backfill); on a host of its own, idle cores are used all the same.
+BACKGROUND_NICE = 10
+
+
+def lower_priority() -> None:
+    """Step this process (and what it starts later) down to BACKGROUND_NICE, if above it."""
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if current < BACKGROUND_NICE:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, 0, BACKGROUND_NICE)
+
 
 class JobWorker:
     """One worker process's engine loop over the kinds of some queues."""
@@ -56,6 +83,10 @@ class JobWorker:
         self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.kinds = kinds_of(queues)
         self.resources = WorkerResources(config, engine, concurrency)
+        # The engine picks up to twice `concurrency` jobs (it needs max_concurrent_tasks >=
+        # 2 x batch_size); the second half waits here, picked, so the next job is at hand
+        # when one ends, while no more than `concurrency` run (and use media processes).
+        self.slots = asyncio.Semaphore(concurrency)
         self.metrics = WorkerMetrics()
         self.ready = asyncio.Event()
         self.metrics_port: int | None = None
@@ -74,7 +105,12 @@ class JobWorker:
             pgq.schedule(kind.name, kind.schedule)(scheduled)
 
     async def _run(self, kind: TaskKind, call: JobCall) -> None:
-        """Run one job, counted; our RetryLater becomes the engine's retry."""
+        """Run one job when a slot is free; our RetryLater becomes the engine's retry."""
+        async with self.slots:
+            await self._run_now(kind, call)
+
+    async def _run_now(self, kind: TaskKind, call: JobCall) -> None:
+        """Run one job, counted."""
         self.metrics.jobs.labels(kind.name, "started").inc()
         log.info("job_started", task=kind.name, job_id=call.job_id, attempt=call.attempt)
         began = time.monotonic()
@@ -99,8 +135,9 @@ class JobWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; then finish or abandon within STOP_BUDGET_S."""
         runner, self.metrics_port = await serve(self.metrics, self.config.worker.metrics_port)
-        connection = await asyncpg.connect(self.dsn)
+        connection = await asyncpg.connect(self.dsn, server_settings=ENGINE_SESSION)
         pgq = PgQueuer.from_asyncpg_connection(connection)
+        pgq.qm.min_dequeue_poll_interval = REPOLL_INTERVAL
         for kind in self.kinds:
             self._register(pgq, kind)
         stalled = timedelta(seconds=self.config.worker.stalled_seconds)
