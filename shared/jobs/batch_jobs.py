@@ -98,14 +98,14 @@ async def _handed_back_when_stopped(batch_id: uuid.UUID) -> AsyncIterator[None]:
     """A chunk cut short goes back to the queue, whole, for any worker to finish.
 
     Cancelled (its worker stops: a CLI's Ctrl-C, or the CLI's own batch done while it runs
-    another's chunk): the engine would log it "canceled" and drop it, and the batch would
-    never complete; as a retry it is queued again at once. The database gone: tried again
-    later. Either way the items written so far are kept and skipped by the next run.
+    another's chunk): the worker queues it again at once (JobWorker._run_now). The database
+    gone: tried again later. Either way the items written so far are kept and skipped by
+    the next run.
     """
     try:
         yield
     except asyncio.CancelledError:
         log.info("batch_chunk_handed_back", batch=str(batch_id))
-        raise RetryLater("its worker stopped", timedelta(0)) from None
+        raise
     except DatabaseUnavailableError as error:
         raise RetryLater(error.message, DATABASE_RETRY) from error

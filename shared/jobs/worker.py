@@ -3,8 +3,9 @@
 Stalled jobs: the engine beats a heartbeat for each job a worker holds; a job whose worker
 is gone (kill -9, a lost host) is picked again by another worker once its heartbeat is
 `worker.stalled_seconds` old. Stopping: the first SIGTERM stops taking jobs and lets the
-running ones finish within STOP_BUDGET_S; what is still running then is abandoned to that
-same recovery, and the media workers are killed (no orphans).
+running ones finish within STOP_GRACE_S; what is still running or waiting then is cancelled
+and queued again at once (a retry, not the engine's "canceled", which would drop it), and
+the media workers are killed (no orphans).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from .resources import WorkerResources
 
 log = get_logger(__name__)
 
+#: The reason a job cut short by its worker's stop is queued again with.
+HANDED_BACK = "its worker stopped"
 #: From SIGTERM to the last media worker gone: the daemon's budget (daemon/scheduler.py).
 STOP_BUDGET_S = 2.5
 #: Of which the running jobs get this long to finish before they are abandoned.
@@ -106,8 +109,15 @@ class JobWorker:
 
     async def _run(self, kind: TaskKind, call: JobCall) -> None:
         """Run one job when a slot is free; our RetryLater becomes the engine's retry."""
-        async with self.slots:
-            await self._run_now(kind, call)
+        try:
+            async with self.slots:
+                await self._run_now(kind, call)
+        except asyncio.CancelledError:
+            # Cut short by our stop, running or still waiting for its slot: the engine would
+            # log a cancelled job "canceled" and drop it (a thumbnail never made until the
+            # next backfill, a batch never done); as a retry it is queued again at once.
+            log.info("job_handed_back", task=kind.name, job_id=call.job_id)
+            raise RetryRequested(delay=timedelta(0), reason=HANDED_BACK) from None
 
     async def _run_now(self, kind: TaskKind, call: JobCall) -> None:
         """Run one job, counted."""
@@ -122,6 +132,9 @@ class JobWorker:
             outcome = "retried"
             log.warning("job_retried", task=kind.name, job_id=call.job_id, reason=retry.reason)
             raise RetryRequested(delay=retry.delay, reason=retry.reason) from retry
+        except asyncio.CancelledError:
+            outcome = "handed_back"
+            raise
         except GaveUp as gave_up:
             log.warning("job_gave_up", task=kind.name, job_id=call.job_id, reason=str(gave_up))
             raise

@@ -95,3 +95,57 @@ def test_a_worker_process_and_its_media_processes_run_at_background_priority(
     finally:
         worker.stop()
     assert worker.process.returncode == 0
+
+
+async def test_a_stopped_worker_hands_back_its_running_and_waiting_jobs(
+    config: Config, engine: AsyncEngine
+) -> None:
+    """A stop (SIGTERM, a CLI's Ctrl-C) cuts short the job running past the grace and the
+    one picked and waiting for its slot. Both are queued again and the next worker runs
+    them; on main the engine logged them "canceled" and dropped them (a thumbnail left
+    until the next backfill)."""
+    first_started = asyncio.Event()
+    done: list[int] = []
+
+    async def hangs(_resources: WorkerResources, call: JobCall) -> None:
+        first_started.set()
+        await asyncio.Event().wait()  # past any grace: only the stop ends it
+
+    async def quick(_resources: WorkerResources, call: JobCall) -> None:
+        done.append(call.payload["n"])
+
+    stopped = JobWorker(config.replace("worker", metrics_port=0), engine, concurrency=1)
+    stopped.kinds = (TaskKind(KIND, QUEUE, hangs),)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(stopped.run(stop))
+    await asyncio.wait_for(stopped.ready.wait(), WAIT_S)
+    assert await defer(engine, KIND, [({"n": n}, f"{KIND}:{n}") for n in range(2)]) == 2
+    await asyncio.wait_for(first_started.wait(), WAIT_S)
+    await until(
+        engine,
+        f"SELECT count(*) FROM pgqueuer WHERE entrypoint = '{KIND}' AND status = 'picked'",
+        2,
+    )
+    stop.set()
+    await asyncio.wait_for(loop, WAIT_S)
+    # Both back in the queue, none dropped as canceled.
+    await until(
+        engine,
+        f"SELECT count(*) FROM pgqueuer WHERE entrypoint = '{KIND}' AND status = 'queued'",
+        2,
+    )
+    canceled = (
+        f"SELECT count(*) FROM pgqueuer_log WHERE entrypoint = '{KIND}' AND status = 'canceled'"
+    )
+    assert await scalar(engine, canceled) == 0
+
+    successor = JobWorker(config.replace("worker", metrics_port=0), engine, concurrency=1)
+    successor.kinds = (TaskKind(KIND, QUEUE, quick),)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(successor.run(stop))
+    try:
+        await until(engine, f"SELECT count(*) FROM pgqueuer WHERE entrypoint = '{KIND}'", 0)
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, WAIT_S)
+    assert sorted(done) == [0, 1]
