@@ -3,7 +3,8 @@
     python bench/integrity.py                       # 300 MB in 30 files at 20 and 50 MB/s
     python bench/integrity.py --mb 600 --rates 10,100
 
-Runs the daemon's own loop (daemon/integrity.py: IntegrityChecker, one full cycle) over
+Runs one worker process's verification (shared/jobs/integrity_jobs.py: the planner, then
+ChunkVerifier over each range, as the engine's jobs run them; the rate is per process) over
 recorded files on a real PostgreSQL (DATABASE_URL when set, else an embedded one in a
 temporary folder), and prints for each rate: the achieved MB/s and its ratio to the
 configured one (target: within 10 %), the event loop's worst lateness while hashing (the
@@ -31,18 +32,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from videolib.daemon.health import DatabaseHealth  # noqa: E402
-from videolib.daemon.integrity import IntegrityChecker  # noqa: E402
-from videolib.daemon.metrics import DaemonMetrics  # noqa: E402
 from videolib.shared.config import Config, load_config  # noqa: E402
 from videolib.shared.db.records import ExaminedFile  # noqa: E402
-from videolib.shared.db.repository import (  # noqa: E402
-    IntegrityRepository,
-    VideoRepository,
-    ping,
-)
+from videolib.shared.db.repository import IntegrityRepository, VideoRepository  # noqa: E402
 from videolib.shared.db.schema import settings  # noqa: E402
-from videolib.shared.library import Library  # noqa: E402
+from videolib.shared.integrity.budget import Window  # noqa: E402
+from videolib.shared.jobs.integrity_jobs import ChunkVerifier, local_now, plan  # noqa: E402
+from videolib.shared.jobs.resources import WorkerResources  # noqa: E402
 from videolib.shared.media.names import DIRECTORY_TYPES  # noqa: E402
 from videolib.shared.runtime import open_database  # noqa: E402
 
@@ -79,26 +75,22 @@ async def one_cycle(config: Config, rate_mb_s: float) -> tuple[float, float, flo
     config = config.replace("integrity", rate_mb_per_second=rate_mb_s, cycle_interval_hours=0.0)
     async with open_database(config) as engine:
         await _forget_cycles(engine)
-        metrics = DaemonMetrics()
-        checker = IntegrityChecker(
-            config.integrity,
-            Library.from_config(config),
-            IntegrityRepository(engine),
-            metrics,
-            DatabaseHealth(lambda: ping(engine), metrics),
-        )
+        repository = IntegrityRepository(engine)
+        keys = await plan(repository, config.integrity, local_now())
+        verifier = ChunkVerifier(WorkerResources(config, engine), Window.always())
         lag = [0.0]
         ticker = asyncio.create_task(_watch_lag(lag))
         cpu_before, started = time.process_time(), time.time()
-        await checker.run_cycle()
+        for key in keys:
+            await verifier.run(key)
         ticker.cancel()
-        finished = metrics.registry.get_sample_value(
-            "videolib_daemon_integrity_last_full_cycle_timestamp_seconds"
-        )
-        read = metrics.registry.get_sample_value("videolib_daemon_integrity_verified_bytes_total")
+        state = await repository.state()
+        finished = state.last_full_cycle_at.timestamp() if state.last_full_cycle_at else None
+        registry = verifier.metrics.registry
+        read = registry.get_sample_value("videolib_worker_integrity_verified_bytes_total")
         assert finished and read, "the cycle did not finish"
         seconds = finished - started
-        cpu = time.process_time() - cpu_before  # includes the 1 s gap after the cycle: idle
+        cpu = time.process_time() - cpu_before
         return read / seconds / 1e6, seconds, lag[0], cpu / seconds
 
 

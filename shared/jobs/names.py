@@ -4,6 +4,7 @@ MAKE_THUMBNAIL = "make_thumbnail"
 BACKFILL_THUMBNAILS = "backfill_thumbnails"
 MAKE_FINGERPRINT = "make_fingerprint"
 BACKFILL_FINGERPRINTS = "backfill_fingerprints"
+PLAN_INTEGRITY, VERIFY_INTEGRITY_CHUNK = "plan_integrity", "verify_integrity_chunk"
 
 #: Media work on files (needs the library mounted) apart from the small periodic sweeps,
 #: so `videolib worker --queue thumbnails` on a NAS host takes no maintenance. Fingerprints
@@ -11,3 +12,4 @@ BACKFILL_FINGERPRINTS = "backfill_fingerprints"
 THUMBNAILS_QUEUE = "thumbnails"
 FINGERPRINTS_QUEUE = "fingerprints"
 MAINTENANCE_QUEUE = "maintenance"
+INTEGRITY_QUEUE = "integrity"  # re-hashes: hours of paced reads (shared/jobs/integrity_jobs.py)

@@ -4,15 +4,19 @@ its own module, and one line below (plus a `defer_*` in defer.py for its callers
 from __future__ import annotations
 
 from .fingerprint_jobs import backfill_fingerprints, make_fingerprint
+from .integrity_jobs import plan_integrity, verify_integrity_chunk
 from .kinds import TaskKind
 from .names import (
     BACKFILL_FINGERPRINTS,
     BACKFILL_THUMBNAILS,
     FINGERPRINTS_QUEUE,
+    INTEGRITY_QUEUE,
     MAINTENANCE_QUEUE,
     MAKE_FINGERPRINT,
     MAKE_THUMBNAIL,
+    PLAN_INTEGRITY,
     THUMBNAILS_QUEUE,
+    VERIFY_INTEGRITY_CHUNK,
 )
 from .thumbnail_jobs import backfill_thumbnails, make_thumbnail
 
@@ -23,6 +27,8 @@ TASK_KINDS: tuple[TaskKind, ...] = (
     TaskKind(
         BACKFILL_FINGERPRINTS, MAINTENANCE_QUEUE, backfill_fingerprints, schedule="*/15 * * * *"
     ),
+    TaskKind(PLAN_INTEGRITY, INTEGRITY_QUEUE, plan_integrity, schedule="*/5 * * * *"),
+    TaskKind(VERIFY_INTEGRITY_CHUNK, INTEGRITY_QUEUE, verify_integrity_chunk),
 )
 
 QUEUES: tuple[str, ...] = tuple(dict.fromkeys(kind.queue for kind in TASK_KINDS))

@@ -10,9 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from videolib.shared.config import Config
 from videolib.shared.db.repository import FingerprintRepository, ThumbnailRepository
 from videolib.shared.fingerprints import Fingerprinter, FingerprintSettings
+from videolib.shared.integrity.budget import MB
+from videolib.shared.integrity.pacing import Pacer
 from videolib.shared.library import Library
 from videolib.shared.thumbnails import ThumbnailMaker, ThumbnailSettings
 
+from .metrics import WorkerMetrics
 from .path_map import parse_path_map
 
 
@@ -23,8 +26,11 @@ class WorkerResources:
     #: Jobs of one process at once: the size of each media pool.
     concurrency: int = 1
     path_map: dict[str, Path] = field(init=False)
+    #: The process's metrics (the worker serves them); its jobs count what they did.
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     _thumbnails: ThumbnailMaker | None = field(default=None, init=False)
     _fingerprints: Fingerprinter | None = field(default=None, init=False)
+    _integrity_pacer: Pacer | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.path_map = parse_path_map(self.config.worker.path_map)  # checked at load
@@ -55,6 +61,13 @@ class WorkerResources:
                 path_map=self.path_map,
             )
         return self._fingerprints
+
+    @property
+    def integrity_pacer(self) -> Pacer:
+        """The one read budget of this process's integrity jobs (shared/integrity/pacing.py)."""
+        if self._integrity_pacer is None:
+            self._integrity_pacer = Pacer(self.config.integrity.rate_mb_per_second * MB)
+        return self._integrity_pacer
 
     async def close(self, grace_s: float) -> None:
         """Stop the media workers (a grab or a fingerprint in progress is killed)."""

@@ -56,7 +56,7 @@ class JobWorker:
         self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.kinds = kinds_of(queues)
         self.resources = WorkerResources(config, engine, concurrency)
-        self.metrics = WorkerMetrics()
+        self.metrics: WorkerMetrics = self.resources.metrics
         self.ready = asyncio.Event()
         self.metrics_port: int | None = None
 

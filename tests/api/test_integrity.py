@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.conftest import Client
 from tests.daemon.harness import row, sha256
-from tests.daemon.test_integrity import checker, flip_byte_keeping_mtime, record
+from tests.integrity_helpers import flip_byte_keeping_mtime, record, verify_cycle
 from videolib.shared.config import Config
 from videolib.shared.db.repository import IntegrityRepository
 
@@ -21,13 +21,12 @@ PATH = "videos/clip.mp4"
 
 
 async def flagged(config: Config, engine: AsyncEngine, video_file: Path) -> str:
-    """Record the clip, rot one byte, let the daemon's check find it; the finding's id."""
+    """Record the clip, rot one byte, let a verification cycle find it; the finding's id."""
     await record(config, engine)
     flip_byte_keeping_mtime(video_file, video_file.stat().st_size // 2)
-    repository = IntegrityRepository(engine)
-    [file] = await repository.next_files("", 10)
-    assert await checker(config, engine).verify(file) is True
-    [finding], _ = await repository.findings("open", 0, 10)
+    end, _ = await verify_cycle(config, engine)
+    assert end is not None and end.flagged == 1
+    [finding], _ = await IntegrityRepository(engine).findings("open", 0, 10)
     return str(finding.id)
 
 
@@ -129,10 +128,9 @@ async def test_recheck_closes_a_repaired_or_edited_file_and_keeps_a_missing_one(
 
 async def flagged_again(config: Config, engine: AsyncEngine, video_file: Path) -> str:
     flip_byte_keeping_mtime(video_file, video_file.stat().st_size // 3)
-    repository = IntegrityRepository(engine)
-    [file] = await repository.next_files("", 10)
-    assert await checker(config, engine).verify(file) is True
-    [finding], _ = await repository.findings("open", 0, 10)
+    end, _ = await verify_cycle(config, engine)
+    assert end is not None and end.flagged == 1
+    [finding], _ = await IntegrityRepository(engine).findings("open", 0, 10)
     return str(finding.id)
 
 
