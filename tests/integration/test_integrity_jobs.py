@@ -196,15 +196,15 @@ async def test_the_engine_job_flags_a_changed_byte_and_leaves_the_file_alone(
     recorded = await row(engine, "videos/b.mp4")
     assert recorded is not None and recorded.file_hash == sha256(target)
     flip_byte_keeping_mtime(target, offset=target.stat().st_size // 2)
-    config = config.replace("worker", metrics_port=0).replace(
-        "integrity", rate_mb_per_second=50.0, cycle_interval_hours=0.0
-    )
+    config = config.replace("worker", metrics_port=0).replace("integrity", rate_mb_per_second=50.0)
     worker = JobWorker(config, engine)  # in-process, the real engine loop
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     repository = IntegrityRepository(engine)
     try:
-        await plan_integrity(WorkerResources(config, engine), JobCall({}, 0))  # the schedule's run
+        # The schedule's run, now (the worker's own, every 5 minutes, would find it under
+        # way or not due: one cycle either way).
+        await plan_integrity(WorkerResources(config, engine), JobCall({}, 0))
 
         async def cycle_done() -> bool:
             return (await repository.state()).last_full_cycle_at is not None
@@ -332,15 +332,16 @@ async def test_two_workers_share_a_cycle_and_no_file_is_verified_twice(
     names = [f"videos/clip-{number:02d}.mp4" for number in range(10)]
     make_clips(library_root, names)
     await record(config, engine)
-    for name in ("a", "b"):  # ~0.7 s a file: both are busy before the first is done
-        env = worker_env(config, tmp_path, name, rate_mb_per_second=1.0)
-        workers.append(WorkerProcess(env, tmp_path / f"{name}.log"))
-    wait_for(lambda: all(w.lines("worker_ready") for w in workers), "two ready workers")
+    # Planned first: the workers' own schedule (which runs at their start) finds the cycle
+    # under way and only re-defers its ranges, deduplicated.
     repository = IntegrityRepository(engine)
     due = config.replace("integrity", cycle_interval_hours=0.0)
     keys = await plan(repository, due.integrity, local_now(), max_files=1)
     assert len(keys) == len(names)  # one file a range (the last one open-ended)
     assert await defer_chunks(engine, keys) == len(keys)
+    for name in ("a", "b"):  # ~1.5 s a file: both start long before the ranges run out
+        env = worker_env(config, tmp_path, name, rate_mb_per_second=0.5)
+        workers.append(WorkerProcess(env, tmp_path / f"{name}.log"))
 
     async def cycle_done() -> bool:
         return (await repository.state()).last_full_cycle_at is not None
@@ -371,15 +372,14 @@ async def test_a_worker_killed_mid_range_the_range_resumes_elsewhere_with_one_fi
     rotten = library_root / names[0]  # the first of the range: found before the kill
     flip_byte_keeping_mtime(rotten, rotten.stat().st_size // 2)
     # Slow: several seconds a file, so the kill falls in the middle of the range.
-    slow = WorkerProcess(
-        worker_env(config, tmp_path, "slow", rate_mb_per_second=0.2), tmp_path / "slow.log"
-    )
-    workers.append(slow)
-    wait_for(lambda: bool(slow.lines("worker_ready")), "the first worker")
     repository = IntegrityRepository(engine)
     due = config.replace("integrity", cycle_interval_hours=0.0)
     [key] = await plan(repository, due.integrity, local_now())  # one range of five files
     assert await defer_chunks(engine, [key]) == 1
+    slow = WorkerProcess(
+        worker_env(config, tmp_path, "slow", rate_mb_per_second=0.2), tmp_path / "slow.log"
+    )
+    workers.append(slow)
     wait_for(lambda: bool(slow.lines("integrity_chunk_started")), "the range to start")
     fast = WorkerProcess(
         worker_env(config, tmp_path, "fast", rate_mb_per_second=50.0), tmp_path / "fast.log"
