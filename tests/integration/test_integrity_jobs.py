@@ -29,8 +29,9 @@ from tests.integrity_helpers import (
     record,
     verify_cycle,
 )
+from videolib.shared.commands.doctor import Status, check_job_queue
 from videolib.shared.config import Config
-from videolib.shared.db.repository import IntegrityRepository
+from videolib.shared.db.repository import IntegrityRepository, JobQueueRepository
 from videolib.shared.db.schema import integrity_chunks
 from videolib.shared.integrity.budget import MB
 from videolib.shared.integrity.check import check_file
@@ -416,3 +417,36 @@ async def test_a_worker_killed_mid_range_the_range_resumes_elsewhere_with_one_fi
     assert found._mapping["observed_hash"] == sha256(rotten)  # type: ignore[attr-defined]
     video = await row(engine, names[0])
     assert video is not None and video.is_valid and video.file_hash != sha256(rotten)
+
+
+async def test_doctor_takes_a_cycle_being_worked_off_for_no_missing_worker(
+    config: Config, library_root: Path, engine: AsyncEngine
+) -> None:
+    """Hours of queued ranges are normal while one runs; a kind with none running is not."""
+    make_clips(library_root)
+    await record(config, engine)
+    keys = await plan(IntegrityRepository(engine), config.integrity, local_now(), max_files=1)
+    assert await defer_chunks(engine, keys) == len(NAMES)
+    async with engine.begin() as connection:  # queued an hour ago, one of them running
+        # (The scan's thumbnail and fingerprint jobs are not this test's.)
+        kind = {"kind": VERIFY_INTEGRITY_CHUNK}
+        await connection.execute(text("DELETE FROM pgqueuer WHERE entrypoint <> :kind"), kind)
+        await connection.execute(
+            text("UPDATE pgqueuer SET execute_after = now() - interval '1 hour'")
+        )
+        await connection.execute(
+            text(
+                "UPDATE pgqueuer SET status = 'picked'"
+                " WHERE id = (SELECT min(id) FROM pgqueuer WHERE entrypoint = :kind)"
+            ),
+            kind,
+        )
+    working = await JobQueueRepository(engine).state()
+    assert working.picked == 1 and working.oldest_due_seconds is None
+    assert check_job_queue(working).status is Status.OK
+    async with engine.begin() as connection:  # the worker is gone: nothing runs
+        await connection.execute(text("UPDATE pgqueuer SET status = 'queued'"))
+    stuck = await JobQueueRepository(engine).state()
+    assert stuck.oldest_due_seconds is not None and stuck.oldest_due_seconds > 3500
+    result = check_job_queue(stuck)
+    assert result.status is Status.WARN and "no worker takes it" in result.detail
