@@ -46,7 +46,7 @@ from videolib.shared.db.repository.integrity import Chunk, ChunkKey, CycleEnd
 from videolib.shared.errors import DatabaseUnavailableError, PathError
 from videolib.shared.integrity.budget import Window, cycle_due_in
 from videolib.shared.integrity.check import check_file
-from videolib.shared.integrity.chunks import MAX_BYTES, MAX_FILES, split
+from videolib.shared.integrity.chunks import MAX_BYTES, MAX_FILES, Cutter
 from videolib.shared.integrity.verdict import Changed, Intact, Mismatch, Recorded, Unread, Verdict
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
@@ -115,15 +115,16 @@ async def plan(
         return []
     if not Window.parse(settings.window).is_open(now):
         return []  # started when reading can start: the interval counts from there
-    files: list[tuple[str, int]] = []
-    while batch := await repository.sizes(files[-1][0] if files else "", PLAN_BATCH):
-        files.extend(batch)
-    ranges = split(files, max_files=max_files, max_bytes=max_bytes)
-    keys = await repository.begin_cycle(
-        now, [(r.after, r.through) for r in ranges], interval=interval
-    )
+    cutter = Cutter(max_files=max_files, max_bytes=max_bytes)
+    after = ""
+    while batch := await repository.sizes(after, PLAN_BATCH):
+        for path, size in batch:
+            cutter.add(path, size)
+        after = batch[-1][0]
+    ranges = [(r.after, r.through) for r in cutter.ranges()]
+    keys = await repository.begin_cycle(now, ranges, interval=interval)
     if keys:
-        log.info("integrity_cycle_started", files=len(files), ranges=len(keys))
+        log.info("integrity_cycle_started", files=cutter.files, ranges=len(keys))
     return keys
 
 

@@ -7,6 +7,7 @@ In-process JobWorkers run the engine's real loop; the sharing and the kill use r
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import time
@@ -31,7 +32,12 @@ from tests.integrity_helpers import (
 )
 from videolib.shared.commands.doctor import Status, check_job_queue
 from videolib.shared.config import Config
-from videolib.shared.db.repository import IntegrityRepository, JobQueueRepository
+from videolib.shared.db.records import ExaminedFile
+from videolib.shared.db.repository import (
+    IntegrityRepository,
+    JobQueueRepository,
+    VideoRepository,
+)
 from videolib.shared.db.schema import integrity_chunks
 from videolib.shared.integrity.budget import MB
 from videolib.shared.integrity.check import check_file
@@ -450,3 +456,53 @@ async def test_doctor_takes_a_cycle_being_worked_off_for_no_missing_worker(
     assert stuck.oldest_due_seconds is not None and stuck.oldest_due_seconds > 3500
     result = check_job_queue(stuck)
     assert result.status is Status.WARN and "no worker takes it" in result.detail
+
+
+async def test_a_file_paced_for_many_heartbeats_is_not_taken_for_stalled(
+    config: Config,
+    library_root: Path,
+    engine: AsyncEngine,
+    tmp_path: Path,
+    workers: list[WorkerProcess],  # noqa: F811
+) -> None:
+    """A 6 MB file at 0.5 MB/s reads for 12 s, six times worker.stalled_seconds: the engine
+    beats the job's heartbeat, so the idle second worker never takes it, and nothing cuts
+    it off."""
+    big = library_root / "videos" / "big.mp4"
+    data = os.urandom(6 * MB)
+    big.write_bytes(data)
+    stat = big.stat()
+    examined = ExaminedFile(
+        "videos/big.mp4",
+        "big.mp4",
+        "videos",
+        stat.st_size,
+        stat.st_mtime_ns,
+        hashlib.sha256(data).hexdigest(),
+        None,
+    )
+    await VideoRepository(engine).write_examined([examined])
+    repository = IntegrityRepository(engine)
+    due = config.replace("integrity", cycle_interval_hours=0.0)
+    [key] = await plan(repository, due.integrity, local_now())
+    assert await defer_chunks(engine, [key]) == 1
+    slow = WorkerProcess(
+        worker_env(config, tmp_path, "slow", rate_mb_per_second=0.5), tmp_path / "slow.log"
+    )
+    workers.append(slow)
+    wait_for(lambda: bool(slow.lines("integrity_chunk_started")), "the range to start")
+    idle = WorkerProcess(
+        worker_env(config, tmp_path, "idle", rate_mb_per_second=50.0), tmp_path / "idle.log"
+    )
+    workers.append(idle)
+    wait_for(lambda: bool(idle.lines("worker_ready")), "the second worker")
+
+    async def cycle_done() -> bool:
+        return (await repository.state()).last_full_cycle_at is not None
+
+    await eventually_async(cycle_done, "the long file's range to finish")
+    assert len(slow.lines("integrity_chunk_started")) == 1
+    assert idle.lines("integrity_chunk_started") == []
+    assert verdict_counts(slow)["intact"] == 1 and sum(verdict_counts(idle).values()) == 0
+    [chunk] = await chunk_rows(engine)
+    assert chunk.files == 1 and chunk.finished_at is not None  # type: ignore[attr-defined]
