@@ -45,7 +45,7 @@ async def test_an_integrity_job_waits_out_a_restart_and_flags_afterwards(
         probe=ProbeConfig(workers=1, timeout_ms=20000),
     )
     # Slow enough (seconds a file) that the outage falls in the middle of the range.
-    config = config.replace("integrity", rate_mb_per_second=0.5, cycle_interval_hours=0.0)
+    config = config.replace("integrity", rate_mb_per_second=0.25, cycle_interval_hours=0.0)
     async with open_engine(outage_url, pool_size=2) as engine:
         await record(config, engine)
         [key] = await plan(IntegrityRepository(engine), config.integrity, local_now())
