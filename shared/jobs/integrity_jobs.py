@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -129,11 +129,17 @@ async def plan(
 
 
 def chunk_job_key(key: ChunkKey) -> str:
-    return f"{VERIFY_INTEGRITY_CHUNK}:{key.cycle_started_at.isoformat()}:{key.number}"
+    """One pending job per range: the cycle's start in UTC (the planner's clock may give it
+    in local time, the database in UTC: one key either way) and the range's number."""
+    return f"{VERIFY_INTEGRITY_CHUNK}:{_utc(key.cycle_started_at)}:{key.number}"
 
 
 def chunk_payload(key: ChunkKey) -> dict[str, object]:
-    return {"cycle_started_at": key.cycle_started_at.isoformat(), "number": key.number}
+    return {"cycle_started_at": _utc(key.cycle_started_at), "number": key.number}
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
 
 
 async def defer_chunks(engine: AsyncEngine, keys: list[ChunkKey]) -> int:

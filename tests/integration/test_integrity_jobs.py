@@ -12,7 +12,7 @@ import json
 import os
 import time
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -120,10 +120,14 @@ async def test_a_cycle_is_not_started_twice_nor_before_it_is_due(
     make_clips(library_root)
     await record(config, engine)
     repository = IntegrityRepository(engine)
-    now = local_now()
+    now = local_now().astimezone(timezone(timedelta(hours=5, minutes=30)))  # not UTC
     keys = await plan(repository, config.integrity, now, max_files=1)
     assert [k.number for k in keys] == list(range(len(NAMES)))
     assert await plan(repository, config.integrity, now, max_files=1) == []  # under way
+    # The planner's re-defer (keys read back from the database, in UTC) queues no second
+    # job for a range whose first is pending.
+    assert await defer_chunks(engine, keys) == len(NAMES)
+    assert await defer_chunks(engine, await repository.unfinished_chunks()) == 0
     # Two planners at once (two workers' schedules): one cycle.
     due = config.integrity.__class__(cycle_interval_hours=0.0)
     both = await asyncio.gather(*(plan(repository, due, now) for _ in range(2)))
