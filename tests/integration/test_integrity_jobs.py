@@ -39,12 +39,14 @@ from videolib.shared.db.repository import (
     VideoRepository,
 )
 from videolib.shared.db.schema import integrity_chunks
-from videolib.shared.integrity.budget import MB
+from videolib.shared.integrity.budget import MB, Window
 from videolib.shared.integrity.check import check_file
 from videolib.shared.integrity.pacing import Pacer
 from videolib.shared.integrity.verdict import Intact, Recorded
 from videolib.shared.jobs.integrity_jobs import (
     LONGEST_WAIT_S,
+    ChunkVerifier,
+    WindowClosed,
     chunk_job_key,
     defer_chunks,
     local_now,
@@ -510,3 +512,40 @@ async def test_a_file_paced_for_many_heartbeats_is_not_taken_for_stalled(
     assert verdict_counts(slow)["intact"] == 1 and sum(verdict_counts(idle).values()) == 0
     [chunk] = await chunk_rows(engine)
     assert chunk.files == 1 and chunk.finished_at is not None  # type: ignore[attr-defined]
+
+
+async def test_a_window_that_shuts_mid_file_leaves_that_file_for_the_next_opening(
+    config: Config, library_root: Path, engine: AsyncEngine
+) -> None:
+    """The first file is verified; the window shuts while the second is read: the job
+    stops there (its slot is not held for the hours until the window opens), that file
+    is not recorded, and the range goes on with it next time."""
+    make_clips(library_root)
+    await record(config, engine)
+    repository = IntegrityRepository(engine)
+    [key] = await plan(repository, config.integrity, local_now())
+    window = Window.parse("01:00-06:00")
+    inside = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)
+    clock = [inside]
+    resources = WorkerResources(config, engine)
+    verifier = ChunkVerifier(resources, window, wall=lambda: clock[0])
+    first = sorted(NAMES)[0]
+    original_pace = verifier._pace
+
+    async def pace_then_shut(read_bytes: int) -> None:
+        if verifier.verified == 1:  # reading the second file
+            clock[0] = datetime(2026, 12, 1, 6, 30, tzinfo=UTC)  # shut
+        await original_pace(read_bytes)
+
+    verifier._pace = pace_then_shut  # type: ignore[method-assign]
+    with pytest.raises(WindowClosed) as closed:
+        await verifier.run(key)
+    assert closed.value.wait_s == LONGEST_WAIT_S  # 18.5 h away: looked at again in an hour
+    chunk = await repository.chunk(key)
+    assert chunk is not None and chunk.done_through == first and chunk.files == 1
+    # Next opening: the rest, from the second file on.
+    clock[0] = inside
+    resumed = ChunkVerifier(resources, window, wall=lambda: clock[0])
+    end = await resumed.run(key)
+    assert resumed.verified == len(NAMES) - 1
+    assert end is not None and end.files == len(NAMES) and end.full
