@@ -31,6 +31,7 @@ POSTGRES_TESTS := tests/integration/test_migrations.py tests/integration/test_tr
 	tests/api/test_cursor_paging.py tests/integration/test_jobs.py \
 	tests/integration/test_leader_lock.py tests/api/test_near_duplicates.py \
 	tests/integration/test_fingerprints.py
+POSTGRES_TESTS += tests/integration/test_integrity_jobs.py
 test-postgres: $(STAMP)
 	VIDEOLIB_TEST_DATABASE_URL='$(TEST_DATABASE_URL)' $(BIN)/pytest -p no:cacheprovider $(POSTGRES_TESTS)
 

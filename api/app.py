@@ -159,7 +159,12 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     # Jobs left `running` by a process that was killed: failed, before the first gauge.
     with contextlib.suppress(DatabaseUnavailableError):
         await fail_orphaned_jobs(app)
-    readers = (app[METRICS], app[VIDEOS].library_counts, app[JOBS].count_by_status)
+    readers = (
+        app[METRICS],
+        app[VIDEOS].library_counts,
+        app[JOBS].count_by_status,
+        app[INTEGRITY].gauges,
+    )
     await refresh(*readers)  # the first scrape already has the gauges
     refresher = asyncio.create_task(refresh_forever(*readers))
     yield

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -52,6 +53,18 @@ class ApiMetrics:
             ("valid", "directory_type"),
             registry=self.registry,
         )
+        # The library's integrity (shared/jobs/integrity_jobs.py finds, the admin reviews):
+        # the database's, not one worker's, so every API replica exports the same values.
+        self.integrity_flagged = Gauge(
+            "videolib_integrity_flagged_files",
+            "Open integrity findings: files whose hash changed while size and mtime did not",
+            registry=self.registry,
+        )
+        self.integrity_last_full_cycle = Gauge(
+            "videolib_integrity_last_full_cycle_timestamp_seconds",
+            "When the last full verification cycle finished (0: none yet)",
+            registry=self.registry,
+        )
         self.stream_bytes = Counter(
             "videolib_api_stream_bytes",
             "Bytes of video files sent by GET /api/media/videos/{id}/stream (as announced)",
@@ -81,21 +94,32 @@ class ApiMetrics:
         for status in ("running", "succeeded", "failed", "cancelled"):
             self.scan_jobs.labels(status).set(counts.get(status, 0))
 
+    def set_integrity(self, gauges: tuple[int, datetime | None]) -> None:
+        open_findings, last_full_cycle = gauges
+        self.integrity_flagged.set(open_findings)
+        self.integrity_last_full_cycle.set(last_full_cycle.timestamp() if last_full_cycle else 0)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
 
 CountsReader = Callable[[], Awaitable[list[tuple[bool, str, int]]]]
 JobsReader = Callable[[], Awaitable[dict[str, int]]]
+IntegrityReader = Callable[[], Awaitable[tuple[int, datetime | None]]]
 
 
 async def refresh(
-    metrics: ApiMetrics, library_counts: CountsReader, job_counts: JobsReader
+    metrics: ApiMetrics,
+    library_counts: CountsReader,
+    job_counts: JobsReader,
+    integrity: IntegrityReader | None = None,
 ) -> None:
     """Set the table-derived gauges once; a database problem keeps their last values."""
     try:
         metrics.set_library(await library_counts())
         metrics.set_scan_jobs(await job_counts())
+        if integrity is not None:
+            metrics.set_integrity(await integrity())
     except DatabaseUnavailableError:
         pass  # /readyz reports it
     except Exception:
@@ -106,9 +130,10 @@ async def refresh_forever(
     metrics: ApiMetrics,
     library_counts: CountsReader,
     job_counts: JobsReader,
+    integrity: IntegrityReader | None = None,
     interval_s: float = LIBRARY_REFRESH_S,
 ) -> None:
     """Refresh the gauges every interval until cancelled."""
     while True:
         await asyncio.sleep(interval_s)
-        await refresh(metrics, library_counts, job_counts)
+        await refresh(metrics, library_counts, job_counts, integrity)

@@ -130,28 +130,6 @@ class DaemonMetrics:
             "Folders seen on another device (a share gone or back): re-watched, reconciled",
             registry=r,
         )
-        # Integrity checks (issue 11 §5, daemon/integrity.py).
-        self.integrity_bytes = Counter(
-            "videolib_daemon_integrity_verified_bytes",
-            "Bytes read to re-hash recorded files",
-            registry=r,
-        )
-        self.integrity_files = Counter(
-            "videolib_daemon_integrity_files",
-            "Files re-hashed, by verdict: intact, mismatch, changed, unread",
-            ["verdict"],
-            registry=r,
-        )
-        self.integrity_flagged = Gauge(
-            "videolib_daemon_integrity_flagged_files",
-            "Open integrity findings: files whose hash changed while size and mtime did not",
-            registry=r,
-        )
-        self.integrity_last_full_cycle = Gauge(
-            "videolib_daemon_integrity_last_full_cycle_timestamp_seconds",
-            "When the last full verification cycle finished (0: none yet)",
-            registry=r,
-        )
         # One active watcher per library (issue 13 §4, daemon/leadership.py).
         self.leader = Gauge(
             "videolib_daemon_leader",

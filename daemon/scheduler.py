@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from videolib.shared.config import Config
 from videolib.shared.db.repository import (
     DirectoryLocks,
-    IntegrityRepository,
     TrashRepository,
     VideoRepository,
     ping,
@@ -54,7 +53,6 @@ from .events import (
 )
 from .health import DatabaseHealth
 from .inbox import Inbox
-from .integrity import IntegrityChecker
 from .journal import MoveJournal
 from .leadership import Leadership
 from .metrics import DaemonMetrics, metrics_app, start_server
@@ -137,15 +135,6 @@ class Scheduler:
         self.debouncer = Debouncer(self._timing(close_events=not config.daemon.polling))
         self.trash = Trash(
             self.library, TrashRepository(engine), config.thumbnail_dir.absolute(), clock
-        )
-        # A file found changed (size or mtime) goes the way of any written file.
-        self.integrity = IntegrityChecker(
-            config.integrity,
-            self.library,
-            IntegrityRepository(engine),
-            self.metrics,
-            self.health,
-            on_changed=lambda path: self.touch(path, Signal.APPEAR),
         )
         self.ready: dict[str, None] = {}  # ordered and coalesced: a path is in it once
         self.actions: deque[Action] = deque()
@@ -577,8 +566,6 @@ class Scheduler:
             start(f"ingester-{number}", self._ingester, may_end=lambda: self._stopping)
         start("actor", self._actor)
         start("trash_purger", self._trash_purger)
-        if self.config.integrity.enabled:
-            start("integrity", self.integrity.run)
 
     async def _stand_by(self) -> None:
         """Lost the lock: stop writing; what was pending is the new leader's to find."""

@@ -113,7 +113,8 @@ class ThumbnailsConfig:
 class WorkerConfig:
     """`videolib worker`: runs the job engine's jobs, on any host that mounts the library."""
 
-    #: Comma-separated queues to work ("" is all): thumbnails, fingerprints, maintenance.
+    #: Comma-separated queues to work ("" is all): thumbnails, fingerprints, maintenance,
+    #: integrity.
     queues: str = ""
     #: Jobs run at once by one worker process (each in its own media worker process).
     concurrency: int = 1
@@ -152,10 +153,12 @@ class TrashConfig:
 
 @dataclass(frozen=True)
 class IntegrityConfig:
-    """The daemon's scheduled re-hash of every valid file (shared/integrity/)."""
+    """The scheduled re-hash of every valid file, as jobs any worker runs
+    (shared/jobs/integrity_jobs.py)."""
 
     enabled: bool = True
-    #: Bytes read per second for verification, in MB (10^6 bytes): the disks' budget.
+    #: Bytes read per second for verification, in MB (10^6 bytes), per worker process (all its
+    #: integrity jobs together): N workers on one NAS read N times this.
     rate_mb_per_second: float = 20.0
     #: Daily window of local time, "HH:MM-HH:MM" (may wrap midnight); "" is always.
     window: str = ""

@@ -1,7 +1,7 @@
 """Integrity findings: files whose hash changed while size and mtime did not (issue 11 §5).
 
-The daemon finds them (daemon/integrity.py); here an admin lists them, exports them as
-CSV, and re-checks or accepts one. Both actions hash the file again first
+The workers' integrity jobs find them (shared/jobs/integrity_jobs.py); here an admin lists
+them, exports them as CSV, and re-checks or accepts one. Both actions hash the file again first
 (shared/integrity/review.py): a stale report never acts on a file that changed since.
 """
 

@@ -320,6 +320,24 @@ integrity_findings = Table(
 )
 
 
+# A verification cycle split into path ranges (migration 0020; shared/jobs/integrity_jobs.py):
+# the paths after `after_path` through `through_path` (NULL: to the end), in code point
+# order. `done_through` is the last path of the range verified (a retried job resumes after
+# it); `finished_at` is set once the whole range was read. One cycle's rows at a time.
+integrity_chunks = Table(
+    "integrity_chunks",
+    metadata,
+    Column("cycle_started_at", DateTime(timezone=True), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("after_path", Text, nullable=False),
+    Column("through_path", Text),
+    Column("done_through", Text),
+    Column("files", Integer, nullable=False, server_default=text("0")),
+    Column("unread", Integer, nullable=False, server_default=text("0")),
+    Column("flagged", Integer, nullable=False, server_default=text("0")),
+    Column("finished_at", DateTime(timezone=True)),
+)
+
 # The library's active watcher (migration 0016; shared/db/repository/leader.py): one row.
 # `epoch` grows by one at each takeover; a daemon's write commits only while it matches the
 # epoch that daemon took over with.

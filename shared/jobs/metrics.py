@@ -27,6 +27,20 @@ class WorkerMetrics:
             registry=self.registry,
         )
 
+        # Integrity checks (shared/jobs/integrity_jobs.py): this process's reads. The open
+        # findings and the last full cycle are the library's, exported by the API.
+        self.integrity_bytes = Counter(
+            "videolib_worker_integrity_verified_bytes",
+            "Bytes read to re-hash recorded files",
+            registry=self.registry,
+        )
+        self.integrity_files = Counter(
+            "videolib_worker_integrity_files",
+            "Files re-hashed, by verdict: intact, mismatch, changed, unread",
+            ["verdict"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 

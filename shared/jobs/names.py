@@ -5,6 +5,7 @@ BACKFILL_THUMBNAILS = "backfill_thumbnails"
 MAKE_FINGERPRINT = "make_fingerprint"
 BACKFILL_FINGERPRINTS = "backfill_fingerprints"
 VALIDATE_CHUNK, THUMBNAIL_CHUNK = "validate_chunk", "thumbnail_chunk"  # batch_jobs.py
+PLAN_INTEGRITY, VERIFY_INTEGRITY_CHUNK = "plan_integrity", "verify_integrity_chunk"
 
 #: Media work on files (needs the library mounted) apart from the small periodic sweeps,
 #: so `videolib worker --queue thumbnails` on a NAS host takes no maintenance. Fingerprints
@@ -13,3 +14,4 @@ THUMBNAILS_QUEUE = "thumbnails"
 FINGERPRINTS_QUEUE = "fingerprints"
 MAINTENANCE_QUEUE = "maintenance"
 VALIDATE_QUEUE = "validate"  # re-probes of validate --all and bulk validate (batch_jobs.py)
+INTEGRITY_QUEUE = "integrity"  # re-hashes: hours of paced reads (shared/jobs/integrity_jobs.py)

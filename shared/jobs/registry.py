@@ -5,18 +5,22 @@ from __future__ import annotations
 
 from .batch_jobs import thumbnail_chunk, validate_chunk
 from .fingerprint_jobs import backfill_fingerprints, make_fingerprint
+from .integrity_jobs import plan_integrity, verify_integrity_chunk
 from .kinds import TaskKind
 from .names import (
     BACKFILL_FINGERPRINTS,
     BACKFILL_THUMBNAILS,
     FINGERPRINTS_QUEUE,
+    INTEGRITY_QUEUE,
     MAINTENANCE_QUEUE,
     MAKE_FINGERPRINT,
     MAKE_THUMBNAIL,
+    PLAN_INTEGRITY,
     THUMBNAIL_CHUNK,
     THUMBNAILS_QUEUE,
     VALIDATE_CHUNK,
     VALIDATE_QUEUE,
+    VERIFY_INTEGRITY_CHUNK,
 )
 from .thumbnail_jobs import backfill_thumbnails, make_thumbnail
 
@@ -29,6 +33,8 @@ TASK_KINDS: tuple[TaskKind, ...] = (
     ),
     TaskKind(VALIDATE_CHUNK, VALIDATE_QUEUE, validate_chunk),
     TaskKind(THUMBNAIL_CHUNK, THUMBNAILS_QUEUE, thumbnail_chunk),
+    TaskKind(PLAN_INTEGRITY, INTEGRITY_QUEUE, plan_integrity, schedule="*/5 * * * *"),
+    TaskKind(VERIFY_INTEGRITY_CHUNK, INTEGRITY_QUEUE, verify_integrity_chunk),
 )
 
 QUEUES: tuple[str, ...] = tuple(dict.fromkeys(kind.queue for kind in TASK_KINDS))

@@ -10,11 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from videolib.shared.config import Config
 from videolib.shared.db.repository import FingerprintRepository, ThumbnailRepository
 from videolib.shared.fingerprints import Fingerprinter, FingerprintSettings
+from videolib.shared.integrity.budget import MB
+from videolib.shared.integrity.pacing import Pacer
 from videolib.shared.library import Library
 from videolib.shared.media.workers import ExaminerPool
 from videolib.shared.runtime import probe_settings
 from videolib.shared.thumbnails import ThumbnailMaker, ThumbnailSettings
 
+from .metrics import WorkerMetrics
 from .path_map import parse_path_map
 
 
@@ -27,9 +30,12 @@ class WorkerResources:
     #: The process's own probers, when it has some (an API's): used, never closed here.
     shared_examiners: ExaminerPool | None = None
     path_map: dict[str, Path] = field(init=False)
+    #: The process's metrics (the worker serves them); its jobs count what they did.
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     _thumbnails: ThumbnailMaker | None = field(default=None, init=False)
     _fingerprints: Fingerprinter | None = field(default=None, init=False)
     _examiners: ExaminerPool | None = field(default=None, init=False)
+    _integrity_pacer: Pacer | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.path_map = parse_path_map(self.config.worker.path_map)  # checked at load
@@ -73,6 +79,13 @@ class WorkerResources:
                 time_limit_s=self.config.probe_timeout_s,
             )
         return self._examiners
+
+    @property
+    def integrity_pacer(self) -> Pacer:
+        """The one read budget of this process's integrity jobs (shared/integrity/pacing.py)."""
+        if self._integrity_pacer is None:
+            self._integrity_pacer = Pacer(self.config.integrity.rate_mb_per_second * MB)
+        return self._integrity_pacer
 
     async def close(self, grace_s: float) -> None:
         """Stop the media workers (a grab or a fingerprint in progress is killed)."""

@@ -90,7 +90,7 @@ class JobWorker:
         # 2 x batch_size); the second half waits here, picked, so the next job is at hand
         # when one ends, while no more than `concurrency` run (and use media processes).
         self.slots = asyncio.Semaphore(concurrency)
-        self.metrics = WorkerMetrics()
+        self.metrics: WorkerMetrics = self.resources.metrics
         self.ready = asyncio.Event()
         self.metrics_port: int | None = None
 

@@ -13,30 +13,17 @@ from playwright.sync_api import expect
 
 from tests.admin.conftest import Server
 from tests.daemon.harness import sha256
-from tests.daemon.test_integrity import flip_byte_keeping_mtime
-from videolib.daemon.health import DatabaseHealth
-from videolib.daemon.integrity import IntegrityChecker
-from videolib.daemon.metrics import DaemonMetrics
+from tests.integrity_helpers import flip_byte_keeping_mtime, verify_cycle
 from videolib.shared.db.engine import open_engine
-from videolib.shared.db.repository import IntegrityRepository, ping
-from videolib.shared.library import Library
 
 ROTTEN = "videos/beach-sunset.mp4"
 
 
 async def _verify_all(server: Server) -> None:
-    """One verification cycle over the page's library, as the daemon runs it."""
+    """One verification cycle over the page's library, as the workers' jobs run it."""
     config = server.config
     async with open_engine(config.sqlalchemy_url(), pool_size=2) as engine:
-        metrics = DaemonMetrics()
-        checker = IntegrityChecker(
-            config.integrity,
-            Library.from_config(config),
-            IntegrityRepository(engine),
-            metrics,
-            DatabaseHealth(lambda: ping(engine), metrics),
-        )
-        await checker.run_cycle()
+        await verify_cycle(config, engine)
 
 
 @pytest.fixture

@@ -2,32 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
 import os
 import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 
+import pytest
+from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.conftest import Client
 from tests.daemon.harness import row, sha256
-from tests.daemon.test_integrity import checker, flip_byte_keeping_mtime, record
+from tests.integrity_helpers import flip_byte_keeping_mtime, record, verify_cycle
+from videolib.api.app import create_app
 from videolib.shared.config import Config
 from videolib.shared.db.repository import IntegrityRepository
+from videolib.shared.jobs.integrity_jobs import plan_integrity
+from videolib.shared.jobs.kinds import JobCall
+from videolib.shared.jobs.resources import WorkerResources
+from videolib.shared.jobs.worker import JobWorker
 
 PATH = "videos/clip.mp4"
 
 
 async def flagged(config: Config, engine: AsyncEngine, video_file: Path) -> str:
-    """Record the clip, rot one byte, let the daemon's check find it; the finding's id."""
+    """Record the clip, rot one byte, let a verification cycle find it; the finding's id."""
     await record(config, engine)
     flip_byte_keeping_mtime(video_file, video_file.stat().st_size // 2)
-    repository = IntegrityRepository(engine)
-    [file] = await repository.next_files("", 10)
-    assert await checker(config, engine).verify(file) is True
-    [finding], _ = await repository.findings("open", 0, 10)
+    end, _ = await verify_cycle(config, engine)
+    assert end is not None and end.flagged == 1
+    [finding], _ = await IntegrityRepository(engine).findings("open", 0, 10)
     return str(finding.id)
 
 
@@ -129,10 +139,9 @@ async def test_recheck_closes_a_repaired_or_edited_file_and_keeps_a_missing_one(
 
 async def flagged_again(config: Config, engine: AsyncEngine, video_file: Path) -> str:
     flip_byte_keeping_mtime(video_file, video_file.stat().st_size // 3)
-    repository = IntegrityRepository(engine)
-    [file] = await repository.next_files("", 10)
-    assert await checker(config, engine).verify(file) is True
-    [finding], _ = await repository.findings("open", 0, 10)
+    end, _ = await verify_cycle(config, engine)
+    assert end is not None and end.flagged == 1
+    [finding], _ = await IntegrityRepository(engine).findings("open", 0, 10)
     return str(finding.id)
 
 
@@ -169,3 +178,47 @@ async def test_a_finding_of_a_trashed_or_deleted_video_closes_on_review(
     assert await IntegrityRepository(engine).open_count() == 0
     [trashed_file] = list((video_file.parents[1] / ".trash").rglob("clip.mp4"))
     assert sha256(trashed_file) == finding.observed_hash
+
+
+async def test_a_finding_of_the_engine_job_is_what_the_api_lists_and_exports(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+    api_config: Config,
+    auth: dict[str, str],
+    engine: AsyncEngine,
+    video_file: Path,
+) -> None:
+    """A real worker loop (in-process JobWorker) runs the planner's jobs; the API started
+    afterwards lists the finding, and its /metrics carries the gauges the daemon had."""
+    await record(api_config, engine)
+    flip_byte_keeping_mtime(video_file, video_file.stat().st_size // 2)
+    config = api_config.replace("worker", metrics_port=0)
+    worker = JobWorker(config, engine)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    repository = IntegrityRepository(engine)
+    try:
+        await plan_integrity(WorkerResources(config, engine), JobCall({}, 0))
+        async with asyncio.timeout(120):
+            while (await repository.state()).last_full_cycle_at is None:
+                await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 120)
+    client = await aiohttp_client(create_app(api_config, engine))
+    listed = await (await client.get("/api/media/integrity/findings", headers=auth)).json()
+    [item] = listed["data"]
+    assert item["path"] == PATH and item["status"] == "open"
+    assert item["observedHash"] == sha256(video_file)
+    status = await (await client.get("/api/media/integrity", headers=auth)).json()
+    assert status["openFindings"] == 1 and status["cycleInProgress"] is False
+    assert status["lastFullCycleAt"] is not None
+    scraped = await (await client.get("/metrics")).text()
+    assert "videolib_integrity_flagged_files 1.0" in scraped
+    last = datetime.fromisoformat(status["lastFullCycleAt"]).timestamp()
+    [exported] = [
+        sample.value
+        for family in text_string_to_metric_families(scraped)
+        for sample in family.samples
+        if sample.name == "videolib_integrity_last_full_cycle_timestamp_seconds"
+    ]
+    assert exported == pytest.approx(last, abs=1e-3)

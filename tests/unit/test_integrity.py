@@ -14,6 +14,7 @@ from videolib.shared.integrity.budget import (
     next_read_at,
     pacing_schedule,
 )
+from videolib.shared.integrity.chunks import split
 from videolib.shared.integrity.verdict import Changed, Intact, Mismatch, Recorded, judge
 
 
@@ -138,3 +139,40 @@ def test_judge(
     before: tuple[int, int], after: tuple[int, int], digest: str, verdict: object
 ) -> None:
     assert judge(RECORDED, before, after, digest) == verdict
+
+
+# -- a cycle's ranges (shared/integrity/chunks.py) --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("files", "max_files", "max_bytes", "ranges"),
+    [
+        ([], 2, 100, [("", None)]),  # an empty library: one open range
+        ([("a", 1)], 2, 100, [("", None)]),
+        ([("a", 1), ("b", 1), ("c", 1)], 2, 100, [("", "b"), ("b", None)]),
+        ([("a", 1), ("b", 1), ("c", 1)], 1, 100, [("", "a"), ("a", "b"), ("b", None)]),
+        # By bytes: a file that would pass max_bytes starts the next range...
+        ([("a", 60), ("b", 60), ("c", 10)], 10, 100, [("", "a"), ("a", None)]),
+        # ...and one larger than max_bytes is a range of its own.
+        ([("a", 10), ("b", 500), ("c", 10)], 10, 100, [("", "a"), ("a", "b"), ("b", None)]),
+        ([("a", 50), ("b", 50), ("c", 1)], 10, 100, [("", "b"), ("b", None)]),  # exactly full
+    ],
+)
+def test_a_cycle_is_cut_into_ranges_by_files_and_bytes(
+    files: list[tuple[str, int]],
+    max_files: int,
+    max_bytes: int,
+    ranges: list[tuple[str, str | None]],
+) -> None:
+    cut = split(files, max_files=max_files, max_bytes=max_bytes)
+    assert [(r.after, r.through) for r in cut] == ranges
+    # Every path (and any path added later) is in exactly one range.
+    for path in [name for name, _ in files] + ["0", "aa", "zz"]:
+        assert sum(r.holds(path) for r in cut) == 1, path
+
+
+def test_ranges_need_paths_in_order_and_positive_limits() -> None:
+    with pytest.raises(ValueError, match="must come in order"):
+        split([("b", 1), ("a", 1)])
+    with pytest.raises(ValueError, match="at least 1"):
+        split([], max_files=0)

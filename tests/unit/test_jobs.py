@@ -75,7 +75,11 @@ def test_queues_and_kinds() -> None:
     assert kinds_of(()) == TASK_KINDS
     assert {k.queue for k in kinds_of(("thumbnails",))} == {"thumbnails"}
     assert {k.queue for k in kinds_of(("fingerprints",))} == {"fingerprints"}
-    assert {"thumbnails", "fingerprints", "maintenance", "validate"} <= set(QUEUES)
+    assert {k.name for k in kinds_of(("integrity",))} == {
+        "plan_integrity",
+        "verify_integrity_chunk",
+    }
+    assert {"thumbnails", "fingerprints", "maintenance", "validate", "integrity"} <= set(QUEUES)
     with pytest.raises(ValueError, match="unknown queue 'fast'"):
         parse_queues("fast")
 

@@ -1,31 +1,40 @@
-"""Statements of the integrity checks: what to verify next, the cycle's cursor, findings.
+"""Statements of the integrity checks: the cycle, its ranges, findings.
 
-The cursor lives in `settings` (keys under `integrity.`): present while a cycle is under
-way (the last path verified, "" at its start), absent between cycles, so a restart resumes
-with the next path. Paths are walked in code point order (`idx_videos_path_bytes`).
+The cycle's state lives in `settings` (keys under `integrity.`): the cursor is present
+while a cycle is under way (the last path any worker verified, "" at its start) and absent
+between cycles. A cycle is split into path ranges, rows of `integrity_chunks` that workers
+take as jobs (shared/jobs/integrity_jobs.py); each range's progress moves with the verdict
+of each file in one transaction, so a job that is killed resumes after its last file and
+never records a file twice. Paths are walked in code point order (`idx_videos_path_bytes`).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from videolib.shared.db.schema import integrity_chunks as chunks
 from videolib.shared.db.schema import integrity_findings as findings
 from videolib.shared.db.schema import settings, videos
+from videolib.shared.integrity.budget import cycle_due_in
 
 from .errors import translate_errors
 
 CURSOR_KEY = "integrity.cursor"
 CYCLE_STARTED_KEY = "integrity.cycle_started_at"
 LAST_FULL_CYCLE_KEY = "integrity.last_full_cycle_at"
-#: Who resolves a finding when the daemon finds the file intact again.
+#: Who resolves a finding when a verification finds the file intact again (the name the
+#: findings of earlier releases carry; the API shows it).
 DAEMON = "daemon"
+#: Serialises the transactions that start a cycle and end one of its ranges: the last range
+#: to finish must see every other finished, and two planners must not both start a cycle.
+CYCLE_LOCK = "videolib.integrity.cycle"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +55,48 @@ class CycleState:
     cursor: str | None
     started_at: datetime | None
     last_full_cycle_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkKey:
+    """A range of a cycle: the cycle's start (its identity) and the range's number."""
+
+    cycle_started_at: datetime
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One row of `integrity_chunks`: a path range and how far its verification got."""
+
+    key: ChunkKey
+    after_path: str
+    through_path: str | None
+    done_through: str | None
+    files: int
+    unread: int
+    flagged: int
+    finished_at: datetime | None
+
+    @property
+    def resume_after(self) -> str:
+        """The path after which the range's next file comes."""
+        return self.after_path if self.done_through is None else self.done_through
+
+
+@dataclass(frozen=True, slots=True)
+class CycleEnd:
+    """A cycle ended by the last of its ranges: what all of them counted."""
+
+    started_at: datetime
+    files: int
+    unread: int
+    flagged: int
+
+    @property
+    def full(self) -> bool:
+        """Every file read: the last full cycle from now (an unread one is not claimed)."""
+        return self.unread == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,46 +135,98 @@ class IntegrityRepository:
 
     @translate_errors
     async def state(self) -> CycleState:
-        keys = (CURSOR_KEY, CYCLE_STARTED_KEY, LAST_FULL_CYCLE_KEY)
         async with self.engine.connect() as connection:
-            rows = await connection.execute(
-                select(settings.c.key, settings.c.value).where(settings.c.key.in_(keys))
+            return await _state(connection)
+
+    @translate_errors
+    async def sizes(self, after: str, limit: int) -> list[tuple[str, int]]:
+        """(path, size) of up to `limit` verifiable records after `after`: for planning."""
+        v = videos.c
+        path_order = v.path.collate("C")
+        query = (
+            select(v.path, v.file_size)
+            .where(*_verifiable(), path_order > after)
+            .order_by(path_order)
+            .limit(limit)
+        )
+        async with self.engine.connect() as connection:
+            return [(path, int(size)) for path, size in await connection.execute(query)]
+
+    @translate_errors
+    async def begin_cycle(
+        self, now: datetime, ranges: list[tuple[str, str | None]], *, interval: timedelta
+    ) -> list[ChunkKey]:
+        """Start a cycle split into `ranges` (after, through), unless one is under way or
+        the last started less than `interval` before `now` (not due): then nothing, [].
+
+        The previous cycle's ranges go. One transaction under CYCLE_LOCK: two planners
+        cannot both start one."""
+        async with self.engine.begin() as connection:
+            await _lock_cycle(connection)
+            state = await _state(connection)
+            if state.cursor is not None:
+                return []
+            if cycle_due_in(state.started_at, now, interval) > 0:
+                return []
+            await _set(connection, CURSOR_KEY, "")
+            await _set(connection, CYCLE_STARTED_KEY, now.isoformat())
+            await connection.execute(delete(chunks))
+            await connection.execute(
+                chunks.insert(),
+                [
+                    {
+                        "cycle_started_at": now,
+                        "number": number,
+                        "after_path": after,
+                        "through_path": through,
+                    }
+                    for number, (after, through) in enumerate(ranges)
+                ],
             )
-            values = {key: value for key, value in rows}
-        return CycleState(
-            values.get(CURSOR_KEY),
-            _timestamp(values.get(CYCLE_STARTED_KEY)),
-            _timestamp(values.get(LAST_FULL_CYCLE_KEY)),
+        return [ChunkKey(now, number) for number in range(len(ranges))]
+
+    @translate_errors
+    async def unfinished_chunks(self) -> list[ChunkKey]:
+        """The ranges of the cycle under way not yet read to their end."""
+        c = chunks.c
+        query = (
+            select(c.cycle_started_at, c.number)
+            .where(c.finished_at.is_(None))
+            .order_by(c.cycle_started_at, c.number)
+        )
+        async with self.engine.connect() as connection:
+            return [ChunkKey(*row) for row in await connection.execute(query)]
+
+    @translate_errors
+    async def chunk(self, key: ChunkKey) -> Chunk | None:
+        """A range by its key; None when its cycle was replaced since."""
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(select(chunks).where(_is(key)))).one_or_none()
+        if row is None:
+            return None
+        m = row._mapping
+        return Chunk(
+            key,
+            m["after_path"],
+            m["through_path"],
+            m["done_through"],
+            m["files"],
+            m["unread"],
+            m["flagged"],
+            m["finished_at"],
         )
 
     @translate_errors
-    async def start_cycle(self, now: datetime) -> None:
-        async with self.engine.begin() as connection:
-            await _set(connection, CURSOR_KEY, "")
-            await _set(connection, CYCLE_STARTED_KEY, now.isoformat())
-
-    @translate_errors
-    async def finish_cycle(self, now: datetime, *, full: bool = True) -> None:
-        """End the cycle; a `full` one (every file read) is the last full cycle from now."""
-        async with self.engine.begin() as connection:
-            await connection.execute(delete(settings).where(settings.c.key == CURSOR_KEY))
-            if full:
-                await _set(connection, LAST_FULL_CYCLE_KEY, now.isoformat())
-
-    @translate_errors
-    async def next_files(self, after: str, limit: int) -> list[ToVerify]:
-        """Up to `limit` verifiable records after the path `after`, in path order."""
+    async def chunk_files(self, chunk: Chunk, after: str, limit: int) -> list[ToVerify]:
+        """Up to `limit` verifiable records of the range after the path `after`."""
         v = videos.c
         path_order = v.path.collate("C")  # the index's order, whatever the collation
+        where = [*_verifiable(), path_order > after]
+        if chunk.through_path is not None:
+            where.append(path_order <= chunk.through_path)
         query = (
             select(v.id, v.path, v.file_size, v.file_mtime_ns, v.file_hash)
-            .where(
-                v.is_valid,
-                v.file_hash.is_not(None),
-                v.file_size.is_not(None),
-                v.file_mtime_ns.is_not(None),
-                path_order > after,
-            )
+            .where(*where)
             .order_by(path_order)
             .limit(limit)
         )
@@ -131,20 +234,37 @@ class IntegrityRepository:
             return [ToVerify(*row) for row in await connection.execute(query)]
 
     @translate_errors
-    async def passed(self, file: ToVerify, *, intact: bool) -> None:
-        """Move the cursor past a file; one found intact closes its open finding, if any."""
+    async def next_files(self, after: str, limit: int) -> list[ToVerify]:
+        """Up to `limit` verifiable records after the path `after`, in path order."""
+        whole = Chunk(ChunkKey(datetime.min, 0), "", None, None, 0, 0, 0, None)
+        return await self.chunk_files(whole, after, limit)
+
+    @translate_errors
+    async def passed(
+        self, file: ToVerify, *, intact: bool, chunk: ChunkKey | None = None, unread: bool = False
+    ) -> bool:
+        """A file verified (or unread): its range moves past it; one found intact closes its
+        open finding, if any. False when the range was past it already (a second worker on
+        a range whose first was only thought dead): nothing is counted twice."""
         async with self.engine.begin() as connection:
+            if chunk is not None and not await _advance(connection, chunk, file, unread=unread):
+                return False
             await _set(connection, CURSOR_KEY, file.path)
             if intact:
                 await connection.execute(
                     _resolve(findings.c.video_id == file.video_id, "intact", DAEMON)
                 )
+        return True
 
     @translate_errors
-    async def flag(self, file: ToVerify, observed_hash: str) -> Finding:
-        """Record a mismatch (or update the video's open finding) and move the cursor past it.
+    async def flag(
+        self, file: ToVerify, observed_hash: str, *, chunk: ChunkKey | None = None
+    ) -> Finding:
+        """Record a mismatch (or update the video's open finding) and move past the file.
 
         The video's own `file_hash` is left as it is: only an admin's accept changes it.
+        One open finding per video (a unique index): a range read again after a kill
+        updates the finding it wrote, never adds a second.
         """
         statement = insert(findings).values(
             video_id=file.video_id,
@@ -165,8 +285,40 @@ class IntegrityRepository:
         ).returning(findings)
         async with self.engine.begin() as connection:
             finding = Finding.from_row((await connection.execute(upsert)).one())
+            if chunk is not None:
+                await _advance(connection, chunk, file, flagged=True)
             await _set(connection, CURSOR_KEY, file.path)
         return finding
+
+    @translate_errors
+    async def finish_chunk(self, key: ChunkKey, now: datetime) -> CycleEnd | None:
+        """The range was read to its end. The last of its cycle to finish ends the cycle
+        (the cursor goes; a full one is the last full cycle from `now`): that CycleEnd."""
+        c = chunks.c
+        async with self.engine.begin() as connection:
+            await _lock_cycle(connection)  # the other ranges' ends are committed, or wait
+            await connection.execute(
+                update(chunks).where(_is(key), c.finished_at.is_(None)).values(finished_at=now)
+            )
+            totals = (
+                await connection.execute(
+                    select(
+                        func.count().filter(c.finished_at.is_(None)),
+                        func.coalesce(func.sum(c.files), 0),
+                        func.coalesce(func.sum(c.unread), 0),
+                        func.coalesce(func.sum(c.flagged), 0),
+                    ).where(c.cycle_started_at == key.cycle_started_at)
+                )
+            ).one()
+            left, files, unread, flagged = (int(value) for value in totals)
+            state = await _state(connection)
+            if left or state.cursor is None or state.started_at != key.cycle_started_at:
+                return None
+            end = CycleEnd(key.cycle_started_at, files, unread, flagged)
+            await connection.execute(delete(settings).where(settings.c.key == CURSOR_KEY))
+            if end.full:
+                await _set(connection, LAST_FULL_CYCLE_KEY, now.isoformat())
+        return end
 
     # -- findings -------------------------------------------------------------------------
 
@@ -175,6 +327,15 @@ class IntegrityRepository:
         query = select(func.count()).select_from(findings).where(findings.c.status == "open")
         async with self.engine.connect() as connection:
             return int(await connection.scalar(query) or 0)
+
+    @translate_errors
+    async def gauges(self) -> tuple[int, datetime | None]:
+        """Open findings and the last full cycle's end, for /metrics (api/metrics.py)."""
+        query = select(func.count()).select_from(findings).where(findings.c.status == "open")
+        async with self.engine.connect() as connection:
+            open_findings = int(await connection.scalar(query) or 0)
+            state = await _state(connection)
+        return open_findings, state.last_full_cycle_at
 
     @translate_errors
     async def findings(
@@ -292,3 +453,61 @@ async def _set(connection: AsyncConnection, key: str, value: str) -> None:
 
 def _timestamp(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def _verifiable() -> list[Any]:
+    """A valid record with a hash and a stat fingerprint: what a re-hash compares with."""
+    v = videos.c
+    return [
+        v.is_valid,
+        v.file_hash.is_not(None),
+        v.file_size.is_not(None),
+        v.file_mtime_ns.is_not(None),
+    ]
+
+
+def _is(key: ChunkKey) -> Any:
+    return and_(chunks.c.cycle_started_at == key.cycle_started_at, chunks.c.number == key.number)
+
+
+async def _advance(
+    connection: AsyncConnection,
+    key: ChunkKey,
+    file: ToVerify,
+    *,
+    unread: bool = False,
+    flagged: bool = False,
+) -> bool:
+    """Move a range's progress past `file`, counting it; False if it was past it already."""
+    c = chunks.c
+    done = c.done_through.collate("C")
+    moved = await connection.execute(
+        update(chunks)
+        .where(_is(key), c.finished_at.is_(None), or_(done.is_(None), done < file.path))
+        .values(
+            done_through=file.path,
+            files=c.files + 1,
+            unread=c.unread + int(unread),
+            flagged=c.flagged + int(flagged),
+        )
+    )
+    return bool(moved.rowcount)
+
+
+async def _lock_cycle(connection: AsyncConnection) -> None:
+    await connection.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": CYCLE_LOCK}
+    )
+
+
+async def _state(connection: AsyncConnection) -> CycleState:
+    keys = (CURSOR_KEY, CYCLE_STARTED_KEY, LAST_FULL_CYCLE_KEY)
+    rows = await connection.execute(
+        select(settings.c.key, settings.c.value).where(settings.c.key.in_(keys))
+    )
+    values = {key: value for key, value in rows}
+    return CycleState(
+        values.get(CURSOR_KEY),
+        _timestamp(values.get(CYCLE_STARTED_KEY)),
+        _timestamp(values.get(LAST_FULL_CYCLE_KEY)),
+    )
