@@ -8,7 +8,6 @@ entries, and beyond the debouncer's capacity dropped in favour of a reconciliati
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import os
 import time
@@ -22,7 +21,6 @@ from videolib.shared.config import Config
 from videolib.shared.db.repository import (
     DirectoryLocks,
     IntegrityRepository,
-    TrashRepository,
     VideoRepository,
     ping,
 )
@@ -35,7 +33,6 @@ from videolib.shared.media.workers import ExaminerPool
 from videolib.shared.mount_guard import MountGuard, limits_from
 from videolib.shared.mount_safety import Hold
 from videolib.shared.systemd import Notifier
-from videolib.shared.trash import Clock, Trash, utc_now
 
 from . import poll, remount
 from .debounce import Debouncer, Signal, Stat, Timing, with_close_events
@@ -91,7 +88,6 @@ class Scheduler:
         *,
         notifier: Notifier | None = None,
         restarts: RestartPolicy | None = None,
-        clock: Clock = utc_now,
         session_name: str | None = None,
     ) -> None:
         self.config = config
@@ -135,9 +131,6 @@ class Scheduler:
             self.guard,
         )
         self.debouncer = Debouncer(self._timing(close_events=not config.daemon.polling))
-        self.trash = Trash(
-            self.library, TrashRepository(engine), config.thumbnail_dir.absolute(), clock
-        )
         # A file found changed (size or mtime) goes the way of any written file.
         self.integrity = IntegrityChecker(
             config.integrity,
@@ -328,7 +321,9 @@ class Scheduler:
             self._actions_event.clear()
 
     async def _reconciler(self, first_started: asyncio.Event) -> None:
-        interval = self.config.daemon.reconcile_interval
+        """The watcher's own passes: at the lead, after an outage, on a remount, an
+        overflow or a refused watch (`_reconcile_now`). The periodic pass is a job of the
+        engine's (shared/jobs/maintenance_jobs.py), once per library on any worker."""
         while True:
             await self.health.wait()
             self._reconcile_now.clear()
@@ -351,8 +346,7 @@ class Scheduler:
                 if cancelling():
                     raise  # a stop, surfacing as a database error: not a failed pass
                 log.exception("reconcile_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._reconcile_now.wait(), interval)
+            await self._reconcile_now.wait()
 
     async def _watch_checker(self, watcher: Watcher) -> None:
         seen = await asyncio.to_thread(remount.devices, self.library)
@@ -464,23 +458,6 @@ class Scheduler:
                     last[top] = snapshot
             await asyncio.sleep(interval)
 
-    async def _trash_purger(self) -> None:
-        """Purge the trash's days older than trash.retention_days, every purge interval."""
-        settings = self.config.trash
-        while True:
-            await self.health.wait()
-            try:
-                result = await self.trash.purge(settings.retention_days)
-            except DatabaseUnavailableError as error:
-                if cancelling():
-                    raise
-                self.health.failed(error)
-                continue
-            self.metrics.trash_purged_files.inc(result.files)
-            self.metrics.trash_purged_records.inc(result.records)
-            self.metrics.trash_purges.inc()
-            await asyncio.sleep(settings.purge_interval_seconds)
-
     async def _systemd_watchdog(self) -> None:
         interval = self.notifier.watchdog_interval_s
         # No ping once a loop is given up: systemd then restarts us even if the exit hangs.
@@ -576,7 +553,6 @@ class Scheduler:
         for number in range(INGESTERS):  # an ingester ends once the daemon stops
             start(f"ingester-{number}", self._ingester, may_end=lambda: self._stopping)
         start("actor", self._actor)
-        start("trash_purger", self._trash_purger)
         if self.config.integrity.enabled:
             start("integrity", self.integrity.run)
 

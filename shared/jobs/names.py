@@ -4,6 +4,8 @@ MAKE_THUMBNAIL = "make_thumbnail"
 BACKFILL_THUMBNAILS = "backfill_thumbnails"
 MAKE_FINGERPRINT = "make_fingerprint"
 BACKFILL_FINGERPRINTS = "backfill_fingerprints"
+PURGE_TRASH = "purge_trash"
+RECONCILE_LIBRARY = "reconcile_library"
 
 #: Media work on files (needs the library mounted) apart from the small periodic sweeps,
 #: so `videolib worker --queue thumbnails` on a NAS host takes no maintenance. Fingerprints

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .fingerprint_jobs import backfill_fingerprints, make_fingerprint
 from .kinds import TaskKind
+from .maintenance_jobs import purge_trash, reconcile_library
 from .names import (
     BACKFILL_FINGERPRINTS,
     BACKFILL_THUMBNAILS,
@@ -12,6 +13,8 @@ from .names import (
     MAINTENANCE_QUEUE,
     MAKE_FINGERPRINT,
     MAKE_THUMBNAIL,
+    PURGE_TRASH,
+    RECONCILE_LIBRARY,
     THUMBNAILS_QUEUE,
 )
 from .thumbnail_jobs import backfill_thumbnails, make_thumbnail
@@ -23,6 +26,8 @@ TASK_KINDS: tuple[TaskKind, ...] = (
     TaskKind(
         BACKFILL_FINGERPRINTS, MAINTENANCE_QUEUE, backfill_fingerprints, schedule="*/15 * * * *"
     ),
+    TaskKind(PURGE_TRASH, MAINTENANCE_QUEUE, purge_trash),  # periodic: shared/jobs/periodic.py
+    TaskKind(RECONCILE_LIBRARY, MAINTENANCE_QUEUE, reconcile_library),  # periodic, as above
 )
 
 QUEUES: tuple[str, ...] = tuple(dict.fromkeys(kind.queue for kind in TASK_KINDS))

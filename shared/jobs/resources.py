@@ -13,6 +13,7 @@ from videolib.shared.fingerprints import Fingerprinter, FingerprintSettings
 from videolib.shared.library import Library
 from videolib.shared.thumbnails import ThumbnailMaker, ThumbnailSettings
 
+from .metrics import WorkerMetrics
 from .path_map import parse_path_map
 
 
@@ -22,6 +23,8 @@ class WorkerResources:
     engine: AsyncEngine
     #: Jobs of one process at once: the size of each media pool.
     concurrency: int = 1
+    #: The worker's metrics, for jobs that count more than their outcome (maintenance).
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     path_map: dict[str, Path] = field(init=False)
     _thumbnails: ThumbnailMaker | None = field(default=None, init=False)
     _fingerprints: Fingerprinter | None = field(default=None, init=False)

@@ -28,7 +28,8 @@ from videolib.shared.config import Config
 from videolib.shared.logging import get_logger
 
 from .kinds import GaveUp, JobCall, RetryLater, TaskKind
-from .metrics import WorkerMetrics, serve
+from .metrics import serve
+from .periodic import seed
 from .registry import kinds_of
 from .resources import WorkerResources
 
@@ -56,7 +57,7 @@ class JobWorker:
         self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.kinds = kinds_of(queues)
         self.resources = WorkerResources(config, engine, concurrency)
-        self.metrics = WorkerMetrics()
+        self.metrics = self.resources.metrics
         self.ready = asyncio.Event()
         self.metrics_port: int | None = None
 
@@ -98,6 +99,7 @@ class JobWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; then finish or abandon within STOP_BUDGET_S."""
+        await seed(self.resources.engine, [k.name for k in self.kinds])  # periodic chains
         runner, self.metrics_port = await serve(self.metrics, self.config.worker.metrics_port)
         connection = await asyncpg.connect(self.dsn)
         pgq = PgQueuer.from_asyncpg_connection(connection)
