@@ -8,6 +8,7 @@ entries, and beyond the debouncer's capacity dropped in favour of a reconciliati
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import time
@@ -357,6 +358,7 @@ class Scheduler:
                 self._reconcile_now.set()
             seen = await self._follow_mounts(watcher, seen)
             await self._check_marker()
+            await self._count_held_passes()
             self._poll_refused_subtrees(watcher)
             self._follow_close_events(watcher)
 
@@ -396,6 +398,14 @@ class Scheduler:
                 )
         self.unmounted = reason
         self.metrics.library_mounted.set(0 if reason else 1)
+
+    async def _count_held_passes(self) -> None:
+        """The library's held passes, whoever held or applied them (this daemon, a worker's
+        periodic pass, an admin): the gauge cannot wait for this daemon's next pass, which
+        comes only at a start, an outage or a remount now."""
+        if self.leadership.leading:
+            with contextlib.suppress(DatabaseUnavailableError):
+                self.metrics.held_passes.set(len(await self.guard.folders.held()))
 
     def _count_hold(self, directory_type: str, hold: Hold) -> None:
         self.metrics.missing_held.labels(directory_type, hold.kind.value).inc()

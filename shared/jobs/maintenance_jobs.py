@@ -177,7 +177,6 @@ async def _reconcile(resources: WorkerResources) -> ScanResult | None:
         for outcome, count in _outcomes(result).items():
             counts.reconcile_files.labels(outcome).inc(count)
         log.info("periodic_reconcile_finished", seconds=round(elapsed, 3), **_outcomes(result))
-    counts.held_passes.set(len(await folders.held()))
     return result
 
 

@@ -76,11 +76,6 @@ class MaintenanceMetrics:
             ["directory_type", "reason"],
             registry=r,
         )
-        self.held_passes = Gauge(
-            "videolib_worker_held_passes",
-            "Directory types with a held pass, as of this worker's last reconciliation",
-            registry=r,
-        )
 
 
 async def serve(metrics: WorkerMetrics, port: int) -> tuple[web.AppRunner, int]:

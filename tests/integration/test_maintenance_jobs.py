@@ -7,23 +7,27 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text, update
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.daemon.harness import eventually, listed, row, rows
 from tests.media import make_video
+from tests.mounts import mount_bind, share_at, unmount_lazily
 from tests.trash_helpers import trashed_file
 from videolib.shared.config import Config
+from videolib.shared.db.engine import open_engine
 from videolib.shared.db.repository import DirectoryLocks, MountRepository, VideoRepository
 from videolib.shared.db.schema import library_folders
 from videolib.shared.ingest import scan
-from videolib.shared.jobs.kinds import JobCall
-from videolib.shared.jobs.maintenance_jobs import reconcile_library
+from videolib.shared.jobs.kinds import JobCall, JobFunction, RetryLater
+from videolib.shared.jobs.maintenance_jobs import purge_trash, reconcile_library
 from videolib.shared.jobs.names import MAINTENANCE_QUEUE, PURGE_TRASH, RECONCILE_LIBRARY
 from videolib.shared.jobs.periodic import queue_next, seed
 from videolib.shared.jobs.resources import WorkerResources
@@ -202,7 +206,6 @@ async def test_a_held_folder_is_not_marked_missing_by_the_job(
     assert all(v.is_valid for v in after)
     [held] = await MountRepository(engine).held()
     assert (held.directory_type, held.kind, held.missing) == ("videos", "unmounted", vanished)
-    assert resources.metrics.registry.get_sample_value("videolib_worker_held_passes") == 1.0
 
 
 async def test_a_folder_on_another_device_than_recorded_is_left_to_the_watcher(
@@ -266,3 +269,57 @@ async def test_a_run_queues_its_successor_beside_itself(engine: AsyncEngine) -> 
     assert await queue_next(engine, PURGE_TRASH, timedelta(hours=1), running_job=int(running))
     assert sorted(s for s, _ in await jobs_of(engine, PURGE_TRASH)) == ["picked", "queued"]
     assert not await queue_next(engine, PURGE_TRASH, timedelta(hours=1), running_job=int(running))
+
+
+async def test_an_unmounted_share_is_not_marked_missing_by_the_job_and_back_is_valid(
+    worker_config: Config, engine: AsyncEngine, library_root: Path, tmp_path: Path
+) -> None:
+    """A real share (a tmpfs bind-mounted at videos) goes away with `umount -l` while no
+    daemon runs: the worker's pass leaves the folder, marks nothing and holds nothing;
+    mounted again, the next pass finds every record as it was."""
+    clip = make_video(tmp_path / "a.mp4", seconds=0.3)
+    videos = library_root / "videos"
+    with share_at(tmp_path / "store", videos):
+        for name in ("a", "b", "c"):
+            shutil.copyfile(clip, videos / f"{name}.mp4")
+        await recorded(worker_config, engine, ["videos"])
+        before = {v.path: v.id for v in await rows(engine)}
+        resources = WorkerResources(worker_config, engine)
+        unmount_lazily(videos)
+        assert not any(videos.iterdir())  # the bare mount point
+        await reconcile_library(resources, JobCall({}, 0))
+        after = await rows(engine)
+        assert {v.path: v.id for v in after} == before and all(v.is_valid for v in after)
+        assert await MountRepository(engine).held() == []
+        mount_bind(tmp_path / "store", videos)
+        await reconcile_library(resources, JobCall({}, 0))
+        again = await rows(engine)
+        assert {v.path: v.id for v in again} == before and all(v.is_valid for v in again)
+    left = resources.metrics.registry.get_sample_value(
+        "videolib_worker_reconcile_skipped_types_total",
+        {"directory_type": "videos", "reason": "device"},
+    )
+    assert left == 1.0  # the unmounted pass only
+
+
+@pytest.mark.parametrize("job", [purge_trash, reconcile_library], ids=["purge", "reconcile"])
+async def test_a_run_without_the_database_is_retried_and_keeps_the_chain(
+    worker_config: Config,
+    database_url: URL,
+    engine: AsyncEngine,
+    library_root: Path,
+    job: JobFunction,
+) -> None:
+    """The database gone during a run: the engine retries that same job later (one chain
+    goes on), never a crash that ends the chain; nothing of the library is touched."""
+    old = await trashed_file(engine, library_root, "2020-01-01", "videos/old.mp4")
+    with socket.socket() as probe:  # a port nobody listens on: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        nowhere = database_url.set(host="127.0.0.1", port=probe.getsockname()[1])
+    async with open_engine(nowhere, pool_size=1) as gone:
+        with pytest.raises(RetryLater) as retry:
+            await job(WorkerResources(worker_config, gone), JobCall({}, 0, job_id=7))
+    assert retry.value.delay.total_seconds() == 30.0
+    assert "database" in retry.value.reason.lower()
+    assert (library_root / ".trash" / "2020-01-01" / "videos" / "old.mp4").is_file()
+    assert [v.id for v in await rows(engine)] == [old]

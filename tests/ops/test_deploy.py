@@ -38,11 +38,17 @@ def test_alert_unit_tests_pass() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_both_processes_are_scraped_and_every_issue_alert_exists() -> None:
+def test_every_process_is_scraped_and_every_issue_alert_exists() -> None:
     # Text checks: promtool above has parsed the YAML (no YAML library in the test deps).
     config = (PROMETHEUS / "prometheus.yml").read_text()
     defaults = Config()
-    for job, port in (("videolib-api", defaults.api.port), ("videolib-daemon", 9464)):
+    scraped = (
+        ("videolib-api", defaults.api.port),
+        ("videolib-daemon", defaults.daemon.metrics_port),
+        # The periodic reconciliation and the trash purge are its jobs (issue 13 §2).
+        ("videolib-worker", defaults.worker.metrics_port),
+    )
+    for job, port in scraped:
         assert re.search(rf'job_name: {job}\n(.*\n)*?.*targets: \["127.0.0.1:{port}"\]', config)
     assert defaults.daemon.metrics_port == 9464
     rules = (PROMETHEUS / "videolib.rules.yml").read_text()

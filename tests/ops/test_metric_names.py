@@ -1,5 +1,6 @@
 """Every metric name the alert rules and the Grafana dashboard use is exported by the real
-`videolib api` and `videolib daemon` processes (read from their /metrics, not hard-coded)."""
+`videolib api`, `videolib daemon` and `videolib worker` processes (read from their
+/metrics, not hard-coded)."""
 
 from __future__ import annotations
 
@@ -123,12 +124,15 @@ def videolib(command: str, env: dict[str, str], log: Path) -> Iterator[subproces
 
 
 @pytest.fixture
-def services(database_url: URL, library_root: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """Both processes on free ports against the test database; their base URLs."""
-    api_port, daemon_port = free_port(), free_port()
+def services(
+    database_url: URL, library_root: Path, tmp_path: Path
+) -> Iterator[tuple[str, str, str]]:
+    """The three processes on free ports against the test database; their base URLs."""
+    api_port, daemon_port, worker_port = free_port(), free_port(), free_port()
     config = tmp_path / "config.toml"
     config.write_text(
-        f'[daemon]\nmetrics_port = {daemon_port}\n[probe]\nworkers = 1\n[log]\nformat = "json"\n'
+        f"[daemon]\nmetrics_port = {daemon_port}\n[worker]\nmetrics_port = {worker_port}\n"
+        '[probe]\nworkers = 1\n[log]\nformat = "json"\n'
     )
     env = {
         "DATABASE_URL": database_url.set(drivername="postgresql").render_as_string(
@@ -142,21 +146,26 @@ def services(database_url: URL, library_root: Path, tmp_path: Path) -> Iterator[
         "VIDEOLIB_STATE_DIR": str(tmp_path / "state"),
     }
     api_url, daemon_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{daemon_port}"
+    worker_url = f"http://127.0.0.1:{worker_port}"
     with (
         videolib("api", env, tmp_path / "api.log") as api,
         videolib("daemon", env, tmp_path / "daemon.log") as daemon,
+        videolib("worker", env, tmp_path / "worker.log") as worker,
     ):
         wait_ready(api, f"{api_url}/readyz", tmp_path / "api.log")
         wait_ready(daemon, f"{daemon_url}/readyz", tmp_path / "daemon.log")
-        yield api_url, daemon_url
+        wait_ready(worker, f"{worker_url}/metrics", tmp_path / "worker.log")
+        yield api_url, daemon_url, worker_url
 
 
 @pytest.mark.slow
-def test_every_metric_in_rules_and_dashboard_is_exported(services: tuple[str, str]) -> None:
-    api_url, daemon_url = services
+def test_every_metric_in_rules_and_dashboard_is_exported(
+    services: tuple[str, str, str],
+) -> None:
+    api_url, daemon_url, worker_url = services
     http_get(f"{api_url}/healthz")  # one answered request, so request series have samples
     exported: set[str] = set()
-    for url in (f"{api_url}/metrics", f"{daemon_url}/metrics"):
+    for url in (f"{api_url}/metrics", f"{daemon_url}/metrics", f"{worker_url}/metrics"):
         status, body = http_get(url)
         assert status == 200, url
         exported |= exported_series(body)
