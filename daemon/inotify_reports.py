@@ -84,14 +84,23 @@ def subtree_tops(refused: Iterable[str], targets: Iterable[str]) -> list[str]:
     return tops
 
 
+#: Which folders get no watch (their events are nobody's): a path -> True to skip it.
+Unwatched = Callable[[str], bool]
+
+
 class _ReportingInotifyFD(InotifyFD):
-    def __init__(self, reports: WatchReports) -> None:
+    def __init__(self, reports: WatchReports, unwatched: Unwatched) -> None:
         super().__init__()
         self._reports = reports
+        self._unwatched = unwatched
 
     def add_callback(
         self, path: bytes, mask: Mask, callback: WatchCallback, id_: CallbackId
     ) -> WatchDescriptor:
+        if self._unwatched(os.fsdecode(path)):
+            # Refused as an unreadable folder is: watchdog skips it below the root, with
+            # its events, and tries none of it again until it is created anew.
+            raise OSError(errno.EPERM, "not watched", os.fsdecode(path))
         try:
             return super().add_callback(path, mask, callback, id_)
         except OSError as error:
@@ -110,9 +119,15 @@ class _ReportingInotifyFD(InotifyFD):
 class ReportingObserver(InotifyObserver):
     """watchdog's inotify observer, reporting overflows and refused watches to `reports`."""
 
-    def __init__(self, reports: WatchReports, *, timeout: float = DEFAULT_OBSERVER_TIMEOUT) -> None:
+    def __init__(
+        self,
+        reports: WatchReports,
+        *,
+        unwatched: Unwatched = lambda _path: False,
+        timeout: float = DEFAULT_OBSERVER_TIMEOUT,
+    ) -> None:
         # InotifyObserver.__init__ with our InotifyFD: it builds its own and offers no
         # parameter for it. Its on_thread_stop stops and joins `_inotify_fd` as usual.
-        self._inotify_fd = _ReportingInotifyFD(reports)
+        self._inotify_fd = _ReportingInotifyFD(reports, unwatched)
         self._inotify_fd.start()
         BaseObserver.__init__(self, InotifyEmitter, timeout=timeout, inotify_fd=self._inotify_fd)

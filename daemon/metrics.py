@@ -95,19 +95,6 @@ class DaemonMetrics:
             registry=r,
         )
 
-        self.trash_purged_files = Counter(
-            "videolib_daemon_trash_purged_files",
-            "Files removed from the library's trash after trash.retention_days",
-            registry=r,
-        )
-        self.trash_purged_records = Counter(
-            "videolib_daemon_trash_purged_records",
-            "Records of trashed files dropped when their trash day was purged",
-            registry=r,
-        )
-        self.trash_purges = Counter(
-            "videolib_daemon_trash_purges", "Looks for trash days due for purging", registry=r
-        )
         # Mount safety (issue 11 §1): alerted on in deploy/prometheus/videolib.rules.yml.
         self.library_mounted = Gauge(
             "videolib_daemon_library_mounted",

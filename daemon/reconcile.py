@@ -1,8 +1,9 @@
 """Reconciliation: events are hints, this pass is the truth (issue 4 §5).
 
-At start and every `daemon.reconcile_interval`, one `shared.ingest.scan` over the nine
-types, under their advisory locks taken without waiting: a type another daemon or an
-API scan holds is skipped this time. One scan over all the types it got, so that a file
+At start, after an outage, on a remount or an overflow, one `shared.ingest.scan` over the
+nine types, under their advisory locks taken without waiting: a type another daemon, a
+worker's periodic pass (shared/jobs/maintenance_jobs.py) or an API scan holds is skipped
+this time. One scan over all the types it got, so that a file
 moved between two types while nobody watched is marked missing before it is found again,
 and re-attached to its old id by (size, SHA-256).
 """

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from videolib.shared.config import Config
 from videolib.shared.db.repository import (
     DirectoryLocks,
-    TrashRepository,
     VideoRepository,
     ping,
 )
@@ -34,7 +33,6 @@ from videolib.shared.media.workers import ExaminerPool
 from videolib.shared.mount_guard import MountGuard, limits_from
 from videolib.shared.mount_safety import Hold
 from videolib.shared.systemd import Notifier
-from videolib.shared.trash import Clock, Trash, utc_now
 
 from . import poll, remount
 from .debounce import Debouncer, Signal, Stat, Timing, with_close_events
@@ -89,7 +87,6 @@ class Scheduler:
         *,
         notifier: Notifier | None = None,
         restarts: RestartPolicy | None = None,
-        clock: Clock = utc_now,
         session_name: str | None = None,
     ) -> None:
         self.config = config
@@ -133,9 +130,6 @@ class Scheduler:
             self.guard,
         )
         self.debouncer = Debouncer(self._timing(close_events=not config.daemon.polling))
-        self.trash = Trash(
-            self.library, TrashRepository(engine), config.thumbnail_dir.absolute(), clock
-        )
         self.ready: dict[str, None] = {}  # ordered and coalesced: a path is in it once
         self.actions: deque[Action] = deque()
         self._ready_event = asyncio.Event()
@@ -317,7 +311,9 @@ class Scheduler:
             self._actions_event.clear()
 
     async def _reconciler(self, first_started: asyncio.Event) -> None:
-        interval = self.config.daemon.reconcile_interval
+        """The watcher's own passes: at the lead, after an outage, on a remount, an
+        overflow or a refused watch (`_reconcile_now`). The periodic pass is a job of the
+        engine's (shared/jobs/maintenance_jobs.py), once per library on any worker."""
         while True:
             await self.health.wait()
             self._reconcile_now.clear()
@@ -340,8 +336,7 @@ class Scheduler:
                 if cancelling():
                     raise  # a stop, surfacing as a database error: not a failed pass
                 log.exception("reconcile_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._reconcile_now.wait(), interval)
+            await self._reconcile_now.wait()
 
     async def _watch_checker(self, watcher: Watcher) -> None:
         seen = await asyncio.to_thread(remount.devices, self.library)
@@ -352,6 +347,7 @@ class Scheduler:
                 self._reconcile_now.set()
             seen = await self._follow_mounts(watcher, seen)
             await self._check_marker()
+            await self._count_held_passes()
             self._poll_refused_subtrees(watcher)
             self._follow_close_events(watcher)
 
@@ -391,6 +387,14 @@ class Scheduler:
                 )
         self.unmounted = reason
         self.metrics.library_mounted.set(0 if reason else 1)
+
+    async def _count_held_passes(self) -> None:
+        """The library's held passes, whoever held or applied them (this daemon, a worker's
+        periodic pass, an admin): the gauge cannot wait for this daemon's next pass, which
+        comes only at a start, an outage or a remount now."""
+        if self.leadership.leading:
+            with contextlib.suppress(DatabaseUnavailableError):
+                self.metrics.held_passes.set(len(await self.guard.folders.held()))
 
     def _count_hold(self, directory_type: str, hold: Hold) -> None:
         self.metrics.missing_held.labels(directory_type, hold.kind.value).inc()
@@ -452,23 +456,6 @@ class Scheduler:
                             self.on_event(event)
                     last[top] = snapshot
             await asyncio.sleep(interval)
-
-    async def _trash_purger(self) -> None:
-        """Purge the trash's days older than trash.retention_days, every purge interval."""
-        settings = self.config.trash
-        while True:
-            await self.health.wait()
-            try:
-                result = await self.trash.purge(settings.retention_days)
-            except DatabaseUnavailableError as error:
-                if cancelling():
-                    raise
-                self.health.failed(error)
-                continue
-            self.metrics.trash_purged_files.inc(result.files)
-            self.metrics.trash_purged_records.inc(result.records)
-            self.metrics.trash_purges.inc()
-            await asyncio.sleep(settings.purge_interval_seconds)
 
     async def _systemd_watchdog(self) -> None:
         interval = self.notifier.watchdog_interval_s
@@ -565,7 +552,6 @@ class Scheduler:
         for number in range(INGESTERS):  # an ingester ends once the daemon stops
             start(f"ingester-{number}", self._ingester, may_end=lambda: self._stopping)
         start("actor", self._actor)
-        start("trash_purger", self._trash_purger)
 
     async def _stand_by(self) -> None:
         """Lost the lock: stop writing; what was pending is the new leader's to find."""

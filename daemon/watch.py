@@ -42,6 +42,7 @@ from videolib.daemon.inotify_reports import (
 )
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
+from videolib.shared.trash_paths import TRASH_FOLDER
 
 log = get_logger(__name__)
 
@@ -70,6 +71,17 @@ LIMIT_HINT = (
     "raise the limit: sysctl fs.inotify.max_user_watches=524288 "
     "(and fs.inotify.max_user_instances=1024), persist it in /etc/sysctl.d/"
 )
+
+
+def _in_trash(root: str) -> Callable[[str], bool]:
+    """The library's trash gets no watch: nothing in it is recorded from its events (it is
+    outside the nine folders), each day folder would cost watches towards
+    `max_user_watches`, and a day folder made just before a rename into it raced
+    watchdog's recursive add (the same folder added twice: its RuntimeWarning, raised in
+    its reader thread under the tests' warnings-as-errors, ended the watch). A file moved
+    into the trash is then a delete under its type folder, one moved out a create."""
+    trash = os.path.join(root, TRASH_FOLDER)
+    return lambda path: path == trash or path.startswith(trash + "/")
 
 
 def _text(path: bytes | str) -> str:
@@ -132,7 +144,9 @@ class Watcher:
                 loop.call_soon_threadsafe(on_overflow)
 
         self._reports = WatchReports(overflowed)
-        self._inotify: BaseObserver | None = None if polling else ReportingObserver(self._reports)
+        self._inotify: BaseObserver | None = (
+            None if polling else ReportingObserver(self._reports, unwatched=_in_trash(root))
+        )
         self._watches: dict[str, tuple[BaseObserver, ObservedWatch]] = {}
         #: Folders walked by the poller instead of watched, in the order they were added.
         self.polled: list[str] = []

@@ -83,6 +83,8 @@ class ProbeConfig:
 class DaemonConfig:
     settle_seconds: float = 2.0
     quiet_seconds: float = 0.3
+    #: Seconds between the periodic passes, a job of the engine's maintenance queue (one
+    #: per library, on any worker: shared/jobs/maintenance_jobs.py); not the daemon's.
     reconcile_interval: float = 600
     polling: bool = False
     #: Seconds between stat-walks of polled folders (daemon.polling, or inotify's limit hit).
@@ -145,9 +147,9 @@ class FingerprintsConfig:
 
 @dataclass(frozen=True)
 class TrashConfig:
-    #: Days a trashed file is kept in <root>/.trash before the daemon purges it.
+    #: Days a trashed file is kept in <root>/.trash before the purge job removes it.
     retention_days: int = 30
-    #: Seconds between the daemon's looks for trash days due for purging.
+    #: Seconds between the purge job's looks for trash days due (maintenance queue).
     purge_interval_seconds: float = 3600.0
 
 

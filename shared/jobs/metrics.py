@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
 #: started, succeeded, failed (given up or crashed), retried (a later try is queued).
@@ -26,6 +26,7 @@ class WorkerMetrics:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
             registry=self.registry,
         )
+        self.maintenance = MaintenanceMetrics(self.registry)
 
         # Integrity checks (shared/jobs/integrity_jobs.py): this process's reads. The open
         # findings and the last full cycle are the library's, exported by the API.
@@ -43,6 +44,52 @@ class WorkerMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class MaintenanceMetrics:
+    """The periodic jobs' own counts (shared/jobs/maintenance_jobs.py): the trash purge's
+    and the periodic reconciliation's, which the daemon counted while it ran them."""
+
+    def __init__(self, r: CollectorRegistry) -> None:
+        self.trash_purged_files = Counter(
+            "videolib_worker_trash_purged_files", "Files removed from the trash", registry=r
+        )
+        self.trash_purged_records = Counter(
+            "videolib_worker_trash_purged_records",
+            "Records deleted with their purged trash files",
+            registry=r,
+        )
+        self.trash_purges = Counter(
+            "videolib_worker_trash_purges", "Looks for trash days due for purging", registry=r
+        )
+        self.reconciled = Counter(
+            "videolib_worker_reconcile_passes",
+            "Periodic reconciliations run by this worker",
+            registry=r,
+        )
+        self.reconcile_seconds = Histogram(
+            "videolib_worker_reconcile_seconds",
+            "Seconds one periodic reconciliation took",
+            buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900),
+            registry=r,
+        )
+        self.reconcile_last_success = Gauge(
+            "videolib_worker_reconcile_last_success_timestamp_seconds",
+            "When this worker's last periodic reconciliation finished (0: none yet)",
+            registry=r,
+        )
+        self.reconcile_files = Counter(
+            "videolib_worker_reconcile_files",
+            "Files of periodic reconciliations by outcome",
+            ["outcome"],
+            registry=r,
+        )
+        self.reconcile_skipped = Counter(
+            "videolib_worker_reconcile_skipped_types",
+            "Directory types a periodic reconciliation left to the watcher, by reason",
+            ["directory_type", "reason"],
+            registry=r,
+        )
 
 
 async def serve(metrics: WorkerMetrics, port: int) -> tuple[web.AppRunner, int]:

@@ -6,6 +6,8 @@ MAKE_FINGERPRINT = "make_fingerprint"
 BACKFILL_FINGERPRINTS = "backfill_fingerprints"
 VALIDATE_CHUNK, THUMBNAIL_CHUNK = "validate_chunk", "thumbnail_chunk"  # batch_jobs.py
 PLAN_INTEGRITY, VERIFY_INTEGRITY_CHUNK = "plan_integrity", "verify_integrity_chunk"
+PURGE_TRASH = "purge_trash"
+RECONCILE_LIBRARY = "reconcile_library"
 
 #: Media work on files (needs the library mounted) apart from the small periodic sweeps,
 #: so `videolib worker --queue thumbnails` on a NAS host takes no maintenance. Fingerprints

@@ -7,6 +7,7 @@ from .batch_jobs import thumbnail_chunk, validate_chunk
 from .fingerprint_jobs import backfill_fingerprints, make_fingerprint
 from .integrity_jobs import plan_integrity, verify_integrity_chunk
 from .kinds import TaskKind
+from .maintenance_jobs import purge_trash, reconcile_library
 from .names import (
     BACKFILL_FINGERPRINTS,
     BACKFILL_THUMBNAILS,
@@ -16,6 +17,8 @@ from .names import (
     MAKE_FINGERPRINT,
     MAKE_THUMBNAIL,
     PLAN_INTEGRITY,
+    PURGE_TRASH,
+    RECONCILE_LIBRARY,
     THUMBNAIL_CHUNK,
     THUMBNAILS_QUEUE,
     VALIDATE_CHUNK,
@@ -35,6 +38,8 @@ TASK_KINDS: tuple[TaskKind, ...] = (
     TaskKind(THUMBNAIL_CHUNK, THUMBNAILS_QUEUE, thumbnail_chunk),
     TaskKind(PLAN_INTEGRITY, INTEGRITY_QUEUE, plan_integrity, schedule="*/5 * * * *"),
     TaskKind(VERIFY_INTEGRITY_CHUNK, INTEGRITY_QUEUE, verify_integrity_chunk),
+    TaskKind(PURGE_TRASH, MAINTENANCE_QUEUE, purge_trash),  # periodic: shared/jobs/periodic.py
+    TaskKind(RECONCILE_LIBRARY, MAINTENANCE_QUEUE, reconcile_library),  # periodic, as above
 )
 
 QUEUES: tuple[str, ...] = tuple(dict.fromkeys(kind.queue for kind in TASK_KINDS))

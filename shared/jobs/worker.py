@@ -30,7 +30,8 @@ from videolib.shared.config import Config
 from videolib.shared.logging import get_logger
 
 from .kinds import GaveUp, JobCall, RetryLater, TaskKind
-from .metrics import WorkerMetrics, serve
+from .metrics import serve
+from .periodic import seed
 from .registry import kinds_of
 from .resources import WorkerResources
 
@@ -90,7 +91,7 @@ class JobWorker:
         # 2 x batch_size); the second half waits here, picked, so the next job is at hand
         # when one ends, while no more than `concurrency` run (and use media processes).
         self.slots = asyncio.Semaphore(concurrency)
-        self.metrics: WorkerMetrics = self.resources.metrics
+        self.metrics = self.resources.metrics
         self.ready = asyncio.Event()
         self.metrics_port: int | None = None
 
@@ -147,6 +148,7 @@ class JobWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; then finish or abandon within STOP_BUDGET_S."""
+        await seed(self.resources.engine, [k.name for k in self.kinds])  # periodic chains
         runner, self.metrics_port = await serve(self.metrics, self.config.worker.metrics_port)
         connection = await asyncpg.connect(self.dsn, server_settings=ENGINE_SESSION)
         pgq = PgQueuer.from_asyncpg_connection(connection)

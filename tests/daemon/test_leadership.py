@@ -57,7 +57,7 @@ async def test_a_leader_that_lost_its_lock_stands_by_then_leads_again(
             await listed(engine, f"videos/{original.name}")
         # Every loop of its second term works: none crashed.
         crashes = first.metrics.registry.get_sample_value
-        for loop in ("reconciler", "ingester-0", "actor", "trash_purger"):
+        for loop in ("reconciler", "ingester-0", "actor"):
             assert crashes("videolib_daemon_loop_crashes_total", {"loop": loop}) == 0, loop
         assert first.failure is None
         ready, why = first.readiness()

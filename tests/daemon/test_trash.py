@@ -1,10 +1,9 @@
 """The running daemon and the trash (issue 11 §3): a trash and a restore while it watches
-record nothing wrong, and its purge loop empties old trash days. Real inotify, files and
-PostgreSQL."""
+record nothing wrong. Real inotify, files and PostgreSQL. (The purge is an engine job:
+tests/integration/test_maintenance_jobs.py.)"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,12 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.daemon.harness import ObservedScheduler, eventually, fast, listed, rows, running_service
 from tests.media import make_video
-from tests.trash_helpers import trashed_file
 from videolib.daemon.events import Kind
 from videolib.shared.config import Config
 from videolib.shared.db.repository import TrashRepository
 from videolib.shared.library import Library
-from videolib.shared.thumbnails import thumbnail_name
 from videolib.shared.trash import Trash
 
 
@@ -87,31 +84,3 @@ async def _saw(service: ObservedScheduler, since: int, kinds: tuple[Kind, ...], 
     return service.is_idle() and any(
         e.kind in kinds and path in (e.path, e.dest) for e in service.received[since:]
     )
-
-
-async def test_the_daemon_purges_old_trash_days_and_counts_them(
-    config: Config, database_url: URL, engine: AsyncEngine, library_root: Path
-) -> None:
-    old = await trashed_file(engine, library_root, "2020-01-01", "videos/old.mp4")
-    today = datetime.now(UTC).date().isoformat()
-    kept = await trashed_file(engine, library_root, today, "videos/new.mp4")
-    jpeg = config.thumbnail_dir / thumbnail_name(old)
-    jpeg.parent.mkdir(parents=True)
-    jpeg.write_bytes(b"\xff\xd8")
-    settings = fast(config).replace("trash", purge_interval_seconds=0.2)
-    async with running_service(settings, database_url) as service:
-
-        async def purged() -> float | None:
-            return service.metrics.registry.get_sample_value(
-                "videolib_daemon_trash_purged_files_total"
-            )
-
-        assert await eventually(purged, 30, "the purge counter") == 1.0
-        assert (
-            service.metrics.registry.get_sample_value("videolib_daemon_trash_purged_records_total")
-            == 1.0
-        )
-    assert not (library_root / ".trash" / "2020-01-01").exists()
-    assert (library_root / ".trash" / today / "videos" / "new.mp4").is_file()
-    assert [v.id for v in await rows(engine)] == [kept]
-    assert not jpeg.exists()

@@ -26,7 +26,7 @@ from videolib.shared.jobs.defer import (
     thumbnail_key,
 )
 from videolib.shared.jobs.kinds import GaveUp, JobCall, RetryLater
-from videolib.shared.jobs.names import BACKFILL_THUMBNAILS
+from videolib.shared.jobs.names import BACKFILL_THUMBNAILS, MAKE_THUMBNAIL
 from videolib.shared.jobs.resources import WorkerResources
 from videolib.shared.jobs.thumbnail_jobs import backfill_thumbnails, make_thumbnail
 from videolib.shared.library import Library
@@ -126,8 +126,11 @@ class WorkerProcess:
         self.output = log.open("wb")
         self.process = subprocess.Popen(command, env=env, stderr=self.output, stdout=self.output)
 
-    def lines(self, event: str) -> list[str]:
-        return [line for line in self.log.read_text().splitlines() if event in line]
+    def lines(self, event: str, task: str = "") -> list[str]:
+        """Its log lines of one event (of one task kind: the periodic jobs log theirs)."""
+        return [
+            line for line in self.log.read_text().splitlines() if event in line and task in line
+        ]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -202,19 +205,23 @@ async def test_a_job_of_a_killed_worker_is_run_again_by_the_other_once(
     assert await defer_thumbnails(engine, [video_id]) == 1
 
     def started() -> list[WorkerProcess]:
-        return [w for w in workers if w.lines("job_started")]
+        return [w for w in workers if w.lines("job_started", MAKE_THUMBNAIL)]
 
     wait_for(lambda: len(started()) == 1, "the job to start")
     [victim] = started()
     victim.process.kill()
     victim.process.wait()
     [survivor] = [w for w in workers if w is not victim]
-    wait_for(lambda: bool(survivor.lines("job_started")), "the job to start again")
+    wait_for(lambda: bool(survivor.lines("job_started", MAKE_THUMBNAIL)), "the job to start again")
     # The survivor's try times out (probe.timeout_ms) and is recorded; its retry is 600 s
     # away, so any further start here would be a duplicate run.
-    wait_for(lambda: bool(survivor.lines("job_retried")), "the survivor's try to end", timeout=60)
+    wait_for(
+        lambda: bool(survivor.lines("job_retried", MAKE_THUMBNAIL)),
+        "the survivor's try to end",
+        timeout=60,
+    )
     state = await row_of(engine, thumbnails, video_id)
     assert state.status == "failed" and "timed out" in state.error
-    assert len(victim.lines("job_started")) == 1
-    assert len(survivor.lines("job_started")) == 1
+    assert len(victim.lines("job_started", MAKE_THUMBNAIL)) == 1
+    assert len(survivor.lines("job_started", MAKE_THUMBNAIL)) == 1
     assert await pending_jobs(engine, thumbnail_key(video_id)) == 1  # queued for its retry
