@@ -12,8 +12,11 @@ from .names import (
     MAINTENANCE_QUEUE,
     MAKE_FINGERPRINT,
     MAKE_THUMBNAIL,
+    RUN_SCAN,
+    SCANS_QUEUE,
     THUMBNAILS_QUEUE,
 )
+from .scan_jobs import run_scan
 from .thumbnail_jobs import backfill_thumbnails, make_thumbnail
 
 TASK_KINDS: tuple[TaskKind, ...] = (
@@ -23,6 +26,7 @@ TASK_KINDS: tuple[TaskKind, ...] = (
     TaskKind(
         BACKFILL_FINGERPRINTS, MAINTENANCE_QUEUE, backfill_fingerprints, schedule="*/15 * * * *"
     ),
+    TaskKind(RUN_SCAN, SCANS_QUEUE, run_scan),
 )
 
 QUEUES: tuple[str, ...] = tuple(dict.fromkeys(kind.queue for kind in TASK_KINDS))

@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+from aiohttp import web
 from pgqueuer import PgQueuer
 from pgqueuer.errors import RetryRequested
 from pgqueuer.models import Job, Schedule
@@ -50,12 +51,16 @@ class JobWorker:
         *,
         queues: tuple[str, ...] = (),
         concurrency: int = 1,
+        resources: WorkerResources | None = None,
+        serve_metrics: bool = True,
     ) -> None:
         self.config, self.concurrency = config, concurrency
         # The engine's own connection (it LISTENs on it), to the same database as ours.
         self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.kinds = kinds_of(queues)
-        self.resources = WorkerResources(config, engine, concurrency)
+        self.resources = resources or WorkerResources(config, engine, concurrency)
+        #: False inside another process (the API's scans): that process has its own /metrics.
+        self.serve_metrics = serve_metrics
         self.metrics = WorkerMetrics()
         self.ready = asyncio.Event()
         self.metrics_port: int | None = None
@@ -98,7 +103,9 @@ class JobWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; then finish or abandon within STOP_BUDGET_S."""
-        runner, self.metrics_port = await serve(self.metrics, self.config.worker.metrics_port)
+        runner: web.AppRunner | None = None
+        if self.serve_metrics:
+            runner, self.metrics_port = await serve(self.metrics, self.config.worker.metrics_port)
         connection = await asyncpg.connect(self.dsn)
         pgq = PgQueuer.from_asyncpg_connection(connection)
         for kind in self.kinds:
@@ -131,7 +138,8 @@ class JobWorker:
             await self.resources.close(grace_s=max(0.0, (stop_by - time.monotonic()) / 2))
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(connection.close(), timeout=0.3)
-            await runner.cleanup()
+            if runner is not None:
+                await runner.cleanup()
             log.info("worker_stopped")
         if running.done() and not running.cancelled() and running.exception() is not None:
             raise running.exception()  # type: ignore[misc]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import time
 import uuid
@@ -21,13 +22,15 @@ from tests.daemon.harness import eventually
 from tests.media import make_video
 from tests.stoppable_postgres import StoppablePostgres, stoppable_postgres
 from videolib.api.app import create_app
-from videolib.api.jobs import ORPHANED
 from videolib.shared.config import Config
 from videolib.shared.db.engine import open_engine
 from videolib.shared.db.repository import DirectoryLocks, ScanJobRepository
-from videolib.shared.db.schema import videos
+from videolib.shared.db.schema import scan_jobs, videos
+from videolib.shared.jobs.names import RUN_SCAN
+from videolib.shared.jobs.scan_jobs import STOPPED
 
 SCAN = "/api/media/videos/scan"
+FILES = 2000  # enough that a cut or a stop lands in the middle of the scan
 
 
 @pytest.fixture
@@ -122,35 +125,137 @@ async def test_scan_and_create_of_one_path_make_one_row(
     assert count == paths == 6
 
 
-async def test_a_job_whose_process_died_is_failed_not_running_for_ever(
-    client: Client, auth: dict[str, str], engine: AsyncEngine
-) -> None:
-    jobs = ScanJobRepository(engine)
-    # Rows as a killed API process leaves them: running, and nobody holds the type's lock.
-    orphan = await jobs.create(["gifs"], True)
-    live = await jobs.create(["videos"], True)
-    async with DirectoryLocks(engine).directory_lock(["videos"]) as held:
-        assert held  # `videos` is still being scanned by someone alive
-        body = await (await client.get(f"/api/media/scans/{orphan.id}", headers=auth)).json()
-        assert body["status"] == "failed" and body["error"] == ORPHANED
-        assert body["finishedAt"] is not None
-        body = await (await client.get(f"/api/media/scans/{live.id}", headers=auth)).json()
-        assert body["status"] == "running"
+def _api(config: Config, engine: AsyncEngine, *, run_scans: bool = True) -> web.Application:
+    # A short stall: a job whose worker died is taken again a second after its last beat.
+    config = config.replace("api", run_scans=run_scans).replace("worker", stalled_seconds=1.0)
+    return create_app(config, engine)
 
 
-async def test_api_start_fails_jobs_left_running(
+async def engine_jobs(engine: AsyncEngine) -> list[tuple[str, str, dict[str, Any]]]:
+    """(status, dedupe key, payload) of every run_scan job still queued or running."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT status::text, dedupe_key, convert_from(payload, 'utf8') FROM pgqueuer"
+                " WHERE entrypoint = :kind AND status IN ('queued', 'picked') ORDER BY id"
+            ),
+            {"kind": RUN_SCAN},
+        )
+        return [(status, key, json.loads(payload)) for status, key, payload in rows]
+
+
+async def test_a_queued_scan_is_a_row_and_an_engine_job_and_a_second_one_gets_409(
     aiohttp_client: Callable[[web.Application], Awaitable[Client]],
     api_config: Config,
     engine: AsyncEngine,
+    auth: dict[str, str],
 ) -> None:
-    jobs = ScanJobRepository(engine)
-    left = await jobs.create(["studios"], False)
-    await aiohttp_client(create_app(api_config, engine))  # starting is enough
-    job = await jobs.get(left.id)
-    assert job is not None and job.status == "failed" and job.error == ORPHANED
+    # No process serves the scans queue: the jobs stay queued.
+    client = await aiohttp_client(_api(api_config, engine, run_scans=False))
+    body = {"directoryType": "studios", "async": True}
+    first = await client.post(SCAN, json=body, headers=auth)
+    assert first.status == 202, await first.text()
+    job_id = (await first.json())["jobId"]
+    again = await client.post(SCAN, json=body, headers=auth)
+    assert again.status == 409
+    assert (await again.json())["message"] == (
+        "studios: a scan of this directory type is already running"
+    )
+    other = await client.post(SCAN, json={"directoryType": "videos", "async": True}, headers=auth)
+    assert other.status == 202
+    other_id = (await other.json())["jobId"]
+    # One row per accepted scan, each with its one job; the refused one left neither.
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(scan_jobs.c.id, scan_jobs.c.status))).all()
+    assert sorted((str(i), status) for i, status in rows) == sorted(
+        [(job_id, "running"), (other_id, "running")]
+    )
+    assert await engine_jobs(engine) == [
+        ("queued", "run_scan:studios", {"scan_job_id": job_id}),
+        ("queued", "run_scan:videos", {"scan_job_id": other_id}),
+    ]
+    shown = await (await client.get(f"/api/media/scans/{job_id}", headers=auth)).json()
+    assert shown["status"] == "running" and shown["result"] == {}
 
 
-FILES = 2000  # enough that the cut lands in the middle of the scan
+async def test_a_job_whose_worker_died_is_scanned_again_each_file_recorded_once(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+    api_config: Config,
+    engine: AsyncEngine,
+    auth: dict[str, str],
+    library_root: Path,
+) -> None:
+    for index in range(2):
+        make_video(library_root / "studios" / f"old{index}.mp4")
+    queuing = await aiohttp_client(_api(api_config, engine, run_scans=False))
+    assert (await queuing.post(SCAN, json={"directoryType": "studios"}, headers=auth)).status == 200
+    for index in range(3):
+        make_video(library_root / "studios" / f"new{index}.mp4")
+    started = await queuing.post(
+        SCAN, json={"directoryType": "studios", "async": True}, headers=auth
+    )
+    job_id = uuid.UUID((await started.json())["jobId"])
+    # What a worker killed mid-scan leaves: its job picked with a stale heartbeat, and the
+    # counts it had written.
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "UPDATE pgqueuer SET status = 'picked', heartbeat = now() - interval '1 hour'"
+                " WHERE entrypoint = :kind"
+            ),
+            {"kind": RUN_SCAN},
+        )
+    await ScanJobRepository(engine).progress(job_id, {"scanned": 4, "created": 2, "total": 5})
+    client = await aiohttp_client(_api(api_config, engine))  # its worker takes the job
+
+    async def finished() -> dict[str, Any] | None:
+        job = await (await client.get(f"/api/media/scans/{job_id}", headers=auth)).json()
+        return job if job["status"] != "running" else None
+
+    job = await eventually(finished, 90, "the job to be run again")
+    assert job["status"] == "succeeded", job
+    result = job["result"]
+    assert (result["scanned"], result["created"], result["skipped"]) == (5, 3, 2)
+    async with engine.connect() as connection:
+        count = await connection.scalar(select(func.count()).select_from(videos))
+        paths = await connection.scalar(select(func.count(videos.c.path.distinct())))
+    assert count == paths == 5
+    assert await engine_jobs(engine) == []  # done, not queued again
+
+
+async def test_a_scan_of_a_stopped_api_is_recorded_cancelled_and_not_run_again(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+    api_config: Config,
+    engine: AsyncEngine,
+    auth: dict[str, str],
+    library_root: Path,
+    tmp_path: Path,
+) -> None:
+    original = make_video(tmp_path / "one.mp4", seconds=0.2)
+    for index in range(FILES):
+        shutil.copyfile(original, library_root / "videos" / f"{index:05d}.mp4")
+    client = await aiohttp_client(_api(api_config, engine))
+    started = await client.post(SCAN, json={"directoryType": "videos", "async": True}, headers=auth)
+    assert started.status == 202, await started.text()
+    job_id = uuid.UUID((await started.json())["jobId"])
+
+    async def some_written() -> bool:
+        async with engine.connect() as connection:
+            count = await connection.scalar(select(func.count()).select_from(videos))
+        return (count or 0) >= 20
+
+    await eventually(some_written, 120, "the first rows")
+    await client.close()  # the API stops (its cleanup), the scan in the middle
+    job = await ScanJobRepository(engine).get(job_id)
+    assert job is not None
+    assert (job.status, job.error) == ("cancelled", STOPPED)
+    assert job.finished_at is not None
+    async with engine.connect() as connection:
+        count = await connection.scalar(select(func.count()).select_from(videos)) or 0
+        paths = await connection.scalar(select(func.count(videos.c.path.distinct()))) or 0
+    assert 20 <= count == paths < FILES  # what was recorded stays, once each
+    assert job.result["created"] <= count
+    assert await engine_jobs(engine) == []  # the engine will not run it again
 
 
 async def test_a_job_cut_off_from_the_database_ends_failed_with_the_reason(
@@ -200,9 +305,19 @@ async def test_a_job_cut_off_from_the_database_ends_failed_with_the_reason(
         assert job is not None
         async with engine.connect() as connection:
             recorded = await connection.scalar(select(func.count()).select_from(videos)) or 0
+        # The API's worker lost its connection with the server; it is back for new scans.
+        make_video(library_root / "studios" / "after.mp4")
+        body = {"directoryType": "studios", "async": True}
+        after = await (await client.post(SCAN, json=body, headers=auth)).json()
+
+        async def after_ended() -> dict[str, Any] | None:
+            found = await jobs.get(uuid.UUID(after["jobId"]))
+            return None if found is None or found.status == "running" else found.result
+
+        assert (await eventually(after_ended, 90, "a scan after the outage"))["created"] == 1
     assert job["status"] == "failed", job
     assert job["error"].startswith("database unavailable"), job
-    assert job["error"] != ORPHANED and "\n" not in job["error"]
+    assert job["error"] != STOPPED and "\n" not in job["error"]
     assert job["finishedAt"] is not None
     assert job["result"]["created"] <= recorded < FILES  # what was written stays
     assert recorded >= 50
