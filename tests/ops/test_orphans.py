@@ -27,6 +27,7 @@ from tests.ops.test_run import get_json
 from videolib.shared.config import Config, asyncpg_url
 from videolib.shared.db.engine import open_engine
 from videolib.shared.jobs.defer import defer_thumbnail_backfill
+from videolib.shared.jobs.scan_jobs import STOPPED
 from videolib.shared.tokens import issue_token
 
 pytestmark = pytest.mark.timeout(120)
@@ -355,10 +356,7 @@ def test_kill_9_of_run_lets_the_children_finish_their_writes_first(run_home: Pat
     try:
         ended = get_json(f"{second.api}/scans/{job}", second.token)
         # Not "failed" as orphaned (its end never written), nor still "running".
-        assert (ended["status"], ended["error"]) == (
-            "cancelled",
-            "the API process stopped during the scan",
-        ), ended
+        assert (ended["status"], ended["error"]) == ("cancelled", STOPPED), ended
     finally:
         second.close()
 

@@ -75,7 +75,7 @@ def test_queues_and_kinds() -> None:
     assert kinds_of(()) == TASK_KINDS
     assert {k.queue for k in kinds_of(("thumbnails",))} == {"thumbnails"}
     assert {k.queue for k in kinds_of(("fingerprints",))} == {"fingerprints"}
-    assert set(QUEUES) == {"thumbnails", "fingerprints", "maintenance"}
+    assert set(QUEUES) == {"thumbnails", "fingerprints", "maintenance", "scans"}
     with pytest.raises(ValueError, match="unknown queue 'fast'"):
         parse_queues("fast")
 
