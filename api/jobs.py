@@ -24,6 +24,7 @@ from videolib.shared.jobs.resources import WorkerResources
 from videolib.shared.jobs.scan_jobs import busy, queue_scan
 from videolib.shared.jobs.worker import JobWorker
 from videolib.shared.logging import get_logger
+from videolib.shared.media.names import DIRECTORY_TYPES
 from videolib.shared.mount_guard import limits_from
 
 log = get_logger(__name__)
@@ -32,6 +33,10 @@ log = get_logger(__name__)
 #: one place to add another. Scans are here so that a lone `videolib api`, with no
 #: `videolib worker`, still runs them, and so that replicas share them.
 API_QUEUES: tuple[str, ...] = (SCANS_QUEUE,)
+#: Jobs the API's worker runs at once: a scan per directory type, as many as could run
+#: beside each other before scans were jobs. A scan waiting for its type's lock (the daemon
+#: is on it) must not hold back another type's.
+API_CONCURRENCY = len(DIRECTORY_TYPES)
 #: The worker is started again after this pause when it stops on its own, doubling.
 RESTART_FIRST_S = 0.5
 RESTART_MAX_S = 10.0
@@ -77,7 +82,14 @@ async def scan_worker(app: web.Application) -> AsyncIterator[None]:
         return
     engine = app[ENGINE]
     resources = WorkerResources(config, engine, given_examiners=app[POOL])
-    worker = JobWorker(config, engine, queues=API_QUEUES, resources=resources, serve_metrics=False)
+    worker = JobWorker(
+        config,
+        engine,
+        queues=API_QUEUES,
+        concurrency=API_CONCURRENCY,
+        resources=resources,
+        serve_metrics=False,
+    )
     stop = asyncio.Event()
     # The worker outlives every request: no request's per-call bound on its statements.
     with database_call_bound(None):

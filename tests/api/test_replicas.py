@@ -151,6 +151,7 @@ async def test_a_scan_started_through_one_replica_is_followed_through_the_other(
 FILES = 2000  # enough that the scan takes many seconds, and the kill lands in its middle
 
 
+@pytest.mark.timeout(300)  # two API starts, a stall to wait out and 2,000 files on a busy machine
 async def test_a_scan_survives_the_kill_of_the_replica_running_it(
     start_replica: Any, engine: AsyncEngine, library_root: Path, tmp_path: Path
 ) -> None:

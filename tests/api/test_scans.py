@@ -24,7 +24,7 @@ from tests.stoppable_postgres import StoppablePostgres, stoppable_postgres
 from videolib.api.app import create_app
 from videolib.shared.config import Config
 from videolib.shared.db.engine import open_engine
-from videolib.shared.db.repository import DirectoryLocks, ScanJobRepository
+from videolib.shared.db.repository import DirectoryLocks, ScanJob, ScanJobRepository
 from videolib.shared.db.schema import scan_jobs, videos
 from videolib.shared.jobs.names import RUN_SCAN
 from videolib.shared.jobs.scan_jobs import STOPPED
@@ -221,6 +221,44 @@ async def test_a_job_whose_worker_died_is_scanned_again_each_file_recorded_once(
         paths = await connection.scalar(select(func.count(videos.c.path.distinct())))
     assert count == paths == 5
     assert await engine_jobs(engine) == []  # done, not queued again
+
+
+async def test_scans_waiting_for_their_types_locks_do_not_hold_back_another_type(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+    api_config: Config,
+    engine: AsyncEngine,
+    auth: dict[str, str],
+    library_root: Path,
+) -> None:
+    make_video(library_root / "videos" / "a.mp4")
+    queuing = await aiohttp_client(_api(api_config, engine, run_scans=False))
+    waiting, free = ("gifs", "curated"), "videos"
+    ids: dict[str, uuid.UUID] = {}
+    for directory_type in (*waiting, free):  # the first jobs the worker takes wait
+        body = {"directoryType": directory_type, "async": True}
+        answer = await (await queuing.post(SCAN, json=body, headers=auth)).json()
+        ids[directory_type] = uuid.UUID(answer["jobId"])
+    jobs = ScanJobRepository(engine)
+
+    def ended(directory_type: str) -> Callable[[], Awaitable[ScanJob | None]]:
+        async def check() -> ScanJob | None:
+            job = await jobs.get(ids[directory_type])
+            return job if job is not None and job.status != "running" else None
+
+        return check
+
+    # Someone else (the daemon) takes two types between the requests and the jobs' start.
+    async with DirectoryLocks(engine).directory_lock(waiting) as held:
+        assert held
+        await aiohttp_client(_api(api_config, engine))
+        done = await eventually(ended(free), 90, "the free type's scan")
+        assert done.status == "succeeded" and done.result["created"] == 1
+        for directory_type in waiting:
+            job = await jobs.get(ids[directory_type])
+            assert job is not None and job.status == "running"  # waits for its lock
+    for directory_type in waiting:
+        job = await eventually(ended(directory_type), 90, f"the {directory_type} scan, once free")
+        assert job.status == "succeeded"
 
 
 async def test_a_scan_of_a_stopped_api_is_recorded_cancelled_and_not_run_again(
