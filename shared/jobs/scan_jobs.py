@@ -27,6 +27,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -45,7 +46,7 @@ from videolib.shared.logging import get_logger
 from videolib.shared.mount_guard import limits_from
 
 from .defer import defer_in
-from .kinds import JobCall
+from .kinds import JobCall, RetryLater
 from .names import RUN_SCAN
 from .resources import WorkerResources
 
@@ -57,6 +58,8 @@ PROGRESS_EVERY_S = 1.0
 FINISH_RETRY_FIRST_S = 0.2
 FINISH_RETRY_MAX_S = 5.0
 
+#: A job that could not read its row (the database away) is tried again this much later.
+START_RETRY = timedelta(seconds=5)
 #: The error of a job whose process was stopped (SIGTERM) in the middle of its scan.
 STOPPED = "the process running the scan stopped during it (start the scan again)"
 
@@ -113,7 +116,10 @@ async def run_scan(resources: WorkerResources, call: JobCall) -> None:
     scan's (a failed scan is not retried: the admin sees why and starts another)."""
     job_id = uuid.UUID(call.payload["scan_job_id"])
     jobs = ScanJobRepository(resources.engine)
-    job = await jobs.get(job_id)
+    try:
+        job = await jobs.get(job_id)
+    except DatabaseUnavailableError as away:  # nothing done yet: the engine tries later
+        raise RetryLater(away.message.splitlines()[0], START_RETRY) from away
     if job is None or job.status != "running":  # ended already (its end was written last)
         log.info("scan_job_skipped", job_id=str(job_id), status=job and job.status)
         return

@@ -26,8 +26,10 @@ from videolib.shared.config import Config
 from videolib.shared.db.engine import open_engine
 from videolib.shared.db.repository import DirectoryLocks, ScanJob, ScanJobRepository
 from videolib.shared.db.schema import scan_jobs, videos
+from videolib.shared.jobs.kinds import JobCall, RetryLater
 from videolib.shared.jobs.names import RUN_SCAN
-from videolib.shared.jobs.scan_jobs import STOPPED
+from videolib.shared.jobs.resources import WorkerResources
+from videolib.shared.jobs.scan_jobs import STOPPED, run_scan
 
 SCAN = "/api/media/videos/scan"
 FILES = 2000  # enough that a cut or a stop lands in the middle of the scan
@@ -405,3 +407,25 @@ async def test_sync_scan_statements_are_not_cut_by_the_request_call_bound(
     async with engine.connect() as connection:
         paths = (await connection.scalars(select(videos.c.path))).all()
     assert paths == ["videos/slow.mp4"]
+
+
+async def test_a_job_that_cannot_read_its_row_is_tried_again_later(
+    api_config: Config, library_root: Path, server: StoppablePostgres
+) -> None:
+    make_video(library_root / "studios" / "a.mp4")
+    async with open_engine(server.url, pool_size=2) as engine:
+        jobs = ScanJobRepository(engine)
+        job = await jobs.create(["studios"], True)
+        resources = WorkerResources(api_config, engine)
+        call = JobCall({"scan_job_id": str(job.id)}, 0)
+        server.stop()
+        with pytest.raises(RetryLater) as retry:  # the engine's retry, not a lost job
+            await run_scan(resources, call)
+        assert retry.value.reason.startswith("database unavailable")
+        server.start()
+        try:
+            await run_scan(resources, JobCall(call.payload, 1))
+        finally:
+            await resources.close(grace_s=1.0)
+        ended = await jobs.get(job.id)
+    assert ended is not None and ended.status == "succeeded" and ended.result["created"] == 1
