@@ -13,7 +13,7 @@ from videolib.api.admin import setup_admin
 from videolib.api.counts import CountCache
 from videolib.api.cursors import CursorCodec
 from videolib.api.flag import FeatureFlag
-from videolib.api.jobs import cancel_jobs, fail_orphaned_jobs
+from videolib.api.jobs import scan_worker
 from videolib.api.keys import (
     CONFIG,
     COUNTS,
@@ -29,8 +29,6 @@ from videolib.api.keys import (
     NEAR_DUPLICATES,
     ON_DEMAND,
     POOL,
-    SCAN_JOB_IDS,
-    SCAN_TASKS,
     SCAN_WRITES,
     TOKENS,
     TRASH,
@@ -66,7 +64,6 @@ from videolib.shared.db.repository import (
     VideoRepository,
 )
 from videolib.shared.db.trigram import announce_unindexed_search
-from videolib.shared.errors import DatabaseUnavailableError
 from videolib.shared.library import Library
 from videolib.shared.media.on_demand import OnDemandPool
 from videolib.shared.runtime import examiner_pool, open_database
@@ -82,13 +79,13 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Applica
     app[CONFIG] = config
     app[LIBRARY] = Library.from_config(config)
     app[METRICS] = ApiMetrics()
-    app[SCAN_TASKS] = set()
-    app[SCAN_JOB_IDS] = set()
     app[COUNTS] = CountCache()
     app[TOKENS] = TokenVerifier(config.api.jwt_secret)
     app[CURSORS] = CursorCodec(config.api.jwt_secret)
     app.cleanup_ctx.append(_database(engine))
     app.cleanup_ctx.append(_examiners)
+    # Stopped before the examiners and the database it uses (cleanups run in reverse).
+    app.cleanup_ctx.append(scan_worker)
     app.cleanup_ctx.append(_on_demand)
     app.cleanup_ctx.append(_background)
     # Fixed paths before `{id}`: /videos/duplicates must not be read as an id.
@@ -156,9 +153,6 @@ async def _on_demand(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
-    # Jobs left `running` by a process that was killed: failed, before the first gauge.
-    with contextlib.suppress(DatabaseUnavailableError):
-        await fail_orphaned_jobs(app)
     readers = (
         app[METRICS],
         app[VIDEOS].library_counts,
@@ -168,8 +162,6 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     await refresh(*readers)  # the first scrape already has the gauges
     refresher = asyncio.create_task(refresh_forever(*readers))
     yield
-    # First the scans (they record their cancellation while the database is open).
-    await cancel_jobs(app)
     refresher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await refresher

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -52,7 +49,3 @@ METRICS = web.AppKey("metrics", ApiMetrics)
 COUNTS = web.AppKey("counts", CountCache)
 CURSORS = web.AppKey("cursors", CursorCodec)
 TOKENS = web.AppKey("tokens", TokenVerifier)
-#: Background scan tasks of this process, cancelled (and their jobs marked) on shutdown.
-SCAN_TASKS = web.AppKey("scan_tasks", set[asyncio.Task[None]])
-#: Ids of the jobs this process runs (or is still recording the end of): never orphans.
-SCAN_JOB_IDS = web.AppKey("scan_job_ids", set[uuid.UUID])

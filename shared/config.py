@@ -69,6 +69,8 @@ class ApiConfig:
     max_upload_bytes: int = 20 * 1024**3
     #: Each database call of a request gives up after this long: 503 with Retry-After.
     database_timeout_seconds: float = 5.0
+    #: Run the scans queue's jobs (`async: true` scans) in this process, beside requests.
+    run_scans: bool = True
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from videolib.api import schemas
-from videolib.api.jobs import fail_orphaned_jobs, scan_now, start_job
+from videolib.api.jobs import scan_now, start_job
 from videolib.api.keys import JOBS
 from videolib.api.openapi import operation
 from videolib.api.requests import body, path_id
@@ -52,7 +52,4 @@ async def get_scan(request: web.Request) -> web.Response:
     job = await request.app[JOBS].get(job_id)
     if job is None:
         raise NotFoundError(f"{job_id}: no such scan job")
-    if job.status == "running":
-        await fail_orphaned_jobs(request.app, [job])
-        job = await request.app[JOBS].get(job_id) or job
     return web.json_response(job_json(job))

@@ -13,7 +13,7 @@ from typing import Any
 
 from pgqueuer.db import AsyncpgDriver
 from pgqueuer.queries import Queries
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from videolib.shared.db.repository import FingerprintRepository, ThumbnailRepository
 from videolib.shared.db.repository.errors import translate_errors
@@ -40,15 +40,26 @@ async def defer(
     if not jobs:
         return 0
     async with engine.connect() as connection:
-        raw = await connection.get_raw_connection()
-        queries = Queries(AsyncpgDriver(raw.driver_connection))  # type: ignore[arg-type]
-        ids = await queries.enqueue(
-            [kind] * len(jobs),
-            [json.dumps(payload).encode() for payload, _ in jobs],
-            [priority] * len(jobs),
-            dedupe_key=[key for _, key in jobs],
-            on_conflict="skip",
-        )
+        return await defer_in(connection, kind, jobs, priority)
+
+
+async def defer_in(
+    connection: AsyncConnection,
+    kind: str,
+    jobs: Sequence[tuple[Mapping[str, Any], str | None]],
+    priority: int = 0,
+) -> int:
+    """`defer` on the caller's connection, inside its transaction if it has one: the jobs
+    are queued if and only if the caller's own rows are committed with them."""
+    raw = await connection.get_raw_connection()
+    queries = Queries(AsyncpgDriver(raw.driver_connection))  # type: ignore[arg-type]
+    ids = await queries.enqueue(
+        [kind] * len(jobs),
+        [json.dumps(payload).encode() for payload, _ in jobs],
+        [priority] * len(jobs),
+        dedupe_key=[key for _, key in jobs],
+        on_conflict="skip",
+    )
     return sum(1 for job_id in ids if job_id is not None)
 
 

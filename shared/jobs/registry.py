@@ -19,12 +19,15 @@ from .names import (
     PLAN_INTEGRITY,
     PURGE_TRASH,
     RECONCILE_LIBRARY,
+    RUN_SCAN,
+    SCANS_QUEUE,
     THUMBNAIL_CHUNK,
     THUMBNAILS_QUEUE,
     VALIDATE_CHUNK,
     VALIDATE_QUEUE,
     VERIFY_INTEGRITY_CHUNK,
 )
+from .scan_jobs import run_scan
 from .thumbnail_jobs import backfill_thumbnails, make_thumbnail
 
 TASK_KINDS: tuple[TaskKind, ...] = (
@@ -40,6 +43,7 @@ TASK_KINDS: tuple[TaskKind, ...] = (
     TaskKind(VERIFY_INTEGRITY_CHUNK, INTEGRITY_QUEUE, verify_integrity_chunk),
     TaskKind(PURGE_TRASH, MAINTENANCE_QUEUE, purge_trash),  # periodic: shared/jobs/periodic.py
     TaskKind(RECONCILE_LIBRARY, MAINTENANCE_QUEUE, reconcile_library),  # periodic, as above
+    TaskKind(RUN_SCAN, SCANS_QUEUE, run_scan),
 )
 
 QUEUES: tuple[str, ...] = tuple(dict.fromkeys(kind.queue for kind in TASK_KINDS))

@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+from aiohttp import web
 from pgqueuer import PgQueuer
 from pgqueuer.errors import RetryRequested
 from pgqueuer.models import Job, Schedule
@@ -81,12 +82,16 @@ class JobWorker:
         *,
         queues: tuple[str, ...] = (),
         concurrency: int = 1,
+        resources: WorkerResources | None = None,
+        serve_metrics: bool = True,
     ) -> None:
         self.config, self.concurrency = config, concurrency
         # The engine's own connection (it LISTENs on it), to the same database as ours.
         self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.kinds = kinds_of(queues)
-        self.resources = WorkerResources(config, engine, concurrency)
+        self.resources = resources or WorkerResources(config, engine, concurrency)
+        #: False inside another process (the API's scans): that process has its own /metrics.
+        self.serve_metrics = serve_metrics
         # The engine picks up to twice `concurrency` jobs (it needs max_concurrent_tasks >=
         # 2 x batch_size); the second half waits here, picked, so the next job is at hand
         # when one ends, while no more than `concurrency` run (and use media processes).
@@ -149,7 +154,9 @@ class JobWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; then finish or abandon within STOP_BUDGET_S."""
         await seed(self.resources.engine, [k.name for k in self.kinds])  # periodic chains
-        runner, self.metrics_port = await serve(self.metrics, self.config.worker.metrics_port)
+        runner: web.AppRunner | None = None
+        if self.serve_metrics:
+            runner, self.metrics_port = await serve(self.metrics, self.config.worker.metrics_port)
         connection = await asyncpg.connect(self.dsn, server_settings=ENGINE_SESSION)
         pgq = PgQueuer.from_asyncpg_connection(connection)
         pgq.qm.min_dequeue_poll_interval = REPOLL_INTERVAL
@@ -183,7 +190,8 @@ class JobWorker:
             await self.resources.close(grace_s=max(0.0, (stop_by - time.monotonic()) / 2))
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(connection.close(), timeout=0.3)
-            await runner.cleanup()
+            if runner is not None:
+                await runner.cleanup()
             log.info("worker_stopped")
         if running.done() and not running.cancelled() and running.exception() is not None:
             raise running.exception()  # type: ignore[misc]

@@ -166,7 +166,7 @@ async def test_the_key_counts_follow_every_change_of_the_keys(engine: AsyncEngin
 async def test_the_migration_counts_the_stored_keys(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         await connection.run_sync(
-            lambda sync: command.downgrade(migrate.alembic_config(sync), "0018")
+            lambda sync: command.downgrade(migrate.alembic_config(sync), "0021")
         )
     a, b, c = await _videos(engine, 3)
     await _fingerprint(engine, a, [7, 8])

@@ -155,3 +155,38 @@ async def test_0013_fingerprints_down_and_up_keep_the_videos(engine: AsyncEngine
         assert await connection.scalar(text("SELECT count(*) FROM video_fingerprints")) == 1
         await connection.execute(text("UPDATE videos SET file_hash = 'bb'"))
         assert await connection.scalar(text("SELECT count(*) FROM video_fingerprints")) == 0
+
+
+LEFT_RUNNING = "the API process running this scan stopped before the upgrade (start it again)"
+
+
+async def test_0021_ends_the_scans_the_old_runner_left_running(engine: AsyncEngine) -> None:
+    """A scan of the in-process runner has no job of the engine: 0021 ends it, with why."""
+
+    def downgrade(sync: Any) -> None:
+        command.downgrade(migrate.alembic_config(sync), "0020")
+
+    async with engine.begin() as connection:
+        await connection.run_sync(downgrade)
+        for status in ("running", "succeeded"):
+            await connection.execute(
+                text(
+                    "INSERT INTO scan_jobs (directory_types, skip_existing, status, result)"
+                    " VALUES (CAST(:types AS jsonb), true, :status, CAST(:result AS jsonb))"
+                ),
+                {"types": '["videos"]', "status": status, "result": '{"created": 3}'},
+            )
+    await migrate.upgrade(engine)
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                text(
+                    "SELECT status, error, result, finished_at IS NOT NULL FROM scan_jobs"
+                    " ORDER BY status"
+                )
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        ("failed", LEFT_RUNNING, {"created": 3}, True),  # its counts so far kept
+        ("succeeded", None, {"created": 3}, False),
+    ]

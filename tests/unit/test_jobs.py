@@ -79,7 +79,9 @@ def test_queues_and_kinds() -> None:
         "plan_integrity",
         "verify_integrity_chunk",
     }
-    assert {"thumbnails", "fingerprints", "maintenance", "validate", "integrity"} <= set(QUEUES)
+    assert {"thumbnails", "fingerprints", "maintenance", "validate", "integrity", "scans"} <= set(
+        QUEUES
+    )
     with pytest.raises(ValueError, match="unknown queue 'fast'"):
         parse_queues("fast")
 

@@ -1,4 +1,5 @@
-"""The `scan_jobs` table: background scans started through the API, and their counts."""
+"""The `scan_jobs` table: the report of the API's background scans (jobs of the engine:
+shared/jobs/scan_jobs.py), their progress and result."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from videolib.shared.db.schema import scan_jobs
 
@@ -40,6 +41,13 @@ class ScanJobRepository:
 
     @translate_errors
     async def create(self, directory_types: Sequence[str], skip_existing: bool) -> ScanJob:
+        async with self.engine.begin() as connection:
+            return await self.create_in(connection, directory_types, skip_existing)
+
+    async def create_in(
+        self, connection: AsyncConnection, directory_types: Sequence[str], skip_existing: bool
+    ) -> ScanJob:
+        """`create` inside the caller's transaction (the engine's job is queued in it too)."""
         statement = (
             insert(scan_jobs)
             .values(
@@ -49,8 +57,7 @@ class ScanJobRepository:
             )
             .returning(*scan_jobs.c)
         )
-        async with self.engine.begin() as connection:
-            row = (await connection.execute(statement)).one()
+        row = (await connection.execute(statement)).one()
         return ScanJob(**row._mapping)
 
     @translate_errors
@@ -89,20 +96,16 @@ class ScanJobRepository:
             )
 
     @translate_errors
-    async def running(self) -> list[ScanJob]:
-        async with self.engine.connect() as connection:
-            running = select(scan_jobs).where(scan_jobs.c.status == "running")
-            rows = await connection.execute(running)
-        return [ScanJob(**row._mapping) for row in rows]
+    async def restart(self, job_id: uuid.UUID) -> bool:
+        """Clear the counts of a running job about to be scanned (again); False if it ended.
 
-    @translate_errors
-    async def fail_orphan(self, job_id: uuid.UUID, error: str) -> bool:
-        """Mark a running job failed, keeping its counts so far; False if it had ended."""
+        A job retried after its worker died starts over: its old counts are of a scan that
+        will not finish, and the new one counts every file again (skipped or not)."""
         async with self.engine.begin() as connection:
             result = await connection.execute(
                 update(scan_jobs)
                 .where(scan_jobs.c.id == job_id, scan_jobs.c.status == "running")
-                .values(status="failed", error=error, updated_at=func.now(), finished_at=func.now())
+                .values(result={}, updated_at=func.now())
             )
         return bool(result.rowcount)
 

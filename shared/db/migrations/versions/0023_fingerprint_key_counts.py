@@ -21,7 +21,7 @@ order and cannot deadlock). A count that falls to 0 keeps its row: the keys are 
 from alembic import op
 
 revision = "0023"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
