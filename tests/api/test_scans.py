@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import time
 import uuid
@@ -267,6 +268,10 @@ async def test_scans_waiting_for_their_types_locks_do_not_hold_back_another_type
         assert job.status == "succeeded"
 
 
+#: Sparse files of this size take a worker seconds to hash (zeros, no disk).
+SLOW_FILES, SLOW_FILE_BYTES = 4, 2 << 30
+
+
 async def test_a_scan_of_a_stopped_api_is_handed_back_and_finished_by_the_next(
     aiohttp_client: Callable[[web.Application], Awaitable[Client]],
     api_config: Config,
@@ -281,6 +286,12 @@ async def test_a_scan_of_a_stopped_api_is_handed_back_and_finished_by_the_next(
     original = make_video(tmp_path / "one.mp4", seconds=0.2)
     for index in range(FILES):
         shutil.copyfile(original, library_root / "videos" / f"{index:05d}.mp4")
+    # Sparse files that take seconds each to hash: the scan is surely running at the stop,
+    # past the worker's grace (a scan of the copies alone can end within it).
+    for index in range(SLOW_FILES):
+        slow = library_root / "videos" / f"slow-{index}.mp4"
+        slow.write_bytes(original.read_bytes())
+        os.truncate(slow, SLOW_FILE_BYTES)
     client = await aiohttp_client(_api(api_config, engine))
     started = await client.post(SCAN, json={"directoryType": "videos", "async": True}, headers=auth)
     assert started.status == 202, await started.text()
@@ -311,7 +322,7 @@ async def test_a_scan_of_a_stopped_api_is_handed_back_and_finished_by_the_next(
     async with engine.connect() as connection:
         count = await connection.scalar(select(func.count()).select_from(videos)) or 0
         paths = await connection.scalar(select(func.count(videos.c.path.distinct()))) or 0
-    assert count == paths == FILES  # every file, once each
+    assert count == paths == FILES + SLOW_FILES  # every file, once each
     await eventually(_no_engine_job(engine), 30, "the engine's job done")
 
 
