@@ -1,29 +1,23 @@
-"""The inbox's move journal: one small file per move, written before the move starts and
-removed once the move is on disk and recorded in the database.
+"""The inbox's move journal: one row per move in PostgreSQL (`inbox_moves`), written before
+the move starts and deleted in the transaction that records the move.
 
 It is what makes a move survive a kill (recovery reads what was being moved, where to,
 and by which content it can be found) and what keeps the moves not yet recorded while
-the database is away across a restart: they are the entries still here. Entries live
-in the state dir, not the database, so that they can be written and read while the
-database is down. Blocking: run in a thread.
+the database is away after the move: their entries were committed before it started.
+In the database, not a daemon's state dir, because a library has several daemons (a
+leader and standbys, maybe on other hosts): whichever leads after a kill must see the
+entries of the one killed. A move needs the database anyway (its file's advisory lock is
+taken first), so the journal adds no new reason for a move to wait.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import uuid
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
-from videolib.shared.logging import get_logger
+from videolib.shared.db.repository import InboxMove, InboxMoveRepository
 
-from .moving import INCOMING_PREFIX, Content, fsync
-
-log = get_logger(__name__)
-
-_SUFFIX = ".json"
+from .moving import INCOMING_PREFIX, Content
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,42 +51,23 @@ class MoveEntry:
 
 @dataclass(frozen=True)
 class MoveJournal:
-    folder: Path
+    """The entries as the inbox sees them. Each call raises DatabaseUnavailableError when
+    the database is away; recording a move removes its entry (`record_standardized`)."""
 
-    def write(self, entry: MoveEntry) -> None:
-        """Durably add an entry: written aside, fsynced, renamed into place, folder fsynced."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        final = self.folder / f"{entry.id}{_SUFFIX}"
-        partial = self.folder / f".{entry.id}.partial"
-        with partial.open("w") as out:
-            json.dump(asdict(entry), out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, final)
-        fsync(self.folder)
+    moves: InboxMoveRepository
 
-    def remove(self, entry: MoveEntry) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            (self.folder / f"{entry.id}{_SUFFIX}").unlink()
-            fsync(self.folder)
+    async def write(self, entry: MoveEntry) -> None:
+        """Add an entry, committed before the move's first step."""
+        await self.moves.add(InboxMove(**asdict(entry)))
 
-    def entries(self) -> list[MoveEntry]:
-        """Every entry, oldest first; half-written ones (a kill while writing) removed."""
-        try:
-            names = sorted(os.listdir(self.folder))
-        except FileNotFoundError:
-            return []
-        found = []
-        for name in names:
-            path = self.folder / name
-            if name.endswith(".partial"):
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()  # never renamed into place: its move never started
-                continue
-            if not name.endswith(_SUFFIX):
-                continue
-            try:
-                found.append((path.stat().st_mtime_ns, MoveEntry(**json.loads(path.read_text()))))
-            except (OSError, ValueError, TypeError) as error:
-                log.error("inbox_journal_unreadable", path=str(path), error=str(error))
-        return [entry for _, entry in sorted(found, key=lambda pair: pair[0])]
+    async def remove(self, entry: MoveEntry) -> None:
+        """Forget a move that leaves nothing to record."""
+        await self.moves.remove(entry.id)
+
+    async def holds(self, entry: MoveEntry) -> bool:
+        """Whether the entry is still there (not recorded or forgotten meanwhile)."""
+        return await self.moves.holds(entry.id)
+
+    async def entries(self) -> list[MoveEntry]:
+        """Every entry of every daemon of the library, oldest first."""
+        return [MoveEntry(**asdict(move)) for move in await self.moves.all()]

@@ -446,3 +446,21 @@ near_duplicate_members = Table(
     *_match_columns(),
     Index("ix_near_duplicate_members_group_id", "group_id"),
 )
+
+# -- the inbox ----------------------------------------------------------------------------
+
+# The inbox's move journal (migration 0024; daemon/journal.py): one row per move of an inbox
+# file into its type folder, written before the move's first step and deleted in the
+# transaction that records the move. In the database, not a daemon's state dir, so that
+# whichever daemon of the library leads next finishes the moves a killed one left.
+inbox_moves = Table(
+    "inbox_moves",
+    metadata,
+    Column("id", Text, primary_key=True),  # also names the move's hidden temporary
+    Column("inbox_path", Text, nullable=False),  # stored path of the inbox original
+    Column("directory_type", Text, nullable=False),
+    Column("filename", Text, nullable=False),  # the record's originalFilename
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

@@ -30,7 +30,7 @@ from tests.daemon.proxy import CuttableProxy
 from tests.media import make_video
 from tests.mounts import tmpfs
 from videolib.daemon.moving import INCOMING_PREFIX
-from videolib.daemon.scheduler import JOURNAL_DIR, Scheduler
+from videolib.daemon.scheduler import Scheduler
 from videolib.shared.config import Config
 from videolib.shared.db.records import Video
 from videolib.shared.media.names import DIRECTORY_TYPES
@@ -172,8 +172,15 @@ async def assert_exactly_once(
     assert record.path == f"videos/{name}" and record.is_valid
     assert record.original_filename == "clip.mp4" and record.file_hash == digest
     assert hidden_temporaries(config) == []
-    assert on_disk(config.state.dir / JOURNAL_DIR) == []
+    assert await journaled(engine) == []
     assert len(await rows(engine)) == 1
+
+
+async def journaled(engine: AsyncEngine) -> list[str]:
+    """The inbox paths of the moves in the journal (every daemon's)."""
+    async with engine.connect() as connection:
+        result = await connection.execute(text("SELECT inbox_path FROM inbox_moves"))
+    return sorted(result.scalars())
 
 
 def socket_of(url: URL) -> str:
@@ -207,7 +214,7 @@ async def test_a_move_left_unrecorded_by_an_outage_is_recorded_after_a_restart(
 
             await eventually(database_down, 30, "the daemon to see the database gone")
             assert on_disk(config.library_root / "videos") == ["clip.mp4"]
-            assert len(on_disk(config.state.dir / JOURNAL_DIR)) == 1
+            assert await journaled(engine) == ["inbox/clip.mp4"]  # in the database itself
         assert [v.standardized_at for v in await rows(engine)] == []  # not recorded yet
         await assert_exactly_once(config, engine, database_url, clip, "clip.mp4")
     finally:
