@@ -204,7 +204,7 @@ class Inbox:
         try:
             source = self.library.absolute(entry.inbox_path)
             folder = self.library.directory(entry.directory_type)
-        except PathError as error:  # an entry of a daemon configured otherwise
+        except PathError as error:  # a type or path unknown to this version: nowhere to go
             log.error("inbox_journal_unusable", entry=entry.id, error=str(error))
             await self.journal.remove(entry)
             return

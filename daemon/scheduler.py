@@ -56,7 +56,7 @@ from .events import (
 from .health import DatabaseHealth
 from .inbox import Inbox
 from .integrity import IntegrityChecker
-from .journal import MoveJournal
+from .journal import LEGACY_DIR, MoveJournal
 from .leadership import Leadership
 from .metrics import DaemonMetrics, metrics_app, start_server
 from .pipeline import Pipeline, walk_videos
@@ -115,7 +115,7 @@ class Scheduler:
             config.daemon,
             self.metrics,
             self.locks,
-            MoveJournal(InboxMoveRepository(engine)),
+            MoveJournal(InboxMoveRepository(engine), legacy=config.state.dir / LEGACY_DIR),
             # Each file between lock and record holds a lock session outside the pool and
             # takes pooled connections one statement at a time: bounded by the pool's size,
             # the server's connections stay bounded too.

@@ -30,7 +30,7 @@ from tests.daemon.proxy import CuttableProxy
 from tests.media import make_video
 from tests.mounts import tmpfs
 from videolib.daemon.inbox import Inbox
-from videolib.daemon.journal import MoveJournal
+from videolib.daemon.journal import LEGACY_DIR, MoveJournal
 from videolib.daemon.metrics import DaemonMetrics
 from videolib.daemon.moving import INCOMING_PREFIX
 from videolib.daemon.scheduler import Scheduler
@@ -224,6 +224,30 @@ async def test_a_move_left_unrecorded_by_an_outage_is_recorded_after_a_restart(
         await assert_exactly_once(config, engine, database_url, clip, "clip.mp4")
     finally:
         await proxy.cut()
+
+
+async def test_a_move_an_earlier_version_journaled_in_its_state_dir_is_finished(
+    config: Config, database_url: URL, engine: AsyncEngine, clip: Path
+) -> None:
+    """Upgraded after a kill between move and record: the entry is a file in the state dir
+    (as earlier versions wrote it), not a row. The first recovery adopts it and records
+    the move with its originalFilename; the file goes."""
+    shutil.copyfile(clip, config.inbox_path / "clip.mp4")
+    killed = kill_after("source_removed", config, "inbox/clip.mp4")
+    assert killed.returncode == -9, killed.stderr
+    async with engine.begin() as connection:  # the row, back into an earlier version's file
+        (row,) = await connection.execute(
+            text(
+                "DELETE FROM inbox_moves RETURNING id, inbox_path, directory_type, filename,"
+                " size, sha256"
+            )
+        )
+    legacy = config.state.dir / LEGACY_DIR
+    legacy.mkdir(parents=True)
+    (legacy / f"{row.id}.json").write_text(json.dumps(dict(row._mapping)))
+    (legacy / f".{row.id[::-1]}.partial").write_text("{")  # a write a kill cut short
+    await assert_exactly_once(config, engine, database_url, clip, "clip.mp4")
+    assert on_disk(legacy) == []
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from videolib.shared.db.schema import inbox_moves
@@ -47,9 +48,11 @@ class InboxMoveRepository:
 
     @translate_errors
     async def add(self, move: InboxMove) -> None:
-        """Journal a move; committed on return, before the move's first step."""
+        """Journal a move; committed on return, before the move's first step. Adding one
+        twice leaves one entry."""
+        statement = insert(inbox_moves).values(asdict(move)).on_conflict_do_nothing()
         async with self.engine.begin() as connection:
-            await connection.execute(insert(inbox_moves).values(asdict(move)))
+            await connection.execute(statement)
 
     @translate_errors
     async def remove(self, move_id: str) -> None:

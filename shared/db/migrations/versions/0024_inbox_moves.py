@@ -9,8 +9,8 @@ entry removed in the transaction that records it (daemon/journal.py). The entrie
 files in each daemon's own state dir: a leader killed between the move and its record left
 its entry where the new leader (another state dir, maybe another host) never looked, and
 the file was recorded as a plain new one, without originalFilename or standardizedAt.
-Entries left in old state dirs (`<state.dir>/inbox-moves/`) are not carried over: the
-file is in the library either way, and the reconciliation records it.
+Entries left in a state dir (`<state.dir>/inbox-moves/<id>.json`) by an earlier version
+are moved into the table by that daemon's first recovery after the upgrade.
 """
 
 import sqlalchemy as sa
