@@ -1,11 +1,12 @@
 """The inbox: a complete file is probed, hashed, moved to its type folder and recorded.
 
-Each move is journaled before it starts (journal.py) and carried out in crash-safe steps
-(moving.py); the entry goes once the file is on disk in its place and recorded. A kill at
-any instant, or a database outage after the move, leaves an entry that `recover` finishes
-or rolls back, at start and on every reconciliation: the file ends up exactly once in the
-library (or still in the inbox), with one record carrying originalFilename and
-standardizedAt (issue 10 §8).
+Each move is journaled before it starts (journal.py, a table every daemon of the library
+reads) and carried out in crash-safe steps (moving.py); the entry goes in the transaction
+that records the file in its place. A kill at any instant, or a database outage after the
+move, leaves an entry that `recover` finishes or rolls back, at start, after an outage and
+on every reconciliation, by this daemon or the one that leads after it: the file ends up
+exactly once in the library (or still in the inbox), with one record carrying
+originalFilename and standardizedAt (issue 10 §8).
 
 Connections (issue 10 §2): a file's lock is a session outside the pool (DirectoryLocks),
 its writes take a pooled connection one statement at a time, and at most
@@ -125,19 +126,18 @@ class Inbox:
         entry = MoveEntry.new(file.stored_path, target, examined.filename, content)
         self._moving.add(entry.id)
         try:
-            await asyncio.to_thread(self.journal.write, entry)
+            await self.journal.write(entry)
             self.step("journaled")
             try:
                 final = await asyncio.to_thread(self._place, file.absolute, entry)
             except OSError as error:
-                await asyncio.to_thread(self.journal.remove, entry)  # nothing moved: forget it
+                await self.journal.remove(entry)  # nothing moved: forget it
                 return await self._move_failed(file, examined, target, error)
             self._failures.pop(file.stored_path, None)
             self.metrics.inbox_moves.labels("moved").inc()
             # A database outage from here on keeps the entry: recovery records it later.
-            await self._record(entry, final, examined)
+            await self._record(entry, final, examined)  # and removes the entry
             self.step("recorded")
-            await asyncio.to_thread(self.journal.remove, entry)
             return "moved"
         finally:
             self._moving.discard(entry.id)
@@ -173,7 +173,7 @@ class Inbox:
             original_filename=entry.filename,
             standardized=True,
         )
-        await self.repository.record_standardized(entry.inbox_path, record)
+        await self.repository.record_standardized(entry.inbox_path, record, move_id=entry.id)
 
     # -- recovery -------------------------------------------------------------------------
 
@@ -183,14 +183,17 @@ class Inbox:
         folders = [self.library.directory(t) for t in DIRECTORY_TYPES]
         # Temporaries first, entries second: an entry is written before its temporary, so
         # every temporary seen here whose entry is missing was not made by a move now running.
+        # That holds for every daemon of the library: they all journal in one table.
         stray = await asyncio.to_thread(temporaries, folders)
-        entries = await asyncio.to_thread(self.journal.entries)
+        entries = await self.journal.entries()
         settled = 0
         for entry in entries:
             if entry.id in self._moving:
                 continue
+            # A live mover (here or in another daemon) holds its file's lock: its entry is
+            # not left over. One that finished after the read above has removed its entry.
             async with self.locks.free_directory_locks([_lock_key(entry.inbox_path)]) as mine:
-                if mine:
+                if mine and await self.journal.holds(entry):
                     await self._recover(entry)
                     settled += 1
         known = {e.temporary_name for e in entries}
@@ -201,9 +204,9 @@ class Inbox:
         try:
             source = self.library.absolute(entry.inbox_path)
             folder = self.library.directory(entry.directory_type)
-        except PathError as error:  # a journal from another configuration
+        except PathError as error:  # a type or path unknown to this version: nowhere to go
             log.error("inbox_journal_unusable", entry=entry.id, error=str(error))
-            await asyncio.to_thread(self.journal.remove, entry)
+            await self.journal.remove(entry)
             return
         try:
             action, placed = await asyncio.to_thread(_settle_on_disk, source, folder, entry)
@@ -221,8 +224,9 @@ class Inbox:
             examined = await self._examine(placed)
             if examined is None:
                 return  # being changed right now: the entry stays for the next pass
-            await self._record(entry, placed, examined)
-        await asyncio.to_thread(self.journal.remove, entry)
+            await self._record(entry, placed, examined)  # and removes the entry
+        else:
+            await self.journal.remove(entry)
 
     async def _examine(self, path: Path) -> ExaminedFile | None:
         stat = await asyncio.to_thread(path.stat)

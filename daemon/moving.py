@@ -32,8 +32,9 @@ from videolib.shared.media.hashing import sha256_file
 INCOMING_PREFIX = ".videolib-incoming-"
 # link(2) not supported by the target file system: fall back to check-then-rename.
 _NO_LINK = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK)
-#: A temporary no journal entry knows is removed once it has been still this long: it may
-#: be another host's copy in progress (its journal lives in its own state dir).
+#: A temporary no journal entry knows is removed once it has been still this long: every
+#: daemon journals in one table before copying, but a copy of a daemon on an older version
+#: (its journal in its own state dir) may still be in progress.
 ORPHAN_GRACE_S = 3600.0
 #: A move that failed (a full disk, a folder not writable) is tried again after this many
 #: seconds, doubling per failure up to the cap, besides the periodic pass.

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from videolib.shared.config import Config
 from videolib.shared.db.repository import (
     DirectoryLocks,
+    InboxMoveRepository,
     VideoRepository,
     ping,
 )
@@ -51,7 +52,7 @@ from .events import (
 )
 from .health import DatabaseHealth
 from .inbox import Inbox
-from .journal import MoveJournal
+from .journal import LEGACY_DIR, MoveJournal
 from .leadership import Leadership
 from .metrics import DaemonMetrics, metrics_app, start_server
 from .pipeline import Pipeline, walk_videos
@@ -67,7 +68,6 @@ BATCH = 64  # paths per ingest batch: one fingerprint query, one upsert
 INGESTERS = 2  # concurrent batches
 WATCH_CHECK_S = 5.0  # how often dead or missing watches are retried
 BUSY_PAUSE_S = 0.5  # an ingester waits this long after "no pooled connection came free"
-JOURNAL_DIR = "inbox-moves"  # under state.dir: the inbox's moves not yet recorded
 #: The whole stop, from the signal to the last worker gone: inside the 3 s that SIGTERM
 #: allows (issue 10, item 7), with room for the process's own exit.
 STOP_BUDGET_S = 2.5
@@ -110,7 +110,7 @@ class Scheduler:
             config.daemon,
             self.metrics,
             self.locks,
-            MoveJournal(config.state.dir / JOURNAL_DIR),
+            MoveJournal(InboxMoveRepository(engine), legacy=config.state.dir / LEGACY_DIR),
             # Each file between lock and record holds a lock session outside the pool and
             # takes pooled connections one statement at a time: bounded by the pool's size,
             # the server's connections stay bounded too.

@@ -504,3 +504,22 @@ job_batch_items = Table(
     Column("ok", Boolean, nullable=False),
     Column("error", Text),
 )
+
+
+# -- the inbox ----------------------------------------------------------------------------
+
+# The inbox's move journal (migration 0024; daemon/journal.py): one row per move of an inbox
+# file into its type folder, written before the move's first step and deleted in the
+# transaction that records the move. In the database, not a daemon's state dir, so that
+# whichever daemon of the library leads next finishes the moves a killed one left.
+inbox_moves = Table(
+    "inbox_moves",
+    metadata,
+    Column("id", Text, primary_key=True),  # also names the move's hidden temporary
+    Column("inbox_path", Text, nullable=False),  # stored path of the inbox original
+    Column("directory_type", Text, nullable=False),
+    Column("filename", Text, nullable=False),  # the record's originalFilename
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

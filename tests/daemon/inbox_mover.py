@@ -22,10 +22,9 @@ from videolib.daemon.inbox import Inbox
 from videolib.daemon.journal import MoveJournal
 from videolib.daemon.metrics import DaemonMetrics
 from videolib.daemon.pipeline import stat_found
-from videolib.daemon.scheduler import JOURNAL_DIR
 from videolib.shared.config import Config, LibraryConfig, StateConfig
 from videolib.shared.db.engine import open_engine
-from videolib.shared.db.repository import DirectoryLocks, VideoRepository
+from videolib.shared.db.repository import DirectoryLocks, InboxMoveRepository, VideoRepository
 from videolib.shared.ingest import to_examined
 from videolib.shared.library import Library
 from videolib.shared.media.examine import examine
@@ -56,7 +55,7 @@ async def move(settings: dict[str, str]) -> str:
             config.daemon,
             DaemonMetrics(),
             DirectoryLocks(engine),
-            MoveJournal(config.state.dir / JOURNAL_DIR),
+            MoveJournal(InboxMoveRepository(engine)),
             step=step,
         )
         async with inbox.locks.free_directory_locks([f"inbox-file:{stored}"]) as mine:

@@ -29,10 +29,15 @@ from tests.daemon.harness import eventually, fast, rows, running_service, sha256
 from tests.daemon.proxy import CuttableProxy
 from tests.media import make_video
 from tests.mounts import tmpfs
+from videolib.daemon.inbox import Inbox
+from videolib.daemon.journal import LEGACY_DIR, MoveJournal
+from videolib.daemon.metrics import DaemonMetrics
 from videolib.daemon.moving import INCOMING_PREFIX
-from videolib.daemon.scheduler import JOURNAL_DIR, Scheduler
+from videolib.daemon.scheduler import Scheduler
 from videolib.shared.config import Config
 from videolib.shared.db.records import Video
+from videolib.shared.db.repository import DirectoryLocks, InboxMoveRepository, VideoRepository
+from videolib.shared.library import Library
 from videolib.shared.media.names import DIRECTORY_TYPES
 from videolib.shared.runtime import examiner_pool
 
@@ -172,8 +177,15 @@ async def assert_exactly_once(
     assert record.path == f"videos/{name}" and record.is_valid
     assert record.original_filename == "clip.mp4" and record.file_hash == digest
     assert hidden_temporaries(config) == []
-    assert on_disk(config.state.dir / JOURNAL_DIR) == []
+    assert await journaled(engine) == []
     assert len(await rows(engine)) == 1
+
+
+async def journaled(engine: AsyncEngine) -> list[str]:
+    """The inbox paths of the moves in the journal (every daemon's)."""
+    async with engine.connect() as connection:
+        result = await connection.execute(text("SELECT inbox_path FROM inbox_moves"))
+    return sorted(result.scalars())
 
 
 def socket_of(url: URL) -> str:
@@ -207,11 +219,35 @@ async def test_a_move_left_unrecorded_by_an_outage_is_recorded_after_a_restart(
 
             await eventually(database_down, 30, "the daemon to see the database gone")
             assert on_disk(config.library_root / "videos") == ["clip.mp4"]
-            assert len(on_disk(config.state.dir / JOURNAL_DIR)) == 1
+            assert await journaled(engine) == ["inbox/clip.mp4"]  # in the database itself
         assert [v.standardized_at for v in await rows(engine)] == []  # not recorded yet
         await assert_exactly_once(config, engine, database_url, clip, "clip.mp4")
     finally:
         await proxy.cut()
+
+
+async def test_a_move_an_earlier_version_journaled_in_its_state_dir_is_finished(
+    config: Config, database_url: URL, engine: AsyncEngine, clip: Path
+) -> None:
+    """Upgraded after a kill between move and record: the entry is a file in the state dir
+    (as earlier versions wrote it), not a row. The first recovery adopts it and records
+    the move with its originalFilename; the file goes."""
+    shutil.copyfile(clip, config.inbox_path / "clip.mp4")
+    killed = kill_after("source_removed", config, "inbox/clip.mp4")
+    assert killed.returncode == -9, killed.stderr
+    async with engine.begin() as connection:  # the row, back into an earlier version's file
+        (row,) = await connection.execute(
+            text(
+                "DELETE FROM inbox_moves RETURNING id, inbox_path, directory_type, filename,"
+                " size, sha256"
+            )
+        )
+    legacy = config.state.dir / LEGACY_DIR
+    legacy.mkdir(parents=True)
+    (legacy / f"{row.id}.json").write_text(json.dumps(dict(row._mapping)))
+    (legacy / f".{row.id[::-1]}.partial").write_text("{")  # a write a kill cut short
+    await assert_exactly_once(config, engine, database_url, clip, "clip.mp4")
+    assert on_disk(legacy) == []
 
 
 @pytest.fixture
@@ -244,6 +280,41 @@ async def test_a_kill_after_any_step_across_file_systems_leaves_the_file_once(
             (temporary,) = hidden_temporaries(config)
             os.truncate(config.library_root / "videos" / temporary, clip.stat().st_size // 2)
         await assert_exactly_once(config, engine, database_url, clip, "clip.mp4")
+
+
+async def test_recovery_keeps_off_a_move_whose_file_lock_a_live_mover_holds(
+    config: Config, engine: AsyncEngine, clip: Path
+) -> None:
+    """Every daemon reads every entry, a live mover's in another daemon too: the file's
+    lock that mover holds keeps this recovery off it. Once the lock is free (the mover
+    died), the move it left half done is finished here."""
+    shutil.copyfile(clip, config.inbox_path / "clip.mp4")
+    killed = kill_after("linked", config, "inbox/clip.mp4")  # linked; the source still there
+    assert killed.returncode == -9, killed.stderr
+    videos = config.library_root / "videos"
+    locks = DirectoryLocks(engine)
+    async with examiner_pool(config) as pool:
+        inbox = Inbox(
+            Library.from_config(config),
+            VideoRepository(engine),
+            pool,
+            config.daemon,
+            DaemonMetrics(),
+            locks,
+            MoveJournal(InboxMoveRepository(engine)),
+        )
+        async with locks.free_directory_locks(["inbox-file:inbox/clip.mp4"]) as held:
+            assert held  # as the other daemon's mover, still at work, would
+            assert await inbox.recover() == 0
+            assert await journaled(engine) == ["inbox/clip.mp4"]
+            assert on_disk(config.inbox_path) == ["clip.mp4"] and on_disk(videos) == ["clip.mp4"]
+            assert await rows(engine) == []
+        assert await inbox.recover() == 1
+    assert await journaled(engine) == []
+    assert on_disk(config.inbox_path) == [] and on_disk(videos) == ["clip.mp4"]
+    (record,) = await rows(engine)
+    assert record.original_filename == "clip.mp4" and record.standardized_at is not None
+    assert record.file_hash == sha256(clip)
 
 
 async def test_a_kill_after_linking_beside_a_collision_makes_no_second_copy(

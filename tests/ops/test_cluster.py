@@ -514,18 +514,14 @@ async def test_two_daemons_workers_and_apis_with_kill_9_lose_nothing_and_do_noth
         assert {str(v) for v in ids} - set(works) <= victim_videos, event
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the inbox move journal lives in the dead leader's own state dir",
-)
 async def test_a_move_the_killed_leader_left_unrecorded_keeps_its_original_filename(
     config: Config, database_url: URL, engine: AsyncEngine, tmp_path: Path
 ) -> None:
     """What the cluster test above saw now and then, made certain: the leader (host A) is
     killed after linking an inbox drop into videos/ and unlinking it from the inbox, before
-    recording it; the new leader (host B, its own state dir) finds a plain new file and
-    records it without originalFilename or standardizedAt. Host A's journal entry, which
-    knows both, waits in A's state dir."""
+    recording it. The new leader (host B, its own state dir) used to find a plain new file
+    and record it without originalFilename or standardizedAt, A's journal entry waiting in
+    A's state dir; the journal is in the database now, and B finishes A's move from it."""
     clip = make_scene_video(tmp_path / "drop.mp4", seed=7, seconds=2, width=160, height=90)
     shutil.copyfile(clip, config.inbox_path / "drop.mp4")
     host_a = config.replace("state", dir=tmp_path / "host-a")
@@ -536,3 +532,6 @@ async def test_a_move_the_killed_leader_left_unrecorded_keeps_its_original_filen
         video = await listed(engine, "videos/drop.mp4", timeout=WAIT_S)
     assert video.file_hash == sha256(clip)  # the file itself is not lost
     assert (video.original_filename, video.standardized_at is not None) == ("drop.mp4", True)
+    assert await scalar(engine, "SELECT count(*) FROM inbox_moves") == 0  # A's entry settled
+    assert os.listdir(config.inbox_path) == []
+    assert sorted(os.listdir(config.library_root / "videos")) == ["drop.mp4"]

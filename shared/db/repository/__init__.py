@@ -24,6 +24,7 @@ from .fingerprints import (
     StoredFingerprint,
 )
 from .history import HistoryRepository, VideoEvent
+from .inbox_moves import InboxMove, InboxMoveRepository, forget_move
 from .integrity import CycleState, Finding, IntegrityRepository, ToVerify
 from .job_queue import JobQueueRepository, QueueState
 from .keyset import Keyset
@@ -77,6 +78,8 @@ __all__ = [
     "GroupMember",
     "HeldPass",
     "HistoryRepository",
+    "InboxMove",
+    "InboxMoveRepository",
     "IntegrityRepository",
     "JobQueueRepository",
     "Keyset",
@@ -101,6 +104,7 @@ __all__ = [
     "VideoRepository",
     "classify",
     "database_call_bound",
+    "forget_move",
     "is_connection_problem",
     "ping",
     "translate",

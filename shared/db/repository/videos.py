@@ -20,6 +20,7 @@ from videolib.shared.db.records import ExaminedFile, Fingerprint, Video, WriteOu
 from videolib.shared.db.schema import videos
 
 from .errors import translate_errors
+from .inbox_moves import forget_move
 
 # Rows per multi-row INSERT: large enough to amortise the round trip, small enough to stay
 # well under PostgreSQL's 65,535 bind parameters (17 columns a row).
@@ -257,39 +258,46 @@ class VideoRepository(VideoReader):
         return result.rowcount
 
     @translate_errors
-    async def record_standardized(self, inbox_path: str, file: ExaminedFile) -> WriteOutcome:
+    async def record_standardized(
+        self, inbox_path: str, file: ExaminedFile, *, move_id: str | None = None
+    ) -> WriteOutcome:
         """Record an inbox file moved to its place, in one step, keeping its id if recorded.
 
         The record at the inbox path (a reconciliation may have made one) takes the new
         path; else the new path is upserted; `original_filename` and `standardized_at` set.
+        The move's journal entry (`move_id`) goes in the same transaction.
         """
-        values = {**examined_values(file), "updated_at": func.now()}
         async with self.engine.begin() as connection:
-            taken = await connection.execute(select(videos.c.id).where(videos.c.path == file.path))
-            existing = taken.first()
-            if existing is not None:
-                # The file's create event was ingested first: complete that record, and
-                # the inbox one (if a reconciliation made one) is now missing.
-                await connection.execute(
-                    update(videos).where(videos.c.id == existing.id).values(values)
-                )
-                await connection.execute(
-                    update(videos)
-                    .where(videos.c.path == inbox_path, videos.c.is_valid.is_(True))
-                    .values(is_valid=False, invalid_reason="missing", updated_at=func.now())
-                )
-                return WriteOutcome(existing.id, file.path, "updated")
-            result = await connection.execute(
-                update(videos)
-                .where(videos.c.path == inbox_path)
-                .values(values)
-                .returning(videos.c.id)
-            )
-            row = result.first()
-            if row is not None:
-                return WriteOutcome(row.id, file.path, "moved")
-            outcomes = await _upsert(connection, [file])
-        return outcomes[0]
+            outcome = await _record_standardized(connection, inbox_path, file)
+            if move_id is not None:
+                await forget_move(connection, move_id)
+        return outcome
+
+
+async def _record_standardized(
+    connection: AsyncConnection, inbox_path: str, file: ExaminedFile
+) -> WriteOutcome:
+    values = {**examined_values(file), "updated_at": func.now()}
+    taken = await connection.execute(select(videos.c.id).where(videos.c.path == file.path))
+    existing = taken.first()
+    if existing is not None:
+        # The file's create event was ingested first: complete that record, and
+        # the inbox one (if a reconciliation made one) is now missing.
+        await connection.execute(update(videos).where(videos.c.id == existing.id).values(values))
+        await connection.execute(
+            update(videos)
+            .where(videos.c.path == inbox_path, videos.c.is_valid.is_(True))
+            .values(is_valid=False, invalid_reason="missing", updated_at=func.now())
+        )
+        return WriteOutcome(existing.id, file.path, "updated")
+    result = await connection.execute(
+        update(videos).where(videos.c.path == inbox_path).values(values).returning(videos.c.id)
+    )
+    row = result.first()
+    if row is not None:
+        return WriteOutcome(row.id, file.path, "moved")
+    outcomes = await _upsert(connection, [file])
+    return outcomes[0]
 
 
 def _fingerprint_query() -> Any:
