@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from videolib.shared.db.records import Video
 from videolib.shared.db.repository import VideoRepository
 from videolib.shared.errors import PathError
-from videolib.shared.ingest import to_examined
+from videolib.shared.ingest import run_together, to_examined
 from videolib.shared.jobs.path_map import PathMap, mapped_path
 from videolib.shared.library import Library
 from videolib.shared.media.workers import ExaminerPool
@@ -101,5 +101,21 @@ async def validate_many(
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         found = {video.id: video for video in await repository.get_many(chunk)}
-        results += await asyncio.gather(*(one(i, found.get(i)) for i in chunk))
+        results += await _all_of(chunk, found, one)
     return results
+
+
+async def _all_of(
+    ids: Sequence[uuid.UUID],
+    found: dict[uuid.UUID, Video],
+    one: Callable[[uuid.UUID, Video | None], Awaitable[Validation]],
+) -> list[Validation]:
+    """Each id validated at once, in the order given. The first error (the database gone)
+    cancels the rest: nothing goes on validating after its caller has given up."""
+    results: dict[int, Validation] = {}
+
+    async def put(n: int, video_id: uuid.UUID) -> None:
+        results[n] = await one(video_id, found.get(video_id))
+
+    await run_together(*(put(n, video_id) for n, video_id in enumerate(ids)))
+    return [results[n] for n in range(len(ids))]

@@ -19,6 +19,7 @@ from typing import Any
 
 from videolib.shared.db.repository import BatchItem, BatchRepository, VideoRepository
 from videolib.shared.errors import DatabaseUnavailableError
+from videolib.shared.ingest import run_together
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.validate import Validation, validate_many
@@ -89,7 +90,9 @@ async def thumbnail_chunk(resources: WorkerResources, call: JobCall) -> None:
                 error = None if outcome.ok else f"{task.video_id}: {outcome.error}"
                 await batches.record(batch_id, [BatchItem(task.video_id, error)])
 
-        await asyncio.gather(*(consume() for _ in range(resources.concurrency)))
+        # The first error (the database gone) cancels the other consumers: none goes on
+        # making thumbnails outside its job while the chunk waits for its retry.
+        await run_together(*(consume() for _ in range(resources.concurrency)))
     log.info("batch_chunk_done", batch=str(batch_id), items=len(ids), run=len(todo))
 
 

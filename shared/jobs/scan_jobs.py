@@ -125,12 +125,14 @@ async def run_scan(resources: WorkerResources, call: JobCall) -> None:
     locks = DirectoryLocks(resources.engine)
     result, status, error = ScanResult(), "failed", None
     ended = False  # the row had ended meanwhile, or the scan was handed back: no end
+    scanning = False  # before the first file: a database error is a retry, not the end
     try:
         async with locks.directory_lock(job.directory_types, wait=True):
             # Under the lock: a frozen first worker may have finished meanwhile.
             if not await jobs.restart(job_id):
                 ended = True
                 return
+            scanning = True
             if job.result:  # counts of an earlier try whose worker died
                 log.warning("scan_job_rescanned", job_id=str(job_id), attempt=call.attempt)
             log.info("scan_job_started", job_id=str(job_id), types=job.directory_types)
@@ -140,7 +142,14 @@ async def run_scan(resources: WorkerResources, call: JobCall) -> None:
         ended = True  # its worker stops: the row stays running for the job's next run
         log.info("scan_job_handed_back", job_id=str(job_id), scanned=result.as_dict())
         raise
-    except VideolibError as crash:  # the database went away, a path went bad: no bug
+    except DatabaseUnavailableError as away:
+        if scanning:
+            error = away.message.splitlines()[0]
+            log.warning("scan_job_failed", job_id=str(job_id), error=error)
+        else:  # the lock or the row's reset: nothing scanned yet, the row still running
+            ended = True
+            raise RetryLater(away.message.splitlines()[0], START_RETRY) from away
+    except VideolibError as crash:  # a path went bad: no bug
         error = crash.message.splitlines()[0]
         log.warning("scan_job_failed", job_id=str(job_id), error=error)
     except Exception as crash:

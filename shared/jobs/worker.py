@@ -184,10 +184,16 @@ class JobWorker:
             stop_by = time.monotonic() + STOP_BUDGET_S
             log.info("worker_stopping")
             pgq.shutdown.set()
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
-                await asyncio.wait_for(running, timeout=STOP_GRACE_S)
+            await asyncio.wait({running}, timeout=STOP_GRACE_S)
+            # What still runs is cancelled (and handed back, _run); its media processes are
+            # killed meanwhile, not after: a hand-back's write waits on the database, and a
+            # server that does not answer must not keep them (and this stop) going.
             running.cancel()
-            await self.resources.close(grace_s=max(0.0, (stop_by - time.monotonic()) / 2))
+            closing = asyncio.ensure_future(
+                self.resources.close(grace_s=max(0.0, (stop_by - time.monotonic()) / 2))
+            )
+            await asyncio.wait({running, closing}, timeout=max(0.0, stop_by - time.monotonic()))
+            await closing
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(connection.close(), timeout=0.3)
             if runner is not None:
