@@ -40,6 +40,14 @@ from typing import Any, Generic, Self, TypeVar
 from videolib.shared.media.examine import Examination, ProbeSettings, examine
 from videolib.shared.parent_death import die_with_parent
 
+# One thread per media process for numpy's BLAS (the pHash's resize is a matrix product).
+# OpenBLAS otherwise starts a thread per core in every media process, and its threads spin
+# waiting for each other: at nice 10, beside the daemon and PostgreSQL, a 4 s clip's pHash
+# took minutes of CPU (the cluster test under the full suite). Set here, before any media
+# process starts, for the child (spawn gives the child this process's environment).
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
 R = TypeVar("R")
 #: The job a worker runs per item: `job(item, settings)`; a top-level function, so that
 #: it pickles by name.

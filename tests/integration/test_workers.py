@@ -474,3 +474,26 @@ async def test_a_file_that_lost_a_worker_is_remembered_and_retried_with_backoff(
     assert examined(folder, "bad.mp4") == 4
     assert await validity(engine, "videos/bad.mp4") == (True, None)
     assert await remembered(engine) == {}
+
+
+def blas_threads(_item: object, _settings: object) -> int:
+    """In a media process: how many threads numpy's BLAS runs with."""
+    import numpy as np
+
+    np.ones((64, 64)) @ np.ones((64, 64))  # the pHash's resize: starts BLAS's threads
+    task = Path(f"/proc/{os.getpid()}/task")
+    return len(list(task.iterdir()))
+
+
+async def test_a_media_process_runs_numpy_on_one_thread() -> None:
+    """OpenBLAS starts a spinning thread per core in each media process unless told not to:
+    at nice 10 beside the daemon, a 4 s clip's pHash took minutes (the cluster test under
+    the full suite). One thread each: the process has no other threads than its own."""
+    from videolib.shared.media.workers import WorkerPool
+
+    pool: WorkerPool[int] = WorkerPool(1, blas_threads, None, 60.0, name="blas-check")
+    try:
+        threads = await pool.run(0)  # None is the stop message
+    finally:
+        await pool.close(1.0)
+    assert threads == 1, f"{threads} threads in the media process"
