@@ -307,8 +307,11 @@ async def test_a_scan_of_a_stopped_api_is_handed_back_and_finished_by_the_next(
     job = await ScanJobRepository(engine).get(job_id)
     assert job is not None
     assert (job.status, job.error, job.finished_at) == ("running", None, None)
-    [(status, _key, payload)] = await engine_jobs(engine)  # queued again, not dropped
-    assert (status, payload) == ("queued", {"scan_job_id": str(job_id)})
+    # Queued again, not dropped: at once, or (the hand-back's write cut short by the
+    # stop, under load) still picked, for the engine's stalled-job recovery.
+    [(status, _key, payload)] = await engine_jobs(engine)
+    assert status in ("queued", "picked"), status
+    assert payload == {"scan_job_id": str(job_id)}
 
     successor = await aiohttp_client(_api(api_config, engine))
 
