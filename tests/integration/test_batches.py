@@ -111,14 +111,6 @@ def process_env(config: Config, tmp_path: Path, gate: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def workers() -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.stop()
-
-
 def events(worker: WorkerProcess, event: str) -> list[dict[str, object]]:
     """The worker's log lines of `event` about validate chunks."""
     found = []

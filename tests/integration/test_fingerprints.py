@@ -12,7 +12,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -112,14 +112,6 @@ def worker_environment(config: Config, tmp_path: Path, **fingerprints: object) -
         "VIDEOLIB_STATE_DIR": str(tmp_path / "state"),
         "VIDEOLIB_LOG_LEVEL": "info",
     }
-
-
-@pytest.fixture
-def workers() -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.stop()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.daemon.harness import row, sha256
-from tests.integration.test_jobs import WorkerProcess, wait_for, workers  # noqa: F401
+from tests.integration.test_jobs import WorkerProcess, wait_for
 from tests.integrity_helpers import (
     NAMES,
     findings,
@@ -340,7 +340,7 @@ async def test_two_workers_share_a_cycle_and_no_file_is_verified_twice(
     library_root: Path,
     engine: AsyncEngine,
     tmp_path: Path,
-    workers: list[WorkerProcess],  # noqa: F811
+    workers: list[WorkerProcess],
 ) -> None:
     names = [f"videos/clip-{number:02d}.mp4" for number in range(10)]
     make_clips(library_root, names)
@@ -377,7 +377,7 @@ async def test_a_worker_killed_mid_range_the_range_resumes_elsewhere_with_one_fi
     library_root: Path,
     engine: AsyncEngine,
     tmp_path: Path,
-    workers: list[WorkerProcess],  # noqa: F811
+    workers: list[WorkerProcess],
 ) -> None:
     names = [f"videos/clip-{number}.mp4" for number in range(5)]
     make_clips(library_root, names)
@@ -469,7 +469,7 @@ async def test_a_file_paced_for_many_heartbeats_is_not_taken_for_stalled(
     library_root: Path,
     engine: AsyncEngine,
     tmp_path: Path,
-    workers: list[WorkerProcess],  # noqa: F811
+    workers: list[WorkerProcess],
 ) -> None:
     """A 6 MB file at 0.5 MB/s reads for 12 s, six times worker.stalled_seconds: the engine
     beats the job's heartbeat, so the idle second worker never takes it, and nothing cuts
