@@ -218,14 +218,15 @@ class ChunkVerifier:
         self.metrics.integrity_files.labels(type(verdict).__name__.lower()).inc()
         if isinstance(verdict, Mismatch):
             finding = await self.repository.flag(file, verdict.observed_sha256, chunk=chunk)
-            log.warning(
-                "integrity_mismatch",
-                path=file.path,
-                video_id=str(file.video_id),
-                recorded_sha256=verdict.recorded_sha256,
-                observed_sha256=verdict.observed_sha256,
-                finding_id=str(finding.id),
-            )
+            if finding is not None:  # else the range's first worker reported it
+                log.warning(
+                    "integrity_mismatch",
+                    path=file.path,
+                    video_id=str(file.video_id),
+                    recorded_sha256=verdict.recorded_sha256,
+                    observed_sha256=verdict.observed_sha256,
+                    finding_id=str(finding.id),
+                )
         else:
             await self.repository.passed(
                 file,

@@ -6,8 +6,9 @@ worker takes the maintenance queue, not once per daemon. Their intervals are sec
 schedules (minute granularity, a fixed expression per entrypoint) cannot say without
 rounding, and a cron run that a killed worker was in the middle of is lost, not retried.
 So each is a self-rescheduling job instead: when a run ends (done or failed), it queues
-the next one `interval` later with `execute_after`; a worker starting seeds the chain
-when none is queued or running (a new library, or a chain lost to a bug). A run killed
+the next one `interval` later with `execute_after`; a worker seeds the chain when none
+is queued or running, at its start (a new library) and every KEEP_UP_INTERVAL after (a
+chain the engine dropped: a retry whose own write failed, shared/jobs/worker.py). A run killed
 with its worker is taken again by another once its heartbeat is stale (shared/jobs/
 worker.py), and that run queues the next.
 

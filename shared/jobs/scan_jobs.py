@@ -20,6 +20,8 @@ dies (the engine re-picks a job whose heartbeat is worker.stalled_seconds old).
   stopped) hands the scan back: its row stays `running` and the job is queued again at
   once (JobWorker._run), for another replica or worker, or this one's next start, which
   scans again. A death (kill -9, a lost host) is the engine's recovery, to the same end.
+- A job the engine dropped (its retry's own write failed) is queued again by a worker
+  keeping up (`requeue_lost_scans`, JobWorker._keep_up): no row says running for ever.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from videolib.shared.db.repository import (
@@ -106,6 +109,49 @@ async def _record_and_queue(
             return None
         await transaction.commit()
     return job
+
+
+#: A running scan whose row nobody has written this long and that has no job in the engine
+#: lost it: a retry's own write failed (a statement timeout, a failover the connection
+#: survived) and the engine dropped the job. Selected with its row locked, so that two
+#: workers keeping up at once adopt it once.
+_LOST_SCANS = text(
+    "SELECT s.id, s.directory_types FROM scan_jobs s"
+    " WHERE s.status = 'running' AND s.updated_at < now() - make_interval(secs => :quiet_s)"
+    " AND NOT EXISTS (SELECT 1 FROM pgqueuer q WHERE q.entrypoint = :kind"
+    " AND convert_from(q.payload, 'UTF8')::jsonb ->> 'scan_job_id' = s.id::text)"
+    " FOR UPDATE OF s SKIP LOCKED"
+)
+_SUPERSEDED = text(
+    "UPDATE scan_jobs SET status = 'failed', error = :error, updated_at = now(),"
+    " finished_at = now() WHERE id = :id"
+)
+#: The error of a lost scan that cannot be queued again: another of its types is pending.
+SUPERSEDED = "its job was lost, and another scan of these directory types is queued or running"
+
+
+@translate_errors
+async def requeue_lost_scans(engine: AsyncEngine, quiet: timedelta) -> tuple[int, int]:
+    """Queue again the job of each running scan that has lost it (quiet that long); one
+    whose types have another scan pending ends failed, saying so. Returns (queued, ended).
+
+    Without this its row would say running for ever and its types would scan again only
+    when somebody asked."""
+    queued = ended = 0
+    async with engine.begin() as connection:
+        lost = await connection.execute(
+            _LOST_SCANS, {"quiet_s": quiet.total_seconds(), "kind": RUN_SCAN}
+        )
+        for scan_job_id, directory_types in lost.all():
+            payload = {"scan_job_id": str(scan_job_id)}
+            if await defer_in(connection, RUN_SCAN, [(payload, scan_key(directory_types))]):
+                queued += 1
+                log.warning("scan_job_requeued", job_id=str(scan_job_id))
+            else:
+                ended += 1
+                await connection.execute(_SUPERSEDED, {"id": scan_job_id, "error": SUPERSEDED})
+                log.warning("scan_job_superseded", job_id=str(scan_job_id))
+    return queued, ended
 
 
 async def run_scan(resources: WorkerResources, call: JobCall) -> None:

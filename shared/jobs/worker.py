@@ -28,13 +28,16 @@ from pgqueuer.models import Job, Schedule
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from videolib.shared.config import Config
+from videolib.shared.errors import DatabaseUnavailableError
 from videolib.shared.logging import get_logger
 
 from .kinds import GaveUp, JobCall, RetryLater, TaskKind
 from .metrics import serve
+from .names import RUN_SCAN
 from .periodic import seed
 from .registry import kinds_of
 from .resources import WorkerResources
+from .scan_jobs import requeue_lost_scans
 
 log = get_logger(__name__)
 
@@ -57,6 +60,11 @@ ENGINE_SESSION = {"synchronous_commit": "off", "application_name": "videolib wor
 #: per worker. A job that ends wakes every worker anyway (the engine's trigger notifies on
 #: the job's DELETE), so this is only the safety net for a missed wake and a retry's delay.
 REPOLL_INTERVAL = timedelta(seconds=1)
+
+#: How often a worker puts back what the engine can drop: a job whose retry's own write
+#: failed (a statement timeout, a failover the connection survived) is logged as an
+#: exception and gone. A periodic chain is seeded again, a scan's job queued again.
+KEEP_UP_INTERVAL = timedelta(seconds=60)
 
 #: `videolib worker`'s CPU priority (nice), its media processes' with it: on a host that
 #: also runs the daemon, a backfill gives way to probing a dropped file (bench/daemon.py
@@ -99,6 +107,7 @@ class JobWorker:
         self.metrics = self.resources.metrics
         self.ready = asyncio.Event()
         self.metrics_port: int | None = None
+        self.keep_up_interval = KEEP_UP_INTERVAL
 
     def _register(self, pgq: PgQueuer, kind: TaskKind) -> None:
         async def entry(job: Job) -> None:
@@ -171,6 +180,7 @@ class JobWorker:
                 heartbeat_timeout=stalled,
             )
         )
+        keeping_up = asyncio.create_task(self._keep_up())
         log.info(
             "worker_ready",
             tasks=[k.name for k in self.kinds],
@@ -183,6 +193,7 @@ class JobWorker:
         finally:
             stop_by = time.monotonic() + STOP_BUDGET_S
             log.info("worker_stopping")
+            keeping_up.cancel()
             pgq.shutdown.set()
             await asyncio.wait({running}, timeout=STOP_GRACE_S)
             # What still runs is cancelled (and handed back, _run); its media processes are
@@ -201,6 +212,23 @@ class JobWorker:
             log.info("worker_stopped")
         if running.done() and not running.cancelled() and running.exception() is not None:
             raise running.exception()  # type: ignore[misc]
+
+    async def _keep_up(self) -> None:
+        """Every keep_up_interval: seed the periodic chains again, and queue again the
+        jobs of scans that lost theirs (if this worker runs scans)."""
+        names = [kind.name for kind in self.kinds]
+        # A scan row written within this is not taken for lost: a hand-back's re-queue.
+        quiet = timedelta(seconds=self.config.worker.stalled_seconds)
+        while True:
+            await asyncio.sleep(self.keep_up_interval.total_seconds())
+            try:
+                await seed(self.resources.engine, names)
+                if RUN_SCAN in names:
+                    await requeue_lost_scans(self.resources.engine, quiet)
+            except DatabaseUnavailableError as away:  # the next round tries again
+                log.warning("worker_keep_up_failed", error=away.message.splitlines()[0])
+            except Exception:  # a bug: said, and the next round tries again
+                log.exception("worker_keep_up_failed")
 
 
 async def _first(task: asyncio.Task[Any], stop: asyncio.Event) -> None:

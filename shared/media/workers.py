@@ -83,8 +83,18 @@ class WorkerTimedOut(Exception):
         self.time_limit_s = time_limit_s
 
 
-def _serve(conn: Connection, job: Job, settings: object, parent_pid: int) -> None:
-    """Worker loop: receive an item, send back (True, result) or (False, exception)."""
+def self_limit(time_limit_s: float) -> float:
+    """A worker's own bound on one item: past the owner's, which kills it first while its
+    event loop runs; this one is for an owner that is alive but stuck (frozen, or its loop
+    blocked), which would let an item spin for ever."""
+    return 2 * time_limit_s + 5
+
+
+def _serve(conn: Connection, job: Job, settings: object, parent_pid: int, limit_s: float) -> None:
+    """Worker loop: receive an item, send back (True, result) or (False, exception).
+
+    Each item runs under a wall-clock alarm of `limit_s`, SIGALRM's default action: the
+    worker dies, and the owner (once it looks) takes that for a crash on the item."""
     die_with_parent(parent_pid)
     # Ctrl-C and systemd's SIGTERM reach the whole group; stopping is the owner's decision
     # (a worker killed by them would blame a good file for its death).
@@ -93,10 +103,14 @@ def _serve(conn: Connection, job: Job, settings: object, parent_pid: int) -> Non
     conn.send("ready")  # tells a worker that started from one that died starting up
     try:
         while (item := conn.recv()) is not None:
+            signal.setitimer(signal.ITIMER_REAL, limit_s)
             try:
-                conn.send((True, job(item, settings)))
+                answer: tuple[bool, object] = (True, job(item, settings))
             except Exception as exc:  # a bug in the job: hand it to the caller
-                conn.send((False, _portable(exc)))
+                answer = (False, _portable(exc))
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            conn.send(answer)
     except (EOFError, OSError):  # the owner closed the pipe or died: nothing left to do
         return
 
@@ -324,7 +338,13 @@ class WorkerPool(Generic[R]):
         parent_end, child_end = _CONTEXT.Pipe()
         process = _CONTEXT.Process(
             target=_serve,
-            args=(child_end, self._job, self._settings, os.getpid()),
+            args=(
+                child_end,
+                self._job,
+                self._settings,
+                os.getpid(),
+                self_limit(self._time_limit_s),
+            ),
             name=self._name,
             daemon=True,
         )

@@ -252,6 +252,25 @@ async def test_an_item_recorded_twice_counts_once_and_keeps_its_first_result(
     assert {i.item_id: i.error for i in await batches.items(batch_id)} == {a: None, b: "x"}
 
 
+async def test_two_chunks_recording_a_batchs_last_items_at_once_mark_it_finished(
+    engine: AsyncEngine,
+) -> None:
+    """Without the batch row's lock each counted without the other's uncommitted items and
+    neither marked the batch finished (it was kept 30 days, not 1)."""
+    batches = BatchRepository(engine)
+    for _ in range(20):
+        batch_id = await batches.create(VALIDATE.task, 2)
+        await asyncio.gather(
+            batches.record(batch_id, [BatchItem(uuid.uuid4(), None)]),
+            batches.record(batch_id, [BatchItem(uuid.uuid4(), None)]),
+        )
+        async with engine.connect() as connection:
+            finished_at = await connection.scalar(
+                select(job_batches.c.finished_at).where(job_batches.c.id == batch_id)
+            )
+        assert finished_at is not None
+
+
 async def test_validate_ids_goes_through_the_engine_and_reports_unknown_ids(
     config: Config, engine: AsyncEngine
 ) -> None:

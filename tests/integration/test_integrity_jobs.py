@@ -431,6 +431,30 @@ async def test_a_worker_killed_mid_range_the_range_resumes_elsewhere_with_one_fi
     assert video is not None and video.is_valid and video.file_hash != sha256(rotten)
 
 
+async def test_a_second_worker_behind_a_range_does_not_open_again_a_finding_closed_since(
+    config: Config, library_root: Path, engine: AsyncEngine
+) -> None:
+    """A worker only thought dead reads a file its range's second worker has flagged and an
+    admin has closed since: it records nothing (before, it opened the finding again)."""
+    make_clips(library_root, ["videos/a.mp4"])
+    await record(config, engine)
+    repository = IntegrityRepository(engine)
+    due = config.replace("integrity", cycle_interval_hours=0.0)
+    [key] = await plan(repository, due.integrity, local_now())
+    chunk = await repository.chunk(key)
+    assert chunk is not None
+    [file] = await repository.chunk_files(chunk, chunk.resume_after, 10)
+    first = await repository.flag(file, "0" * 64, chunk=key)
+    assert first is not None
+    assert await repository.resolve(first.id, "superseded", "admin") is not None
+    assert await repository.flag(file, "1" * 64, chunk=key) is None  # the range is past it
+    assert await repository.open_count() == 0
+    [closed] = await findings(engine)
+    assert closed._mapping["status"] == "superseded"  # type: ignore[attr-defined]
+    [after] = await chunk_rows(engine)
+    assert after.flagged == 1 and after.files == 1  # type: ignore[attr-defined]
+
+
 async def test_doctor_takes_a_cycle_being_worked_off_for_no_missing_worker(
     config: Config, library_root: Path, engine: AsyncEngine
 ) -> None:

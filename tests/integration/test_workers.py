@@ -497,3 +497,30 @@ async def test_a_media_process_runs_numpy_on_one_thread() -> None:
     finally:
         await pool.close(1.0)
     assert threads == 1, f"{threads} threads in the media process"
+
+
+async def test_a_media_process_ends_an_item_its_stuck_owner_would_let_run_for_ever(
+    tmp_path: Path,
+) -> None:
+    """The owner kills an item past its time limit from its event loop; with that loop
+    blocked (a frozen or stuck owner), the media process's own alarm ends it instead."""
+    from videolib.shared.media.workers import WorkerPool, self_limit
+
+    pool: WorkerPool[Examination] = WorkerPool(1, hang_after_saying, None, 0.5, name="stuck")
+    item = tmp_path / "clip.mp4"
+    running = asyncio.ensure_future(pool.run(str(item)))
+    try:
+        await _until(item.with_suffix(".started").exists)
+        [worker] = pool._all
+        began = time.monotonic()
+        # The loop blocked from here: the owner's own deadline cannot fire.
+        while worker.process.exitcode is None and time.monotonic() - began < 30:
+            time.sleep(0.1)
+        assert worker.process.exitcode == -signal.SIGALRM
+        assert time.monotonic() - began >= self_limit(0.5) - 1.0  # its own bound, not before
+        with pytest.raises(Exception) as lost:  # the owner, looking again, blames the item
+            await running
+        assert "SIGALRM" in str(lost.value) or "timed out" in str(lost.value)
+    finally:
+        running.cancel()
+        await pool.close(1.0)

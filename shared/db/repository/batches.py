@@ -73,7 +73,8 @@ class BatchRepository:
     async def record(self, batch_id: uuid.UUID, items: Sequence[BatchItem]) -> int:
         """Record results; an item already recorded keeps its first. Returns how many were new.
 
-        The one that records a batch's last item marks it finished, in the same transaction.
+        The one that records a batch's last item marks it finished, in the same transaction,
+        under the batch row's lock.
         """
         if not items:
             return 0
@@ -84,6 +85,10 @@ class BatchRepository:
         b, i = job_batches.c, job_batch_items.c
         recorded = select(func.count()).where(i.batch_id == batch_id).scalar_subquery()
         async with self.engine.begin() as connection:
+            # One recorder of a batch at a time: two chunks' last items recorded at once
+            # would each count without the other's (uncommitted) rows, and neither would
+            # mark the batch finished (kept 30 days as abandoned instead of 1).
+            await connection.execute(select(b.id).where(b.id == batch_id).with_for_update())
             added = await connection.execute(
                 insert(job_batch_items).values(rows).on_conflict_do_nothing()
             )

@@ -259,8 +259,11 @@ class IntegrityRepository:
     @translate_errors
     async def flag(
         self, file: ToVerify, observed_hash: str, *, chunk: ChunkKey | None = None
-    ) -> Finding:
-        """Record a mismatch (or update the video's open finding) and move past the file.
+    ) -> Finding | None:
+        """Record a mismatch (or update the video's open finding) and move past the file;
+        None when the range was past it already (a second worker on a range whose first
+        was only thought dead): the first recorded it, and an admin may have closed that
+        finding since, which a second one must not open again.
 
         The video's own `file_hash` is left as it is: only an admin's accept changes it.
         One open finding per video (a unique index): a range read again after a kill
@@ -284,9 +287,9 @@ class IntegrityRepository:
             },
         ).returning(findings)
         async with self.engine.begin() as connection:
+            if chunk is not None and not await _advance(connection, chunk, file, flagged=True):
+                return None
             finding = Finding.from_row((await connection.execute(upsert)).one())
-            if chunk is not None:
-                await _advance(connection, chunk, file, flagged=True)
             await _set(connection, CURSOR_KEY, file.path)
         return finding
 
