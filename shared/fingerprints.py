@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 from typing import Literal
 
 from videolib.shared.config import Config
@@ -30,7 +29,8 @@ from videolib.shared.jobs.path_map import PathMap, mapped_path
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.fingerprint import ALGORITHM, FingerprintResult, compute_fingerprint
-from videolib.shared.media.workers import CLOSE_GRACE_S, WorkerCrashed, WorkerPool, WorkerTimedOut
+from videolib.shared.media.pooled_jobs import PooledJobs
+from videolib.shared.media.workers import WorkerPool
 from videolib.shared.near_duplicates import refresh_near_duplicates
 
 log = get_logger(__name__)
@@ -167,7 +167,7 @@ async def _record_failure(
     return Outcome(task.video_id, error, attempts, gave_up)
 
 
-class Fingerprinter:
+class Fingerprinter(PooledJobs[FingerprintResult]):
     """Computes and records fingerprints, in `settings.workers` worker processes."""
 
     def __init__(
@@ -179,38 +179,23 @@ class Fingerprinter:
         job: Callable[[str, object], FingerprintResult] = compute_fingerprint,
         path_map: PathMap | None = None,
     ) -> None:
-        self.repository, self.library, self.settings = repository, library, settings
-        self.path_map = path_map or {}
-        self._pool: WorkerPool[FingerprintResult] = WorkerPool(
+        pool: WorkerPool[FingerprintResult] = WorkerPool(
             settings.workers, job, None, settings.time_limit_s, name="videolib-fingerprinter"
         )
+        super().__init__(
+            pool,
+            timed_out=lambda limit_s: FingerprintResult(error=f"timed out after {limit_s:g} s"),
+            crashed=lambda status: FingerprintResult(error=f"fingerprinter crashed ({status})"),
+        )
+        self.repository, self.library, self.settings = repository, library, settings
+        self.path_map = path_map or {}
 
     async def compute(self, source: str) -> FingerprintResult:
         """Compute in a worker; a lost worker becomes the video's failure reason."""
-        try:
-            return await self._pool.run(source)
-        except WorkerTimedOut as timeout:
-            return FingerprintResult(error=f"timed out after {timeout.time_limit_s:g} s")
-        except WorkerCrashed as crash:
-            return FingerprintResult(error=f"fingerprinter crashed ({crash.status})")
+        return await self.run_item(source)
 
     async def make(self, task: FingerprintTask) -> Outcome:
         """Fingerprint one video and record the result or the failure (see fingerprint_video)."""
         return await fingerprint_video(
             task, self.repository, self.library, self.compute, self.settings, self.path_map
         )
-
-    async def close(self, grace_s: float = CLOSE_GRACE_S) -> None:
-        """Stop the workers: a fingerprint in progress is killed, idle workers get `grace_s`."""
-        await self._pool.close(grace_s)
-
-    async def __aenter__(self) -> Fingerprinter:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from videolib.shared.config import Config
 from videolib.shared.db.repository import ThumbnailRepository, ThumbnailTask
@@ -23,12 +22,8 @@ from videolib.shared.jobs.path_map import PathMap, mapped_path
 from videolib.shared.library import Library
 from videolib.shared.logging import get_logger
 from videolib.shared.media.frames import FrameResult, grab_frame
-from videolib.shared.media.workers import (
-    CLOSE_GRACE_S,
-    WorkerCrashed,
-    WorkerPool,
-    WorkerTimedOut,
-)
+from videolib.shared.media.pooled_jobs import PooledJobs
+from videolib.shared.media.workers import WorkerPool
 
 log = get_logger(__name__)
 
@@ -90,7 +85,7 @@ class Outcome:
         return self.error is None
 
 
-class ThumbnailMaker:
+class ThumbnailMaker(PooledJobs[FrameResult]):
     """Makes and records thumbnails, `settings.workers` at a time, in worker processes.
 
     The workers are the same pool as the examiner's (shared/media/workers.py): a grab that
@@ -106,15 +101,22 @@ class ThumbnailMaker:
         job: Callable[[tuple[str, str], int], FrameResult] = grab_frame,
         path_map: PathMap | None = None,
     ) -> None:
-        self.repository, self.library, self.settings = repository, library, settings
-        self.path_map = path_map or {}
-        self._pool: WorkerPool[FrameResult] = WorkerPool(
+        pool: WorkerPool[FrameResult] = WorkerPool(
             settings.workers,
             job,
             settings.width,
             settings.time_limit_s,
             name="videolib-thumbnailer",
         )
+        super().__init__(
+            pool,
+            timed_out=lambda limit_s: FrameResult(
+                error=f"frame grab timed out after {limit_s:g} s"
+            ),
+            crashed=lambda status: FrameResult(error=f"frame grabber crashed ({status})"),
+        )
+        self.repository, self.library, self.settings = repository, library, settings
+        self.path_map = path_map or {}
         self._slots = asyncio.Semaphore(settings.workers)
         #: Counts since start, for logs and metrics.
         self.made = 0
@@ -166,24 +168,4 @@ class ThumbnailMaker:
             source = str(mapped_path(task.path, self.path_map) or inside)
         except PathError as error:
             return FrameResult(error=error.message)
-        try:
-            return await self._pool.run((source, target))
-        except WorkerTimedOut as timeout:
-            return FrameResult(error=f"frame grab timed out after {timeout.time_limit_s:g} s")
-        except WorkerCrashed as crash:
-            return FrameResult(error=f"frame grabber crashed ({crash.status})")
-
-    async def close(self, grace_s: float = CLOSE_GRACE_S) -> None:
-        """Stop the workers: a grab in progress is killed, idle workers get `grace_s`."""
-        await self._pool.close(grace_s)
-
-    async def __aenter__(self) -> ThumbnailMaker:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
+        return await self.run_item((source, target))

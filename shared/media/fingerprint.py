@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import av
 import av.error
 
-from videolib.shared.media.frame_hashes import compute_frame_hashes
+from videolib.shared.media.frame_hashes import hash_seconds
+from videolib.shared.media.probe import picture_stream
 from videolib.shared.media.similarity import FrameHashes, index_keys
-from videolib.shared.media.stash_phash import video_phash
+from videolib.shared.media.stash_phash import StashFrames, phash_of
 
 #: Stored in `video_fingerprints.algorithm`: bumped when a hash changes meaning, so that
 #: rows of an older version can be found and computed again.
@@ -37,15 +39,33 @@ class FingerprintResult:
 
 
 def compute_fingerprint(path: str, _settings: object = None) -> FingerprintResult:
-    """The fingerprint of the video at `path`, as a worker-pool job (item, settings)."""
+    """The fingerprint of the video at `path`, as a worker-pool job (item, settings).
+
+    One open and one decoding pass for both parts: where the per-second hashes decode every
+    frame, Stash's 25 frames are among them; where they decode keyframes only, the 25 are
+    read by seeking in the same open file. Either way each hash is bit for bit what the
+    part computes alone (compute_frame_hashes, video_phash).
+    """
     try:
-        frames = compute_frame_hashes(path)
+        with av.open(path, metadata_errors="ignore") as container:
+            stream = picture_stream(container)
+            if stream is None:
+                raise ValueError(f"{path}: no video stream")
+            stream.codec_context.thread_count = 1  # one process per worker already
+            try:
+                stash: StashFrames | None = StashFrames(path, container, stream)
+                phash_error = None
+            except _BAD_FILE as error:
+                stash, phash_error = None, _reason(error)
+            frames = hash_seconds(path, container, stream, also=stash)
+            phash = None
+            if stash is not None:
+                try:
+                    phash = phash_of(stash.finish())
+                except _BAD_FILE as error:
+                    phash_error = _reason(error)
     except _BAD_FILE as error:
         return FingerprintResult(error=f"frame hashes: {_reason(error)}")
-    try:
-        phash, phash_error = video_phash(path), None
-    except _BAD_FILE as error:
-        phash, phash_error = None, _reason(error)
     return FingerprintResult(
         phash=phash, frames=frames, index_keys=tuple(index_keys(frames)), phash_error=phash_error
     )

@@ -35,7 +35,7 @@ a hash per second needs a picture per second, so its cost grows with the duratio
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, Protocol
 
 import av
 import av.error
@@ -88,12 +88,60 @@ def compute_frame_hashes(path: str) -> FrameHashes:
         if stream is None:
             raise ValueError(f"{path}: no video stream")
         stream.codec_context.thread_count = 1  # one process per worker already
-        if _keyframe_interval(container, stream) <= KEYFRAME_ONLY_INTERVAL:
-            stream.codec_context.skip_frame = "NONKEY"
-        shown, mirrored = _hash_seconds(container, stream)
-    if not shown:
-        raise ValueError(f"{path}: no decodable frame")
-    return FrameHashes(seconds=tuple(shown), mirrored=tuple(mirrored))
+        return hash_seconds(path, container, stream)
+
+
+class FrameUser(Protocol):
+    """Another use of the same decoding pass (the Stash pHash's frames)."""
+
+    @property
+    def done(self) -> bool: ...
+
+    def demuxed(self, pts: int | None, keyframe: bool) -> None: ...
+
+    def demuxed_all(self) -> None: ...
+
+    def needless(self, pts: int | None) -> bool: ...
+
+    def add(self, frame: av.VideoFrame) -> None: ...
+
+
+def hash_seconds(
+    path: str, container: Any, stream: Any, also: FrameUser | None = None
+) -> FrameHashes:
+    """The per-second hashes of `stream`, in one pass from the start. `also` is told of
+    every packet (`demuxed`, then `demuxed_all` if the pass read to the end) and, when every
+    frame is decoded (not keyframes only), given the frames as well.
+
+    A packet whose frame neither use needs is decoded only if other frames refer to it
+    (`skip_frame = "NONREF"`): the frames that are used stay the same, fewer are made.
+    Raises ValueError naming `path` when nothing decodes.
+    """
+    seconds = SecondHashes(stream, keyframes_only=keyframes_suffice(container, stream))
+    context = stream.codec_context
+    # Keyframes only: `also`'s frames are not keyframes; it reads them by itself.
+    fed = None if seconds.keyframes_only else also
+    if seconds.keyframes_only:
+        context.skip_frame = "NONKEY"
+    for packet in container.demux(stream):
+        pts = packet.pts
+        if also is not None:
+            also.demuxed(pts, packet.is_keyframe)
+        skip = not seconds.keyframes_only and seconds.needless(pts)
+        skip = skip and (fed is None or fed.done or fed.needless(pts))
+        if not seconds.keyframes_only:
+            context.skip_frame = "NONREF" if skip else "DEFAULT"
+        for frame in packet.decode():
+            seconds.add(frame)
+            if fed is not None and not fed.done:
+                fed.add(frame)
+        seconds.sent(pts, skipped=skip)
+        if seconds.full:
+            break  # `also` seeks to what it still lacks, past MAX_SECONDS
+    else:
+        if also is not None:
+            also.demuxed_all()
+    return seconds.result(path)
 
 
 def picture_hashes(grey: np.ndarray) -> tuple[int, int]:
@@ -112,6 +160,12 @@ def _bits(low: np.ndarray) -> int:
     return unsigned - (1 << 64) if unsigned >= 1 << 63 else unsigned
 
 
+def keyframes_suffice(container: Any, stream: Any) -> bool:
+    """Whether decoding keyframes only gives a picture a second (KEYFRAME_ONLY_INTERVAL);
+    the demuxer is back at the start after."""
+    return _keyframe_interval(container, stream) <= KEYFRAME_ONLY_INTERVAL
+
+
 def _keyframe_interval(container: Any, stream: Any) -> float:
     """The largest gap between keyframes among the first packets; inf if one or none."""
     times = []
@@ -125,7 +179,7 @@ def _keyframe_interval(container: Any, stream: Any) -> float:
     return max(gaps) if gaps else float("inf")
 
 
-def _hash_seconds(container: Any, stream: Any) -> tuple[list[int], list[int]]:
+class SecondHashes:
     """One pass over the frames: each second's hash is of the mean of its pictures.
 
     The mean of up to SLOTS_PER_SECOND pictures spread over the second, not one frame: a
@@ -133,37 +187,86 @@ def _hash_seconds(container: Any, stream: Any) -> tuple[list[int], list[int]]:
     second changes less with that phase than a single frame does. The window is centred
     on the whole second, so that keyframes-only decoding of a 1 s GOP (one picture, at
     the whole second) hashes nearly what decoding every frame does.
+
+    Frames go in with `add`, in the decoder's (presentation) order. `needless` tells the
+    caller which packets' frames this pass would not use, so that a frame nothing refers
+    to need not be decoded at all (`skip_frame = "NONREF"`); `sent` records what went to
+    the decoder, as that rule needs it.
     """
-    start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
-    means: list[np.ndarray] = []
-    graph: _GreyCentre | None = None
-    total: np.ndarray | None = None
-    count, second, last_slot = 0, 0, -1
-    for frame in container.decode(stream):
-        if frame.time is None:
-            continue
-        when = max(0.0, float(frame.time) - start)
+
+    def __init__(self, stream: Any, *, keyframes_only: bool) -> None:
+        self._stream = stream
+        self.keyframes_only = keyframes_only
+        self._start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        self._time_base = stream.time_base
+        self._means: list[np.ndarray] = []
+        self._graph: _GreyCentre | None = None
+        self._total: np.ndarray | None = None
+        self._count, self._second, self._last_slot = 0, 0, -1
+        #: Slot -> the smallest pts sent to the decoder in full in it (see `needless`).
+        self._decoded_in: dict[int, int] = {}
+        #: True once MAX_SECONDS are hashed: no frame after is used.
+        self.full = False
+
+    def _slot(self, seconds: float) -> int:
         # Second k is [k - 0.5, k + 0.5): centred on k, where a 1 s GOP has its keyframe.
-        slot = int((when + 0.5) * SLOTS_PER_SECOND)
-        if slot <= last_slot:
-            continue  # this eighth of a second has its picture already
-        last_slot = slot
+        return int((max(0.0, seconds - self._start) + 0.5) * SLOTS_PER_SECOND)
+
+    def needless(self, pts: int | None) -> bool:
+        """Whether the frame of a packet of this `pts` cannot be a picture of this pass:
+        a frame of smaller pts in its slot went to the decoder in full, so that one comes
+        out first and takes the slot."""
+        if self.full:
+            return True
+        if pts is None or self._time_base is None:
+            return False
+        slot = self._slot(float(pts * self._time_base))
+        earlier = self._decoded_in.get(slot)
+        return earlier is not None and earlier < pts
+
+    def sent(self, pts: int | None, *, skipped: bool) -> None:
+        """A packet of this `pts` went to the decoder (`skipped`: if nothing refers to it)."""
+        if skipped or pts is None or self._time_base is None:
+            return
+        slot = self._slot(float(pts * self._time_base))
+        if slot not in self._decoded_in or pts < self._decoded_in[slot]:
+            self._decoded_in[slot] = pts
+
+    def add(self, frame: av.VideoFrame) -> None:
+        """One decoded frame, in presentation order."""
+        if self.full or frame.time is None:
+            return
+        slot = self._slot(float(frame.time))
+        if slot <= self._last_slot:
+            return  # this eighth of a second has its picture already
+        self._last_slot = slot
         if slot // SLOTS_PER_SECOND >= MAX_SECONDS:
-            break
-        while slot // SLOTS_PER_SECOND > second:  # the second is over
-            if total is not None:
-                means.append(total / count)
-            elif means:
-                means.append(means[-1])  # no frame in it (keyframes only): the one before
-            total, count, second = None, 0, second + 1
-        graph = graph or _GreyCentre(stream, frame)
-        picture = graph.picture(frame).astype(np.float64)
-        total = picture if total is None else total + picture
-        count += 1
-    if total is not None and second <= last_slot / SLOTS_PER_SECOND - 0.5:
-        means.append(total / count)  # the last second, unless the video ends before its centre
-    pairs = [picture_hashes(mean) for mean in means]
-    return [shown for shown, _ in pairs], [mirrored for _, mirrored in pairs]
+            self.full = True
+            return
+        while slot // SLOTS_PER_SECOND > self._second:  # the second is over
+            if self._total is not None:
+                self._means.append(self._total / self._count)
+            elif self._means:
+                self._means.append(self._means[-1])  # no frame in it (keyframes only)
+            self._total, self._count, self._second = None, 0, self._second + 1
+        self._graph = self._graph or _GreyCentre(self._stream, frame)
+        picture = self._graph.picture(frame).astype(np.float64)
+        self._total = picture if self._total is None else self._total + picture
+        self._count += 1
+
+    def result(self, path: str) -> FrameHashes:
+        """The hashes of the seconds seen; ValueError naming `path` if none decoded."""
+        means = list(self._means)
+        last_slot = self._last_slot
+        if self._total is not None and self._second <= last_slot / SLOTS_PER_SECOND - 0.5:
+            means.append(self._total / self._count)  # unless the video ends before its centre
+        if not means:
+            raise ValueError(f"{path}: no decodable frame")
+        pairs = [picture_hashes(mean) for mean in means]
+        return FrameHashes(
+            seconds=tuple(shown for shown, _ in pairs),
+            mirrored=tuple(mirrored for _, mirrored in pairs),
+        )
 
 
 class _GreyCentre:

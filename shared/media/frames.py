@@ -18,7 +18,7 @@ from typing import Any
 import av
 import av.error
 
-from videolib.shared.media import classify
+from videolib.shared.media import classify, streams
 from videolib.shared.media.probe import picture_stream
 
 #: Where in the video the frame is taken, as a share of its duration.
@@ -32,8 +32,6 @@ _MAX_FRAMES = 300
 _STEP_BACK_SECONDS = 1.0
 # FFmpeg's AV_TIME_BASE: the container's start and duration are in microseconds.
 _AV_TIME_BASE = Fraction(1, 1_000_000)
-# FFmpeg's demuxer name for Matroska and WebM.
-_MATROSKA = "matroska,webm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,19 +133,20 @@ def _jpeg_at(source: str, position: float, width: int) -> tuple[bytes, tuple[int
 def _content_span(container: Any, stream: Any) -> tuple[float, float]:
     """(start, duration) of the picture in seconds, on the stream's own clock.
 
-    The stream's own figures where it has them (mp4, TS); else the container's. Matroska's
-    Duration is where the segment ends, counted from zero, so its start is taken off: the
-    content's duration, as SPEC's durationSeconds counts it.
+    The start is the stream's own where it has one (mp4, TS), else the container's; the
+    duration is the probe's rule (streams.content_duration) over the picture's stream alone.
     """
+    header_start = _seconds(container.start_time, _AV_TIME_BASE)
     start = _seconds(stream.start_time, stream.time_base)
     if start is None:
-        start = _seconds(container.start_time, _AV_TIME_BASE) or 0.0
-    duration = _seconds(stream.duration, stream.time_base)
-    if duration is None:
-        duration = _seconds(container.duration, _AV_TIME_BASE) or 0.0
-        if container.format.name == _MATROSKA and start > 0:
-            duration -= start
-    return start, duration
+        start = header_start or 0.0
+    duration = streams.content_duration(
+        container.format.name,
+        header_start,
+        _seconds(container.duration, _AV_TIME_BASE),
+        [streams.Span(start, _seconds(stream.duration, stream.time_base))],
+    )
+    return start, duration or 0.0
 
 
 def _seconds(timestamp: int | None, time_base: Fraction | None) -> float | None:

@@ -26,12 +26,14 @@ off, as far as two distinct videos).
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import itertools
 import math
 from collections.abc import Iterator
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
 import av
 import av.error
@@ -93,27 +95,130 @@ def video_phash(path: str) -> int:
 
     Raises ValueError or av.error.FFmpegError for a file without 25 decodable frames.
     """
-    return goimagehash.to_signed(goimagehash.perception_hash(tile(read_frames(path))))
+    return phash_of(read_frames(path))
+
+
+def phash_of(frames: list[goimagehash.RGB]) -> int:
+    """The pHash of Stash's 25 frames (tiled), as a signed 64-bit integer."""
+    return goimagehash.to_signed(goimagehash.perception_hash(tile(frames)))
 
 
 def read_frames(path: str) -> list[goimagehash.RGB]:
     """Stash's 25 frames of a video, upright, 160 px wide, as RGB arrays."""
     with av.open(path, metadata_errors="ignore") as container:
         stream = _video_stream(container)
+        stream.codec_context.thread_count = 1  # one process per worker already
+        return StashFrames(path, container, stream).finish()
+
+
+class StashFrames:
+    """Stash's 25 frames of `stream`: taken from a decoding pass where it shows them
+    (`add`, frame_hashes.hash_seconds), the rest read by seeking (`finish`).
+
+    Each is the first frame at or after its time, whether found on the way through every
+    frame from the start or by a seek to the keyframe before it: the same frame, decoded
+    the same. A frame the pass cannot give (the stream ends first, or the pass stops early)
+    is read as before, by _FrameReader. `add` never raises: a frame that cannot be scaled
+    is the pHash's failure (`error`), not the pass's.
+    """
+
+    def __init__(self, path: str, container: Any, stream: Any) -> None:
         if stream.time_base is None:
             raise ValueError("the video stream has no time base")
-        stream.codec_context.thread_count = 1  # one process per worker already
         if container.duration is None or container.duration <= 0:
             raise ValueError("no duration: cannot place the pHash frames")
+        self._path, self._container, self._stream = path, container, stream
         # -ss counts from the container's start time (FFmpeg's ffmpeg_demux.c adds it).
         start_us = container.start_time or 0
-        frames = []
-        with av.open(path, metadata_errors="ignore") as index:
-            reader = _FrameReader(container, stream, index)
-            for seconds in frame_offsets(stash_duration(container.duration)):
-                target = first_kept_pts(start_us + seek_microseconds(seconds), stream.time_base)
-                frames.append(_scaled(stream, reader.frame_at(target)))
-        return frames
+        self._targets = [
+            first_kept_pts(start_us + seek_microseconds(seconds), stream.time_base)
+            for seconds in frame_offsets(stash_duration(container.duration))
+        ]
+        self._frames: list[goimagehash.RGB] = []
+        self._scaler = _Scaler(stream)
+        self.error: str | None = None
+        #: A frame without a pts came: where it belongs is the reader's (seeking) rule.
+        self._left_to_seek = False
+        #: The keyframes' pts, once the pass has read every packet; else None.
+        self._keyframes: list[int] | None = None
+        self._keyframes_seen: list[int] = []
+
+    @property
+    def done(self) -> bool:
+        """Whether the pass has nothing more to give (it may stop, or skip frames)."""
+        return (
+            self.error is not None or self._left_to_seek or len(self._frames) == len(self._targets)
+        )
+
+    def demuxed(self, pts: int | None, keyframe: bool) -> None:
+        """A packet the pass read: its keyframes spare the reader a second demuxer."""
+        if keyframe and pts is not None:
+            self._keyframes_seen.append(pts)
+
+    def demuxed_all(self) -> None:
+        """The pass read every packet: the keyframes seen are all of them."""
+        self._keyframes = sorted(self._keyframes_seen)
+
+    def needless(self, pts: int | None) -> bool:
+        """Whether a packet's frame comes before the next frame wanted."""
+        return self.done or (pts is not None and pts < self._targets[len(self._frames)])
+
+    def add(self, frame: av.VideoFrame) -> None:
+        """A frame of the pass, in presentation order: it is each wanted frame it reaches."""
+        if frame.pts is None:
+            self._left_to_seek = True
+            return
+        try:
+            while not self.done and frame.pts >= self._targets[len(self._frames)]:
+                self._frames.append(self._scaler.scaled(frame))
+        except (av.error.FFmpegError, ValueError) as error:
+            self.error = str(error) or type(error).__name__
+
+    def finish(self) -> list[goimagehash.RGB]:
+        """All 25 frames: the missing ones read by seeking. Raises what the reading does."""
+        if self.error is not None:
+            raise ValueError(self.error)
+        if len(self._frames) == len(self._targets):
+            return self._frames
+        with contextlib.ExitStack() as opened:
+            keyframes: _Keyframes
+            if self._keyframes is not None:
+                keyframes = _KeyframeList(self._keyframes)
+            else:
+                index = opened.enter_context(av.open(self._path, metadata_errors="ignore"))
+                keyframes = _IndexSeek(index, self._stream.index)
+            reader = _FrameReader(self._container, self._stream, keyframes)
+            for target in self._targets[len(self._frames) :]:
+                self._frames.append(self._scaler.scaled(reader.frame_at(target)))
+        return self._frames
+
+
+class _Keyframes(Protocol):
+    def before(self, target: int) -> int | None:
+        """The pts of the last keyframe at or before `target` (None: none, or not known)."""
+
+
+class _KeyframeList:
+    """The keyframes a pass read, every one of them: no second demuxer needed."""
+
+    def __init__(self, keyframes: list[int]) -> None:
+        self._keyframes = keyframes  # ascending
+
+    def before(self, target: int) -> int | None:
+        at = bisect.bisect_right(self._keyframes, target) - 1
+        return self._keyframes[at] if at >= 0 else None
+
+
+class _IndexSeek:
+    """A second demuxer of the file: a seek to the target and one packet (no decoding)."""
+
+    def __init__(self, index: Any, stream_index: int) -> None:
+        self._index, self._stream = index, index.streams[stream_index]
+
+    def before(self, target: int) -> int | None:
+        self._index.seek(target, stream=self._stream, backward=True)
+        packet = next(iter(self._index.demux(self._stream)), None)
+        return None if packet is None else packet.pts
 
 
 def _video_stream(container: Any) -> Any:
@@ -131,17 +236,17 @@ class _FrameReader:
 
     The frames are the CLI's; only the work differs. Where the keyframe before a target is
     at or before the frame last decoded, decoding goes on from there instead of seeking
-    back to it (a second demuxer, `index`, finds that keyframe: a seek and one packet, no
-    decoding). Frames that nothing refers to (most B-frames) before the target are not
-    decoded at all: no other frame depends on them.
+    back to it (`keyframes` finds that keyframe: from the packets a pass read, or with a
+    second demuxer, a seek and one packet, no decoding). Frames that nothing refers to
+    (most B-frames) before the target are not decoded at all: no other frame depends on them.
 
     Where a seek lands on no keyframe before the target (an MPEG-TS seeks by bytes, and its
     keyframe can be a whole GOP back), nothing decodes: the frame is then looked for from
     the start. The ffmpeg CLI gives up there, so Stash has no pHash for such a file.
     """
 
-    def __init__(self, container: Any, stream: Any, index: Any) -> None:
-        self._container, self._stream, self._index = container, stream, index
+    def __init__(self, container: Any, stream: Any, keyframes: _Keyframes) -> None:
+        self._container, self._stream, self._keyframes = container, stream, keyframes
         self._context = stream.codec_context
         self._frames: Iterator[av.VideoFrame] | None = None
         self._target = 0
@@ -165,10 +270,8 @@ class _FrameReader:
         last = self._last
         if self._frames is None or last is None or last.pts is None or last.pts >= target:
             return False
-        twin = self._index.streams[self._stream.index]
-        self._index.seek(target, stream=twin, backward=True)
-        packet = next(iter(self._index.demux(twin)), None)
-        return packet is not None and packet.pts is not None and packet.pts <= last.pts
+        keyframe = self._keyframes.before(target)
+        return keyframe is not None and keyframe <= last.pts
 
     def _seek(self, pts: int) -> None:
         self._context.flush_buffers()
@@ -192,21 +295,38 @@ class _FrameReader:
         return found
 
 
-def _scaled(stream: Any, frame: av.VideoFrame) -> goimagehash.RGB:
-    """The frame upright, 160 px wide (height kept even), in RGB: the CLI's filter chain."""
-    graph = av.filter.Graph()
-    nodes = [graph.add_buffer(template=stream)]
-    # VideoFrame.rotation is FFmpeg's display-matrix angle, counter-clockwise.
-    for name, arguments in rotation_filters(classify.normalise_rotation(-float(frame.rotation))):
-        nodes.append(graph.add(name, arguments))
-    nodes.append(graph.add("scale", f"{FRAME_WIDTH}:-2:flags=bicubic"))
-    # bgr24, as the CLI negotiates for its BMP encoder: swscale's YUV -> bgr24 path rounds
-    # differently from its rgb24 one (up to 4 levels, measured), so the order matters.
-    nodes.append(graph.add("format", "bgr24"))
-    nodes.append(graph.add("buffersink"))
-    for upstream, downstream in itertools.pairwise(nodes):
-        upstream.link_to(downstream)
-    graph.configure()
-    graph.push(frame)
-    picture: goimagehash.RGB = graph.pull().to_ndarray()  # type: ignore[assignment]  # bgr24
-    return np.ascontiguousarray(picture[..., ::-1])
+class _Scaler:
+    """The frame upright, 160 px wide (height kept even), in RGB: the CLI's filter chain.
+
+    One filter graph per rotation, not per frame: building one costs more than scaling a
+    frame through it (4 ms, measured), and swscale gives the same pixels either way.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._graphs: dict[int, av.filter.Graph] = {}
+
+    def scaled(self, frame: av.VideoFrame) -> goimagehash.RGB:
+        # VideoFrame.rotation is FFmpeg's display-matrix angle, counter-clockwise.
+        rotation = classify.normalise_rotation(-float(frame.rotation))
+        graph = self._graphs.get(rotation)
+        if graph is None:
+            graph = self._graphs[rotation] = self._graph(rotation)
+        graph.push(frame)
+        picture: goimagehash.RGB = graph.pull().to_ndarray()  # type: ignore[assignment]
+        return np.ascontiguousarray(picture[..., ::-1])  # bgr24
+
+    def _graph(self, rotation: int) -> av.filter.Graph:
+        graph = av.filter.Graph()
+        nodes = [graph.add_buffer(template=self._stream)]
+        for name, arguments in rotation_filters(rotation):
+            nodes.append(graph.add(name, arguments))
+        nodes.append(graph.add("scale", f"{FRAME_WIDTH}:-2:flags=bicubic"))
+        # bgr24, as the CLI negotiates for its BMP encoder: swscale's YUV -> bgr24 path
+        # rounds differently from its rgb24 one (up to 4 levels, measured): order matters.
+        nodes.append(graph.add("format", "bgr24"))
+        nodes.append(graph.add("buffersink"))
+        for upstream, downstream in itertools.pairwise(nodes):
+            upstream.link_to(downstream)
+        graph.configure()
+        return graph
