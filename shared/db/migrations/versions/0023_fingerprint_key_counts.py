@@ -14,8 +14,11 @@ and the rest are read by one index scan of `video_fingerprint_keys`' primary key
 A statement-level trigger on `video_fingerprint_keys` keeps the counts, from its
 transition tables: whatever adds or removes its rows (0017's trigger, the cascade of a
 deleted video) moves the counts in the same transaction. Changes are added in key order
-(INSERT ... ON CONFLICT, so two fingerprints written at once lock shared keys in the same
-order and cannot deadlock). A count that falls to 0 keeps its row: the keys are few.
+(INSERT ... ON CONFLICT, so two new fingerprints written at once lock shared keys in the
+same order and cannot deadlock). Two re-fingerprints at once can: each locks its removed
+keys, then its added ones, in two statements. The deadlock's loser is rolled back whole
+and tried again (translate_errors retries 40P01). A count that falls to 0 keeps its row:
+the keys are few.
 """
 
 from alembic import op
