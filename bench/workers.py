@@ -79,13 +79,15 @@ BACKFILL_QUEUES = ("thumbnails", "fingerprints")
 # --- the library ---------------------------------------------------------------------------
 
 
-def distinct_clip(path: Path, number: int, seconds: float, fps: int = 5) -> Path:
-    """A small H.264 clip of a random block pattern of its own, moving one block a frame.
+def distinct_clip(
+    path: Path, number: int, seconds: float, fps: int = 5, size: tuple[int, int] = (320, 180)
+) -> Path:
+    """An H.264 clip of a random block pattern of its own, moving one block a frame.
 
     Every clip differs (its pHash too): copies of a few seeds would all be near-duplicates of
     each other, and the fingerprint job would spend its time on groups of hundreds.
     """
-    width, height, block = 320, 180, 20
+    (width, height), block = size, 20
     rng = np.random.default_rng(number)
     blocks = rng.integers(16, 235, size=(height // block, width // block), dtype=np.uint8)
     ones = np.ones((block, block), dtype=np.uint8)
@@ -103,7 +105,9 @@ def distinct_clip(path: Path, number: int, seconds: float, fps: int = 5) -> Path
     return path
 
 
-def make_library(root: Path, count: int, seconds: float) -> list[str]:
+def make_library(
+    root: Path, count: int, seconds: float, fps: int = 5, size: tuple[int, int] = (320, 180)
+) -> list[str]:
     for directory_type in DIRECTORY_TYPES:
         (root / directory_type).mkdir(parents=True, exist_ok=True)
     write_marker(root, new_library_id())
@@ -111,9 +115,17 @@ def make_library(root: Path, count: int, seconds: float) -> list[str]:
     for number in range(count):
         name = f"videos/{number // 500:03}/clip{number:05}.mp4"
         (root / name).parent.mkdir(exist_ok=True)
-        distinct_clip(root / name, number, seconds)
+        distinct_clip(root / name, number, seconds, fps, size)
         stored.append(name)
     return stored
+
+
+def _size(text: str) -> tuple[int, int]:
+    """`--size`'s WIDTHxHEIGHT, both multiples of 20 (the pattern's block)."""
+    width, _, height = text.partition("x")
+    if not (width.isdigit() and height.isdigit()) or int(width) % 20 or int(height) % 20:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT, multiples of 20")
+    return int(width), int(height)
 
 
 # --- CPU accounting ------------------------------------------------------------------------
@@ -349,7 +361,7 @@ async def bench(args: argparse.Namespace) -> None:
     try:
         with embedded_postgres(home / "state") as url:
             root = home / "library"
-            stored = make_library(root, args.videos, args.seconds)
+            stored = make_library(root, args.videos, args.seconds, args.fps, args.size)
             async with open_engine(url, pool_size=4) as engine:
                 await migrate.upgrade(engine)
                 async with engine.begin() as connection:
@@ -377,6 +389,8 @@ async def bench(args: argparse.Namespace) -> None:
                 figures: dict[str, Any] = {
                     "videos": args.videos,
                     "clip_seconds": args.seconds,
+                    "clip_fps": args.fps,
+                    "clip_size": "x".join(map(str, args.size)),
                     "cores": os.cpu_count(),
                 }
                 # Another install's workers (--baseline-python), alternated with ours.
@@ -429,6 +443,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=2000, help="0: the overhead alone")
     parser.add_argument("--seconds", type=float, default=2.0, help="length of each clip")
+    parser.add_argument("--fps", type=int, default=5, help="frames a second of each clip")
+    parser.add_argument(
+        "--size", type=_size, default=(320, 180), help="WIDTHxHEIGHT of each clip (320x180)"
+    )
     parser.add_argument("--rounds", type=int, default=1, help="runs of 1 then 2 workers")
     parser.add_argument("--trips", type=int, default=200, help="empty jobs, one at a time")
     parser.add_argument(
