@@ -114,14 +114,16 @@ async def _record_and_queue(
 #: A running scan whose row nobody has written this long and that has no job in the engine
 #: lost it: a retry's own write failed (a statement timeout, a failover the connection
 #: survived) and the engine dropped the job. Selected with its row locked, so that two
-#: workers keeping up at once adopt it once.
+#: workers keeping up at once adopt it once: the other skips it while it is locked, and
+#: after, the row the adopter wrote (_ADOPTED) is new again, so its re-check drops it.
 _LOST_SCANS = text(
     "SELECT s.id, s.directory_types FROM scan_jobs s"
     " WHERE s.status = 'running' AND s.updated_at < now() - make_interval(secs => :quiet_s)"
     " AND NOT EXISTS (SELECT 1 FROM pgqueuer q WHERE q.entrypoint = :kind"
     " AND convert_from(q.payload, 'UTF8')::jsonb ->> 'scan_job_id' = s.id::text)"
-    " FOR UPDATE OF s SKIP LOCKED"
+    " ORDER BY s.id FOR UPDATE OF s SKIP LOCKED"
 )
+_ADOPTED = text("UPDATE scan_jobs SET updated_at = now() WHERE id = :id")
 _SUPERSEDED = text(
     "UPDATE scan_jobs SET status = 'failed', error = :error, updated_at = now(),"
     " finished_at = now() WHERE id = :id"
@@ -145,6 +147,7 @@ async def requeue_lost_scans(engine: AsyncEngine, quiet: timedelta) -> tuple[int
         for scan_job_id, directory_types in lost.all():
             payload = {"scan_job_id": str(scan_job_id)}
             if await defer_in(connection, RUN_SCAN, [(payload, scan_key(directory_types))]):
+                await connection.execute(_ADOPTED, {"id": scan_job_id})
                 queued += 1
                 log.warning("scan_job_requeued", job_id=str(scan_job_id))
             else:

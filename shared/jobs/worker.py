@@ -194,6 +194,7 @@ class JobWorker:
             stop_by = time.monotonic() + STOP_BUDGET_S
             log.info("worker_stopping")
             keeping_up.cancel()
+            await asyncio.wait({keeping_up}, timeout=0.2)  # bounded: it may be mid-statement
             pgq.shutdown.set()
             await asyncio.wait({running}, timeout=STOP_GRACE_S)
             # What still runs is cancelled (and handed back, _run); its media processes are

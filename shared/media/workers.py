@@ -67,6 +67,10 @@ _CONTEXT = multiprocessing.get_context("spawn")
 _REAP_RETRY_S = 0.05
 
 
+#: How a media process that its own alarm ended shows (_describe_exit).
+SELF_TIMED_OUT = "signal SIGALRM"
+
+
 class WorkerCrashed(Exception):
     """The worker died on this item; `status` is "exit code N" or "signal SIGSEGV"."""
 
@@ -83,18 +87,23 @@ class WorkerTimedOut(Exception):
         self.time_limit_s = time_limit_s
 
 
+#: The longest alarm a media process sets (about 115 days): setitimer overflows on an
+#: infinite or huge limit, and a limit that long bounds nothing anyway.
+ALARM_CAP_S = 1e7
+
+
 def self_limit(time_limit_s: float) -> float:
     """A worker's own bound on one item: past the owner's, which kills it first while its
     event loop runs; this one is for an owner that is alive but stuck (frozen, or its loop
     blocked), which would let an item spin for ever."""
-    return 2 * time_limit_s + 5
+    return min(2 * time_limit_s + 5, ALARM_CAP_S)
 
 
 def _serve(conn: Connection, job: Job, settings: object, parent_pid: int, limit_s: float) -> None:
     """Worker loop: receive an item, send back (True, result) or (False, exception).
 
     Each item runs under a wall-clock alarm of `limit_s`, SIGALRM's default action: the
-    worker dies, and the owner (once it looks) takes that for a crash on the item."""
+    worker dies, and the owner (once it looks) takes that for a time-out on the item."""
     die_with_parent(parent_pid)
     # Ctrl-C and systemd's SIGTERM reach the whole group; stopping is the owner's decision
     # (a worker killed by them would blame a good file for its death).
@@ -103,16 +112,21 @@ def _serve(conn: Connection, job: Job, settings: object, parent_pid: int, limit_
     conn.send("ready")  # tells a worker that started from one that died starting up
     try:
         while (item := conn.recv()) is not None:
-            signal.setitimer(signal.ITIMER_REAL, limit_s)
-            try:
-                answer: tuple[bool, object] = (True, job(item, settings))
+            try:  # the send inside: a result that does not pickle goes back as an error
+                conn.send((True, _within(limit_s, job, item, settings)))
             except Exception as exc:  # a bug in the job: hand it to the caller
-                answer = (False, _portable(exc))
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-            conn.send(answer)
+                conn.send((False, _portable(exc)))
     except (EOFError, OSError):  # the owner closed the pipe or died: nothing left to do
         return
+
+
+def _within(limit_s: float, job: Job, item: object, settings: object) -> object:
+    """`job(item, settings)` under the alarm, cleared whatever the job does."""
+    signal.setitimer(signal.ITIMER_REAL, limit_s)
+    try:
+        return job(item, settings)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def _portable(exc: Exception) -> Exception:
@@ -273,7 +287,9 @@ class WorkerPool(Generic[R]):
         self._forget(worker)
 
         def reaped(status: str) -> None:
-            if worker.ready:
+            if worker.ready and status == SELF_TIMED_OUT:  # its own alarm (_serve)
+                self._retire(worker, blame=WorkerTimedOut(self_limit(self._time_limit_s)))
+            elif worker.ready:
                 self._retire(worker, blame=WorkerCrashed(status))
             else:
                 # A broken setup, not a bad file: every item sent to it fails, and no worker

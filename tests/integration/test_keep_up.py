@@ -124,8 +124,9 @@ async def test_a_running_worker_seeds_a_periodic_chain_the_engine_dropped(
     stop = asyncio.Event()
     loop = asyncio.create_task(worker.run(stop))
 
-    async def next_run_queued() -> bool:  # the seeded run has run and queued its successor
-        return any(s == "queued" and due > 60 for s, due in await jobs_of(engine, PURGE_TRASH))
+    async def next_run_queued() -> bool:  # the seeded run has ended and queued its successor
+        jobs = await jobs_of(engine, PURGE_TRASH)  # the ended run gone: its status flushed
+        return len(jobs) == 1 and jobs[0][0] == "queued" and jobs[0][1] > 60
 
     try:
         await until(next_run_queued, "the purge's next run")
