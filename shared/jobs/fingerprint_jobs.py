@@ -31,6 +31,12 @@ async def make_fingerprint(resources: WorkerResources, call: JobCall) -> None:
     if task is None:  # gone, invalid, made or given up meanwhile: nothing to do
         return
     outcome = await fingerprinter.make(task)
+    if not (outcome.ok or outcome.stale):
+        # The file moved while it was read (the inbox's organiser, a rename by the watcher):
+        # at its new path now, not after `retry_seconds` (ten minutes by default).
+        moved = await fingerprinter.repository.task(video_id, section.max_attempts)
+        if moved is not None and moved.path != task.path:
+            outcome = await fingerprinter.make(moved)
     if outcome.ok or outcome.stale:  # stale: the new file was deferred by its own ingest
         return
     assert outcome.error is not None

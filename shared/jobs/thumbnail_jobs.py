@@ -27,6 +27,12 @@ async def make_thumbnail(resources: WorkerResources, call: JobCall) -> None:
     section = resources.config.thumbnails
     last_try = call.attempt + 1 >= section.max_tries
     outcome = await maker.make(task, gave_up=last_try)
+    if not outcome.ok:
+        # The file moved while it was read (the inbox's organiser, a rename by the watcher):
+        # at its new path now, not after `retry_seconds` (ten minutes by default).
+        moved = await maker.repository.task(video_id)
+        if moved is not None and moved.path != task.path:
+            outcome = await maker.make(moved, gave_up=last_try)
     if outcome.ok:
         return
     assert outcome.error is not None
