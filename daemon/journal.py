@@ -36,15 +36,9 @@ LEGACY_DIR = "inbox-moves"
 
 
 @dataclass(frozen=True, slots=True)
-class MoveEntry:
-    """One inbox file on its way to `directory_type`."""
-
-    id: str
-    inbox_path: str  # stored path of the inbox original
-    directory_type: str
-    filename: str  # the name it had in the inbox: the record's originalFilename
-    size: int
-    sha256: str
+class MoveEntry(InboxMove):
+    """One inbox file on its way to `directory_type`: the journal's row, with what the
+    inbox derives from it."""
 
     @classmethod
     def new(
@@ -76,7 +70,7 @@ class MoveJournal:
 
     async def write(self, entry: MoveEntry) -> None:
         """Add an entry, committed before the move's first step."""
-        await self.moves.add(InboxMove(**asdict(entry)))
+        await self.moves.add(entry)
 
     async def remove(self, entry: MoveEntry) -> None:
         """Forget a move that leaves nothing to record."""

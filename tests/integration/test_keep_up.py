@@ -6,8 +6,9 @@ the engine's drop leaves; real PostgreSQL, engine and files."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -58,27 +59,34 @@ async def until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
         await asyncio.sleep(0.05)
 
 
+@contextlib.asynccontextmanager
+async def keeping_up(config: Config, engine: AsyncEngine, queue: str) -> AsyncIterator[None]:
+    """A real in-process worker of `queue` that keeps up every 0.2 s, stopped on the way out."""
+    worker = JobWorker(config.replace("worker", metrics_port=0), engine, queues=(queue,))
+    worker.keep_up_interval = timedelta(seconds=0.2)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(worker.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, WAIT_S)
+
+
 async def test_a_running_worker_queues_again_a_scan_whose_job_was_dropped_and_scans_it(
     config: Config, engine: AsyncEngine, library_root: Path
 ) -> None:
     make_video(library_root / "videos" / "a.mp4")
     lost = await queue_scan(engine, DirectoryLocks(engine), ["videos"], skip_existing=False)
     assert await drop_jobs(engine, RUN_SCAN, row_age_s=3600) == 1
-    worker = JobWorker(config.replace("worker", metrics_port=0), engine, queues=(SCANS_QUEUE,))
-    worker.keep_up_interval = timedelta(seconds=0.2)
-    stop = asyncio.Event()
-    loop = asyncio.create_task(worker.run(stop))
     jobs = ScanJobRepository(engine)
-    try:
 
-        async def ended() -> bool:
-            row = await jobs.get(lost.id)
-            return row is not None and row.status != "running"
+    async def ended() -> bool:
+        row = await jobs.get(lost.id)
+        return row is not None and row.status != "running"
 
+    async with keeping_up(config, engine, SCANS_QUEUE):
         await until(ended, "the lost scan to end")
-    finally:
-        stop.set()
-        await asyncio.wait_for(loop, WAIT_S)
     row = await jobs.get(lost.id)
     assert row is not None and row.status == "succeeded", row
     assert row.result["created"] == 1
@@ -117,23 +125,13 @@ async def test_a_scan_row_written_recently_or_with_its_job_is_not_taken_for_lost
 async def test_a_running_worker_seeds_a_periodic_chain_the_engine_dropped(
     config: Config, engine: AsyncEngine
 ) -> None:
-    worker = JobWorker(
-        config.replace("worker", metrics_port=0), engine, queues=(MAINTENANCE_QUEUE,)
-    )
-    worker.keep_up_interval = timedelta(seconds=0.2)
-    stop = asyncio.Event()
-    loop = asyncio.create_task(worker.run(stop))
-
     async def next_run_queued() -> bool:  # the seeded run has ended and queued its successor
         jobs = await jobs_of(engine, PURGE_TRASH)  # the ended run gone: its status flushed
         return len(jobs) == 1 and jobs[0][0] == "queued" and jobs[0][1] > 60
 
-    try:
+    async with keeping_up(config, engine, MAINTENANCE_QUEUE):
         await until(next_run_queued, "the purge's next run")
         assert await drop_jobs(engine, PURGE_TRASH) == 1
         assert await jobs_of(engine, PURGE_TRASH) == []
         await until(next_run_queued, "the dropped chain to be seeded and run again")
-    finally:
-        stop.set()
-        await asyncio.wait_for(loop, WAIT_S)
     assert len(await jobs_of(engine, PURGE_TRASH)) == 1
